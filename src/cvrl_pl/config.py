@@ -1,0 +1,230 @@
+"""The configuration schema: one tree of dataclasses whose defaults are the paper's recipe.
+
+YAML files in ``conf/`` and ``key=value`` arguments only override these defaults. Every field carries a help
+string (``metadata["help"]``) from which the README's config reference is generated
+(``python -m cvrl_pl.config --markdown``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+
+
+def _f(default: Any, help: str) -> Any:
+    """A schema field with a default and a one-line help text for the config reference."""
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+def _section(cls: type, help: str) -> Any:
+    return field(default_factory=cls, metadata={"help": help})
+
+
+@dataclass
+class GeneratedDataConfig:
+    """Procedural videos made in memory (``data.source=generated``): a moving textured object per video."""
+
+    num_videos: int = _f(256, "number of distinct generated videos in an epoch")
+    num_video_frames: int = _f(64, "frames per generated video")
+    size: int = _f(64, "height and width of the generated frames, in pixels")
+    seed: int = _f(0, "seed of the generator: video i is the same in every run")
+
+
+@dataclass
+class DataConfig:
+    source: str = _f("generated", "where clips come from: generated (in-memory videos; DALI readers come next)")
+    root: str = _f("data/kinetics400/train", "dataset root on disk")
+    num_frames: int = _f(16, "frames per clip")
+    stride: int = _f(2, "temporal stride between the frames of a clip, in stored frames")
+    crop_size: int = _f(224, "output height and width of each view, in pixels")
+    batch_size: int = _f(1024, "GLOBAL batch of videos (each gives two clips), split evenly over all devices")
+    num_workers: int = _f(4, "loader workers (or DALI threads) per device")
+    generated: GeneratedDataConfig = _section(GeneratedDataConfig, "the in-memory generated dataset")
+
+
+@dataclass
+class TemporalAugConfig:
+    distribution: str = _f("decreasing", "law of the gap between the two clip starts: decreasing|uniform|fixed|same")
+    power: float = _f(1.0, "p of the decreasing law P(t) ~ (1 - t/M)^p; 1 is the paper's linear decrease")
+    gap: int = _f(0, "gap in stored frames for distribution=fixed (capped at the largest possible)")
+
+
+@dataclass
+class AugConfig:
+    temporal: TemporalAugConfig = _section(TemporalAugConfig, "CVRL temporal interval sampling")
+    consistent: bool = _f(True, "draw spatial augmentations once per clip (false: per frame, the paper's ablation)")
+    strength: float = _f(1.0, "colour-jitter strength s, scaling brightness/contrast/saturation 0.8s and hue 0.2s")
+    crop_area: list[float] = _f([0.3, 1.0], "random resized crop: range of the crop's area fraction")
+    crop_aspect: list[float] = _f([0.5, 2.0], "random resized crop: range of the aspect ratio")
+    flip_prob: float = _f(0.5, "probability of a horizontal flip")
+    jitter_prob: float = _f(0.8, "probability of colour jitter")
+    grayscale_prob: float = _f(0.2, "probability of grayscale")
+    blur_prob: list[float] = _f([1.0, 0.1], "probability of Gaussian blur on view 1 and view 2")
+    blur_sigma: list[float] = _f([0.1, 2.0], "range of the blur's sigma")
+    solarize_prob: list[float] = _f([0.0, 0.2], "probability of solarization on view 1 and view 2")
+
+
+@dataclass
+class ModelConfig:
+    encoder: str = _f("r3d50", "backbone: r3d18|r3d50|r3d101|r3d152")
+    width: int = _f(1, "width multiplier of every stage (the paper's 2x and 4x models)")
+    zero_init_residual: bool = _f(False, "initialise the last BN of each residual block to zero")
+    proj_hidden_dim: int = _f(2048, "width of the projection head's hidden layers")
+    proj_layers: int = _f(3, "number of [Linear, BN, ReLU] hidden layers in the projection head")
+    proj_out_dim: int = _f(128, "dimension of the projection the loss sees")
+    channels_last_3d: bool = _f(False, "use the channels_last_3d memory format (faster convs on recent GPUs)")
+
+
+@dataclass
+class LossConfig:
+    temperature: float = _f(0.1, "NT-Xent temperature")
+
+
+@dataclass
+class OptimConfig:
+    name: str = _f("sgd", "optimiser: sgd|lars")
+    base_lr: float = _f(0.08, "learning rate per 256 videos; peak LR = base_lr * global_batch / 256 (0.32 at 1024)")
+    momentum: float = _f(0.9, "momentum of SGD and LARS")
+    weight_decay: float = _f(1e-6, "weight decay on conv and linear weights (never on BN or biases)")
+    warmup_epochs: float = _f(5.0, "epochs of per-step linear warm-up from 0 to the peak LR")
+    lars_eta: float = _f(0.001, "LARS trust coefficient")
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = _f(800, "pretraining epochs")
+    max_steps: int = _f(-1, "stop after this many optimiser steps (-1: run max_epochs)")
+    accelerator: str = _f("auto", "Lightning accelerator: auto|cpu|gpu")
+    devices: Any = _f("auto", "devices per node (an int, or auto)")
+    num_nodes: int = _f(1, "number of nodes")
+    precision: str = _f("auto", "auto (bf16-mixed where the GPU supports it, else 32-true), 32-true, bf16-mixed, ...")
+    seed: int = _f(0, "global seed")
+    output_dir: str = _f("runs", "folder that holds one sub-folder per run")
+    run_name: str = _f("cvrl", "name of this run's folder under output_dir")
+    resume: str = _f("auto", "auto (continue from the run folder's last.ckpt if present), never, or a .ckpt path")
+    log_every_n_steps: int = _f(10, "logging interval in steps")
+    checkpoint_every_n_steps: int = _f(1000, "also save last.ckpt every N steps (0: only at epoch ends)")
+
+
+@dataclass
+class EvalConfig:
+    every_n_epochs: int = _f(10, "run the kNN and linear-probe evaluation every N epochs (0: never)")
+    knn_k: int = _f(200, "kNN neighbours (capped at the bank size)")
+    knn_temperature: float = _f(0.1, "kNN vote weight exp(sim / T)")
+
+
+@dataclass
+class LoggerConfig:
+    csv: bool = _f(True, "write every metric to <run>/metrics.csv")
+
+
+@dataclass
+class Config:
+    data: DataConfig = _section(DataConfig, "videos and clips")
+    aug: AugConfig = _section(AugConfig, "temporal and spatial augmentation")
+    model: ModelConfig = _section(ModelConfig, "encoder and projection head")
+    loss: LossConfig = _section(LossConfig, "contrastive objective")
+    optim: OptimConfig = _section(OptimConfig, "optimiser and learning-rate schedule")
+    trainer: TrainerConfig = _section(TrainerConfig, "Lightning trainer and run folder")
+    eval: EvalConfig = _section(EvalConfig, "periodic evaluation")
+    logger: LoggerConfig = _section(LoggerConfig, "metric loggers")
+
+
+# Values whose set of allowed choices is closed; checked after merging (omegaconf types them only as str).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "data.source": ("generated",),
+    "aug.temporal.distribution": ("decreasing", "uniform", "fixed", "same"),
+    "model.encoder": ("r3d18", "r3d50", "r3d101", "r3d152"),
+    "optim.name": ("sgd", "lars"),
+}
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a message that names the file or key at fault."""
+
+
+def _walk(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any, dataclasses.Field]]:
+    """Every key of the schema (sections and leaves), depth first, with its default and its field."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        yield prefix + f.name, value, f
+        if dataclasses.is_dataclass(value):
+            yield from _walk(value, prefix + f.name + ".")
+
+
+def _suggest(key: str) -> str:
+    close = difflib.get_close_matches(key, [k for k, _, _ in _walk(Config())], n=1, cutoff=0.5)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def _explain(exc: OmegaConfBaseException, origin: str) -> ConfigError:
+    key = getattr(exc, "full_key", None) or ""
+    if isinstance(exc, ConfigKeyError):
+        return ConfigError(f"{origin}: unknown config key '{key}'.{_suggest(key)}")
+    if isinstance(exc, ValidationError):
+        detail = str(exc).splitlines()[0]
+        return ConfigError(f"{origin}: invalid value for '{key}': {detail}")
+    return ConfigError(f"{origin}: {str(exc).splitlines()[0]}")
+
+
+def _check_choices(cfg: DictConfig) -> None:
+    for key, allowed in CHOICES.items():
+        value = OmegaConf.select(cfg, key)
+        if value not in allowed:
+            raise ConfigError(f"config key '{key}' is '{value}'; allowed values: {', '.join(allowed)}")
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """Schema defaults, then the YAML file at ``path``, then ``dotted.key=value`` overrides; validated."""
+    cfg = OmegaConf.structured(Config)
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            file_cfg = OmegaConf.load(path)
+        except Exception as exc:  # yaml errors come in several types
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        try:
+            cfg = OmegaConf.merge(cfg, file_cfg)
+        except OmegaConfBaseException as exc:
+            raise _explain(exc, str(path)) from exc
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' is not of the form dotted.key=value")
+        try:
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([item]))
+        except OmegaConfBaseException as exc:
+            raise _explain(exc, f"override '{item}'") from exc
+    _check_choices(cfg)
+    OmegaConf.set_readonly(cfg, True)
+    return cfg
+
+
+def markdown_reference() -> str:
+    """The config reference as a Markdown table, one row per leaf key, generated from the schema."""
+    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
+
+    for key, value, f in _walk(Config()):
+        if not dataclasses.is_dataclass(value):
+            shown = value if isinstance(value, str) else json.dumps(value)
+            meaning = f.metadata["help"].replace("|", "\\|")
+            rows.append(f"| `{key}` | `{shown}` | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--markdown"]:
+        sys.exit("usage: python -m cvrl_pl.config --markdown")
+    sys.stdout.write(markdown_reference())

@@ -1,0 +1,124 @@
+"""R3D encoders: 3D ResNets as CVRL builds them (close to the SlowFast "Slow" pathway).
+
+Stem 5x7x7 stride 2x2x2 and a 1x3x3 max-pool; four stages; temporal kernels (k_t = 3) only in res4 and res5;
+no temporal stride after the stem; global average pooling to a vector (2048-d for R3D-50 at width 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+# The paper's R3D puts temporal kernels only in the last two stages (cvrl_recipe.md, "Encoder").
+TEMPORAL_KERNELS = (1, 1, 3, 3)
+
+
+@dataclass(frozen=True)
+class R3DSpec:
+    """Depth and block type of one R3D variant."""
+
+    blocks: tuple[int, int, int, int]
+    bottleneck: bool
+
+
+SPECS: dict[str, R3DSpec] = {
+    "r3d18": R3DSpec((2, 2, 2, 2), bottleneck=False),
+    "r3d50": R3DSpec((3, 4, 6, 3), bottleneck=True),
+    "r3d101": R3DSpec((3, 4, 23, 3), bottleneck=True),
+    "r3d152": R3DSpec((3, 8, 36, 3), bottleneck=True),
+}
+
+
+def _conv_bn(c_in: int, c_out: int, kernel: tuple[int, int, int], stride: tuple[int, int, int] = (1, 1, 1)):
+    padding = tuple(k // 2 for k in kernel)
+    return nn.Sequential(
+        nn.Conv3d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False), nn.BatchNorm3d(c_out)
+    )
+
+
+class ResBlock(nn.Module):
+    """A residual block: bottleneck [k_t x1x1] -> [1x3x3] -> [1x1x1], or basic [k_t x3x3] -> [1x3x3]."""
+
+    def __init__(self, c_in: int, inner: int, c_out: int, k_t: int, spatial_stride: int, bottleneck: bool):
+        super().__init__()
+        stride = (1, spatial_stride, spatial_stride)
+        if bottleneck:
+            convs = [
+                _conv_bn(c_in, inner, (k_t, 1, 1)),
+                _conv_bn(inner, inner, (1, 3, 3), stride),
+                _conv_bn(inner, c_out, (1, 1, 1)),
+            ]
+        else:
+            convs = [_conv_bn(c_in, inner, (k_t, 3, 3), stride), _conv_bn(inner, c_out, (1, 3, 3))]
+        layers: list[nn.Module] = []
+        for conv in convs[:-1]:
+            layers += [conv, nn.ReLU(inplace=True)]
+        self.branch = nn.Sequential(*layers, convs[-1])
+        self.shortcut = (
+            _conv_bn(c_in, c_out, (1, 1, 1), stride) if (c_in != c_out or spatial_stride != 1) else nn.Identity()
+        )
+        self.relu = nn.ReLU(inplace=True)
+
+    @property
+    def last_bn(self) -> nn.BatchNorm3d:
+        return self.branch[-1][1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.branch(x) + self.shortcut(x))
+
+
+class R3D(nn.Module):
+    """A 3D ResNet mapping clips (B, 3, T, H, W) to features (B, feature_dim)."""
+
+    def __init__(self, spec: R3DSpec, width: int = 1, zero_init_residual: bool = False):
+        super().__init__()
+        if width < 1:
+            raise ValueError(f"width multiplier must be a positive integer, got {width}")
+        stem = 64 * width
+        self.stem = nn.Sequential(
+            _conv_bn(3, stem, (5, 7, 7), (2, 2, 2)),
+            nn.ReLU(inplace=True),
+            nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+        )
+        expansion = 4 if spec.bottleneck else 1
+        stages = []
+        c_in = stem
+        for i, (n_blocks, k_t) in enumerate(zip(spec.blocks, TEMPORAL_KERNELS, strict=True)):
+            inner = 64 * width * 2**i
+            c_out = inner * expansion
+            blocks = []
+            for j in range(n_blocks):
+                stride = 2 if (j == 0 and i > 0) else 1
+                blocks.append(ResBlock(c_in, inner, c_out, k_t, stride, spec.bottleneck))
+                c_in = c_out
+            stages.append(nn.Sequential(*blocks))
+        self.stages = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveAvgPool3d(1)
+        self.feature_dim = c_in
+        self._init_weights(zero_init_residual)
+
+    def _init_weights(self, zero_init_residual: bool) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv3d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm3d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        if zero_init_residual:
+            for m in self.modules():
+                if isinstance(m, ResBlock):
+                    nn.init.zeros_(m.last_bn.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 5 or x.shape[1] != 3:
+            raise ValueError(f"R3D expects clips of shape (B, 3, T, H, W), got {tuple(x.shape)}")
+        return self.pool(self.stages(self.stem(x))).flatten(1)
+
+
+def build_encoder(name: str, width: int = 1, zero_init_residual: bool = False) -> R3D:
+    """Build an R3D encoder by name (r3d18, r3d50, r3d101, r3d152) with a width multiplier."""
+    if name not in SPECS:
+        raise ValueError(f"unknown encoder '{name}'; choose one of {', '.join(SPECS)}")
+    return R3D(SPECS[name], width=width, zero_init_residual=zero_init_residual)

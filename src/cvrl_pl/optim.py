@@ -1,0 +1,85 @@
+"""Optimisers and the learning-rate schedule: SGD or LARS, linear scaling, per-step warm-up then cosine."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+
+def peak_lr(base_lr: float, global_batch: int) -> float:
+    """Linear scaling rule: ``base_lr`` is the rate for 256 videos (0.08 -> 0.32 at the paper's batch 1024)."""
+    return base_lr * global_batch / 256
+
+
+def lr_at(step: int, total_steps: int, warmup_steps: int, peak: float) -> float:
+    """Learning rate at optimiser step ``step``: linear warm-up from 0 to ``peak``, then cosine decay to 0."""
+    if step < warmup_steps:
+        return peak * step / warmup_steps
+    decay_steps = max(1, total_steps - warmup_steps)
+    progress = min(1.0, (step - warmup_steps) / decay_steps)
+    return peak * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Two groups: conv/linear weights (decayed, LARS-adapted) and BN parameters and biases (neither)."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.ndim > 1 else no_decay).append(p)
+    return [
+        {"params": decay, "weight_decay": weight_decay, "lars_adapt": True},
+        {"params": no_decay, "weight_decay": 0.0, "lars_adapt": False},
+    ]
+
+
+def lars_trust_ratio(w_norm: torch.Tensor, g_norm: torch.Tensor, eta: float) -> torch.Tensor:
+    """LARS local LR multiplier eta * ||w|| / ||g + wd w||; 1 where either norm is zero (You et al. 2017)."""
+    ratio = eta * w_norm / g_norm
+    return torch.where((w_norm > 0) & (g_norm > 0), ratio, torch.ones_like(ratio))
+
+
+class LARS(torch.optim.Optimizer):
+    """SGD with momentum and layer-wise adaptive rate scaling, skipped for groups with ``lars_adapt=False``."""
+
+    def __init__(self, params: Iterable, lr: float, momentum: float = 0.9, weight_decay: float = 0.0,
+                 eta: float = 0.001):
+        defaults = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "eta": eta, "lars_adapt": True}
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                d = p.grad.add(p, alpha=group["weight_decay"]) if group["weight_decay"] else p.grad.clone()
+                if group["lars_adapt"]:
+                    d.mul_(lars_trust_ratio(p.norm(), d.norm(), group["eta"]))
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = d
+                else:
+                    buf.mul_(group["momentum"]).add_(d)
+                p.add_(buf, alpha=-group["lr"])
+        return loss
+
+
+def build_optimizer(name: str, model: nn.Module, lr: float, momentum: float, weight_decay: float,
+                    lars_eta: float) -> torch.optim.Optimizer:
+    """SGD (the paper's default) or LARS, both without weight decay on BN parameters and biases."""
+    groups = param_groups(model, weight_decay)
+    if name == "sgd":
+        for g in groups:
+            g.pop("lars_adapt")
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum)
+    if name == "lars":
+        return LARS(groups, lr=lr, momentum=momentum, eta=lars_eta)
+    raise ValueError(f"unknown optimiser '{name}'; choose sgd or lars")

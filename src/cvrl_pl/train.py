@@ -1,0 +1,106 @@
+"""The training entry point: config -> DataModule, LightningModule, callbacks, loggers -> Trainer.fit.
+
+``python train.py --config conf/pretrain.yaml [dotted.key=value ...]`` (or ``python -m cvrl_pl.train``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.loggers import CSVLogger
+
+from cvrl_pl.config import ConfigError, load_config
+from cvrl_pl.data.generated import GeneratedDataModule
+from cvrl_pl.module import CVRLModule
+
+
+def resolve_precision(precision: str) -> str:
+    """``auto``: bf16-mixed on a GPU that supports it (the paper trains in bfloat16), else full fp32."""
+    if precision != "auto":
+        return precision
+    return "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "32-true"
+
+
+def resume_checkpoint(resume: str, run_dir: Path) -> str | None:
+    """``auto``: the run folder's last.ckpt if there is one; ``never``; or an explicit checkpoint path."""
+    if resume == "never":
+        return None
+    if resume == "auto":
+        last = run_dir / "checkpoints" / "last.ckpt"
+        return str(last) if last.is_file() else None
+    if not Path(resume).is_file():
+        raise ConfigError(f"trainer.resume: checkpoint not found: {resume}")
+    return resume
+
+
+def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
+    t = cfg.trainer
+    checkpoints = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        save_last=True,
+        save_top_k=0,
+        every_n_train_steps=t.checkpoint_every_n_steps or None,
+        save_on_train_epoch_end=True,
+    )
+    # A new logs/version_N per (re)start, so a resumed run never overwrites the metrics logged before.
+    loggers = [CSVLogger(save_dir=run_dir, name="logs")] if cfg.logger.csv else []
+    gpu = t.accelerator == "gpu" or (t.accelerator == "auto" and torch.cuda.is_available())
+    trainer = pl.Trainer(
+        default_root_dir=run_dir,
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        precision=resolve_precision(t.precision),
+        max_epochs=t.max_epochs,
+        max_steps=t.max_steps,
+        log_every_n_steps=t.log_every_n_steps,
+        callbacks=[checkpoints],
+        logger=loggers,
+        benchmark=gpu,  # cudnn autotuning: the clip shape is fixed for a whole run
+        # SyncBN (the paper's cross-device BN) needs CUDA tensors; plain BN on CPU ranks.
+        sync_batchnorm=gpu,
+    )
+    return trainer
+
+
+def run(cfg: DictConfig) -> Path:
+    """Train according to ``cfg``; returns the run folder (config.yaml, checkpoints/last.ckpt, logs/)."""
+    run_dir = Path(cfg.trainer.output_dir) / cfg.trainer.run_name
+    ckpt = resume_checkpoint(cfg.trainer.resume, run_dir)
+    pl.seed_everything(cfg.trainer.seed, workers=True)
+    trainer = build_trainer(cfg, run_dir)
+    if trainer.is_global_zero:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(cfg, run_dir / "config.yaml")
+    trainer.fit(CVRLModule(cfg), datamodule=GeneratedDataModule(cfg), ckpt_path=ckpt)
+    # Also keep the final state when a run stops mid-epoch (max_steps), where no epoch-end save happens.
+    trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    return run_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="YAML file of overrides of the schema's defaults (see conf/)")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    parser.add_argument("overrides", nargs="*", help="dotted.key=value overrides, applied after the file")
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.overrides)
+        if args.print_config:
+            print(OmegaConf.to_yaml(cfg), end="")
+            return 0
+        run(cfg)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

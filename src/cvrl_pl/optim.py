@@ -44,8 +44,9 @@ def lars_trust_ratio(w_norm: torch.Tensor, g_norm: torch.Tensor, eta: float) -> 
 class LARS(torch.optim.Optimizer):
     """SGD with momentum and layer-wise adaptive rate scaling, skipped for groups with ``lars_adapt=False``."""
 
-    def __init__(self, params: Iterable, lr: float, momentum: float = 0.9, weight_decay: float = 0.0,
-                 eta: float = 0.001):
+    def __init__(
+        self, params: Iterable, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, eta: float = 0.001
+    ):
         defaults = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "eta": eta, "lars_adapt": True}
         super().__init__(params, defaults)
 
@@ -72,8 +73,9 @@ class LARS(torch.optim.Optimizer):
         return loss
 
 
-def build_optimizer(name: str, model: nn.Module, lr: float, momentum: float, weight_decay: float,
-                    lars_eta: float) -> torch.optim.Optimizer:
+def build_optimizer(
+    name: str, model: nn.Module, lr: float, momentum: float, weight_decay: float, lars_eta: float
+) -> torch.optim.Optimizer:
     """SGD (the paper's default) or LARS, both without weight decay on BN parameters and biases."""
     groups = param_groups(model, weight_decay)
     if name == "sgd":

@@ -16,7 +16,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
 from cvrl_pl.config import ConfigError, load_config
-from cvrl_pl.data.generated import GeneratedDataModule
+from cvrl_pl.data.generated import GeneratedDataModule, per_device_batch
 from cvrl_pl.module import CVRLModule
 
 
@@ -75,6 +75,7 @@ def run(cfg: DictConfig) -> Path:
     ckpt = resume_checkpoint(cfg.trainer.resume, run_dir)
     pl.seed_everything(cfg.trainer.seed, workers=True)
     trainer = build_trainer(cfg, run_dir)
+    per_device_batch(cfg.data.batch_size, trainer.world_size)  # fail now, not inside the workers
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(cfg, run_dir / "config.yaml")

@@ -1,0 +1,86 @@
+"""LR schedule (warm-up + cosine), linear scaling, parameter groups and LARS."""
+
+import math
+
+import pytest
+import torch
+
+from cvrl_pl.optim import LARS, build_optimizer, lars_trust_ratio, lr_at, param_groups, peak_lr
+
+
+def test_linear_scaling_rule_gives_the_papers_rate():
+    assert peak_lr(0.08, 1024) == pytest.approx(0.32)
+    assert peak_lr(0.08, 256) == pytest.approx(0.08)
+
+
+def test_schedule_at_key_steps():
+    total, warmup, peak = 1000, 100, 0.32
+    assert lr_at(0, total, warmup, peak) == 0.0
+    assert lr_at(50, total, warmup, peak) == pytest.approx(0.16)
+    assert lr_at(100, total, warmup, peak) == pytest.approx(peak)  # end of warm-up
+    assert lr_at(550, total, warmup, peak) == pytest.approx(peak / 2)  # middle of the cosine
+    assert lr_at(325, total, warmup, peak) == pytest.approx(peak * 0.5 * (1 + math.cos(math.pi / 4)))
+    assert lr_at(1000, total, warmup, peak) == pytest.approx(0.0, abs=1e-12)  # end
+    assert lr_at(1200, total, warmup, peak) == pytest.approx(0.0, abs=1e-12)  # past the end stays at 0
+
+
+def test_schedule_is_monotone_after_warmup_and_without_warmup():
+    lrs = [lr_at(s, 500, 0, 1.0) for s in range(501)]
+    assert lrs[0] == 1.0
+    assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False))
+
+
+def _model():
+    return torch.nn.Sequential(
+        torch.nn.Conv3d(3, 4, 3), torch.nn.BatchNorm3d(4), torch.nn.Flatten(), torch.nn.Linear(4, 2)
+    )
+
+
+def test_param_groups_exclude_bn_and_bias_from_decay():
+    decay, no_decay = param_groups(_model(), 1e-6)
+    assert decay["weight_decay"] == 1e-6 and no_decay["weight_decay"] == 0.0
+    assert sorted(p.ndim for p in decay["params"]) == [2, 5]  # linear and conv weights
+    assert len(no_decay["params"]) == 4  # conv bias, BN weight, BN bias, linear bias
+
+
+def test_lars_trust_ratio():
+    ratio = lars_trust_ratio(torch.tensor(2.0), torch.tensor(0.5), eta=0.001)
+    assert ratio.item() == pytest.approx(0.001 * 2.0 / 0.5)
+    assert lars_trust_ratio(torch.tensor(0.0), torch.tensor(1.0), 0.001).item() == 1.0
+    assert lars_trust_ratio(torch.tensor(1.0), torch.tensor(0.0), 0.001).item() == 1.0
+
+
+def test_lars_step_adapts_weights_but_not_bn_or_bias():
+    w = torch.nn.Parameter(torch.full((2, 2), 3.0))  # ||w|| = 6
+    b = torch.nn.Parameter(torch.full((2,), 3.0))
+    w.grad, b.grad = torch.full((2, 2), 0.5), torch.full((2,), 0.5)  # ||g_w|| = 1
+    opt = LARS(
+        [{"params": [w], "weight_decay": 0.0}, {"params": [b], "weight_decay": 0.0, "lars_adapt": False}],
+        lr=0.1,
+        momentum=0.9,
+        eta=0.01,
+    )
+    opt.step()
+    # w moves by lr * (eta * ||w|| / ||g||) * g = 0.1 * 0.06 * 0.5; b by lr * g = 0.05
+    torch.testing.assert_close(w.detach(), torch.full((2, 2), 3.0 - 0.1 * 0.06 * 0.5))
+    torch.testing.assert_close(b.detach(), torch.full((2,), 3.0 - 0.05))
+    opt.step()  # momentum: the second step moves b by lr * (0.9 * g + g)
+    torch.testing.assert_close(b.detach(), torch.full((2,), 3.0 - 0.05 - 0.1 * 1.9 * 0.5))
+
+
+def test_lars_weight_decay_enters_the_trust_ratio():
+    w = torch.nn.Parameter(torch.tensor([3.0, 4.0]))  # ||w|| = 5
+    w.grad = torch.tensor([0.0, 0.0])
+    opt = LARS([{"params": [w], "weight_decay": 0.1}], lr=1.0, momentum=0.0, eta=0.001)
+    opt.step()
+    # d = g + wd w = 0.1 w, ||d|| = 0.5, ratio = 0.001 * 5 / 0.5 = 0.01, step = 0.01 * 0.1 w
+    torch.testing.assert_close(w.detach(), torch.tensor([3.0, 4.0]) * (1 - 0.001))
+
+
+@pytest.mark.parametrize("name", ["sgd", "lars"])
+def test_build_optimizer(name):
+    opt = build_optimizer(name, _model(), lr=0.3, momentum=0.9, weight_decay=1e-6, lars_eta=0.001)
+    assert [g["weight_decay"] for g in opt.param_groups] == [1e-6, 0.0]
+    assert all(g["lr"] == 0.3 for g in opt.param_groups)
+    with pytest.raises(ValueError, match="adam"):
+        build_optimizer("adam", _model(), 0.1, 0.9, 0.0, 0.001)

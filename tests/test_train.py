@@ -1,0 +1,62 @@
+"""The real entry point: a few CPU steps through ``python train.py`` write a checkpoint, and a rerun resumes."""
+
+import csv
+import math
+
+import torch
+
+TINY = [
+    "data.num_frames=4",
+    "data.crop_size=64",
+    "data.batch_size=4",
+    "data.num_workers=0",
+    "data.generated.num_videos=16",
+    "data.generated.size=72",
+    "model.proj_hidden_dim=64",
+    "trainer.log_every_n_steps=1",
+    "trainer.checkpoint_every_n_steps=0",
+]
+
+
+def _losses(run_dir):
+    losses = []
+    for version in sorted((run_dir / "logs").iterdir()):
+        with open(version / "metrics.csv") as f:
+            losses += [float(row["train/loss"]) for row in csv.DictReader(f) if row.get("train/loss")]
+    return losses
+
+
+def test_train_writes_checkpoint_and_resumes(train, tmp_path):
+    args = ["--config", "conf/quickstart.yaml", *TINY, f"trainer.output_dir={tmp_path}", "trainer.run_name=t"]
+    proc = train(*args, "trainer.max_steps=3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = tmp_path / "t"
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["global_step"] == 3
+    assert ckpt["hyper_parameters"]["cfg"]["data"]["batch_size"] == 4
+    assert any(k.startswith("encoder.stem") for k in ckpt["state_dict"])
+    assert (run_dir / "config.yaml").is_file()
+    first = _losses(run_dir)
+    assert len(first) == 3 and all(math.isfinite(v) and v > 0 for v in first)
+
+    # Same command with a later stop: continues from step 3 instead of starting over.
+    proc = train(*args, "trainer.max_steps=5")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Restored all states from the checkpoint" in proc.stderr + proc.stdout
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["global_step"] == 5
+    assert len(_losses(run_dir)) == 5  # 3 logged by the first run, 2 by the resumed one; nothing overwritten
+
+
+def test_uneven_global_batch_is_a_config_error(train, tmp_path):
+    proc = train(
+        "--config",
+        "conf/quickstart.yaml",
+        *TINY,
+        f"trainer.output_dir={tmp_path}",
+        "trainer.accelerator=cpu",
+        "trainer.devices=3",
+    )
+    assert proc.returncode == 2
+    assert "data.batch_size=4 is not divisible by the 3 devices" in proc.stderr
+    assert not list(tmp_path.rglob("*.ckpt"))

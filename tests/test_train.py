@@ -3,7 +3,10 @@
 import csv
 import math
 
+import pytest
 import torch
+
+from cvrl_pl.optim import lr_at
 
 TINY = [
     "data.num_frames=4",
@@ -18,12 +21,16 @@ TINY = [
 ]
 
 
-def _losses(run_dir):
-    losses = []
+def _rows(run_dir):
+    rows = []
     for version in sorted((run_dir / "logs").iterdir()):
         with open(version / "metrics.csv") as f:
-            losses += [float(row["train/loss"]) for row in csv.DictReader(f) if row.get("train/loss")]
-    return losses
+            rows += [row for row in csv.DictReader(f) if row.get("train/loss")]
+    return rows
+
+
+def _losses(run_dir):
+    return [float(row["train/loss"]) for row in _rows(run_dir)]
 
 
 def test_train_writes_checkpoint_and_resumes(train, tmp_path):
@@ -46,6 +53,22 @@ def test_train_writes_checkpoint_and_resumes(train, tmp_path):
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert ckpt["global_step"] == 5
     assert len(_losses(run_dir)) == 5  # 3 logged by the first run, 2 by the resumed one; nothing overwritten
+
+
+def test_bf16_channels_last_logs_loss_lr_and_retrieval(train, tmp_path):
+    args = [*TINY, f"trainer.output_dir={tmp_path}", "trainer.run_name=b", "trainer.max_steps=3"]
+    proc = train(
+        "--config", "conf/quickstart.yaml", *args, "trainer.precision=bf16-mixed", "model.channels_last_3d=true"
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = _rows(tmp_path / "b")
+    assert [int(r["step"]) for r in rows] == [0, 1, 2]
+    # quickstart: base_lr 0.3 at batch 4 -> peak 0.3 * 4 / 256; 1 warm-up epoch = 16 videos / 4 = 4 steps
+    peak = 0.3 * 4 / 256
+    for r in rows:
+        assert float(r["train/lr"]) == pytest.approx(lr_at(int(r["step"]), 3, 4, peak), rel=1e-6)
+        assert 0.0 <= float(r["train/pos_top1"]) <= 1.0
+        assert math.isfinite(float(r["train/loss"]))
 
 
 def test_uneven_global_batch_is_a_config_error(train, tmp_path):

@@ -1,0 +1,1 @@
+"""Data in: temporal sampling, datasets and DataModules."""

@@ -43,13 +43,20 @@ class GeneratedDataConfig:
 
 @dataclass
 class DataConfig:
-    source: str = _f("generated", "where clips come from: generated (in-memory videos; DALI readers come next)")
+    source: str = _f("video", "where clips come from: video (files on disk through DALI) or generated (in memory)")
     root: str = _f("data/kinetics400/train", "dataset root on disk")
+    layout: str = _f("auto", "dataset layout: auto|folder|csv|kinetics|unlabelled (see README, Datasets)")
+    csv: str | None = _f(None, "list file: path,label CSV, or the Kinetics annotation CSV")
+    index: str | None = _f(None, "index file to build or reuse (default: <root>/.cvrl_index.json)")
+    decoder: str = _f("auto", "auto|dali|pyav: auto uses DALI on GPUs, and on CPU when every codec is VP8/VP9/MJPEG")
+    shuffle: bool = _f(True, "shuffle the videos every epoch (same order on every rank; shards stay disjoint)")
+    last_batch: str = _f("fill", "fill (pad the last batch with repeats) or drop (drop the remainder)")
+    dali_threads: int = _f(2, "DALI CPU threads per pipeline")
     num_frames: int = _f(16, "frames per clip")
     stride: int = _f(2, "temporal stride between the frames of a clip, in stored frames")
     crop_size: int = _f(224, "output height and width of each view, in pixels")
     batch_size: int = _f(1024, "GLOBAL batch of videos (each gives two clips), split evenly over all devices")
-    num_workers: int = _f(4, "loader workers (or DALI threads) per device")
+    num_workers: int = _f(4, "Python worker processes per device that read files (and decode, with PyAV)")
     generated: GeneratedDataConfig = _section(GeneratedDataConfig, "the in-memory generated dataset")
 
 
@@ -143,7 +150,10 @@ class Config:
 
 # Values whose set of allowed choices is closed; checked after merging (omegaconf types them only as str).
 CHOICES: dict[str, tuple[str, ...]] = {
-    "data.source": ("generated",),
+    "data.source": ("video", "generated"),
+    "data.layout": ("auto", "folder", "csv", "kinetics", "unlabelled"),
+    "data.decoder": ("auto", "dali", "pyav"),
+    "data.last_batch": ("fill", "drop"),
     "aug.temporal.distribution": ("decreasing", "uniform", "fixed", "same"),
     "model.encoder": ("r3d18", "r3d50", "r3d101", "r3d152"),
     "optim.name": ("sgd", "lars"),

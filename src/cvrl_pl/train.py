@@ -16,7 +16,9 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
 from cvrl_pl.config import ConfigError, load_config
+from cvrl_pl.data.datamodule import CVRLDataModule
 from cvrl_pl.data.generated import GeneratedDataModule, per_device_batch
+from cvrl_pl.data.index import DatasetError
 from cvrl_pl.module import CVRLModule
 
 
@@ -65,6 +67,8 @@ def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
         benchmark=gpu,  # cudnn autotuning: the clip shape is fixed for a whole run
         # SyncBN (the paper's cross-device BN) needs CUDA tensors; plain BN on CPU ranks.
         sync_batchnorm=gpu,
+        # DALI pipelines shard by global rank themselves; only the in-memory dataset uses a DataLoader sampler.
+        use_distributed_sampler=cfg.data.source == "generated",
     )
     return trainer
 
@@ -79,7 +83,8 @@ def run(cfg: DictConfig) -> Path:
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(cfg, run_dir / "config.yaml")
-    trainer.fit(CVRLModule(cfg), datamodule=GeneratedDataModule(cfg), ckpt_path=ckpt)
+    datamodule = GeneratedDataModule(cfg) if cfg.data.source == "generated" else CVRLDataModule(cfg)
+    trainer.fit(CVRLModule(cfg), datamodule=datamodule, ckpt_path=ckpt)
     # Also keep the final state when a run stops mid-epoch (max_steps), where no epoch-end save happens.
     trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     return run_dir
@@ -97,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             print(OmegaConf.to_yaml(cfg), end="")
             return 0
         run(cfg)
-    except ConfigError as exc:
+    except (ConfigError, DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

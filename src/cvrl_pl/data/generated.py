@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 
 from cvrl_pl.config import ConfigError
-from cvrl_pl.data.temporal import clip_frame_indices, sample_clip_starts
+from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
 
 
 def _bounce(x: np.ndarray, lo: float, hi: float) -> np.ndarray:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cvrl_pl.data.temporal import clip_frame_indices, gap_from_uniform, sample_clip_starts, start_range
+from dali_pipelines.sampling import clip_frame_indices, gap_from_uniform, sample_clip_starts, start_range
 
 
 def test_start_range():

@@ -1,0 +1,47 @@
+"""Evaluation graphs (linear evaluation and kNN): one augmented train clip, or N temporal x S spatial test views.
+
+Test views follow the paper's protocol: resize the short side to ``short_side``, then take ``num_spatial``
+square crops along the long side of each of the ``num_temporal`` clips (a sample is one clip of one video).
+"""
+
+from __future__ import annotations
+
+import nvidia.dali.fn as fn
+from nvidia.dali.pipeline import Pipeline, pipeline_def
+
+from dali_pipelines.augment import augment_view, to_float_cfhw
+from dali_pipelines.sources import EvalSource, decode, pipeline_kwargs, read_samples
+
+OUTPUTS = ("views", "label", "video_id", "clip_idx")
+
+
+def eval_pipeline(
+    source: EvalSource,
+    device_id: int | None,
+    crop_size: int,
+    short_side: int = 256,
+    num_threads: int = 2,
+    py_workers: int = 2,
+    seed: int = 0,
+    prefetch: int = 2,
+) -> Pipeline:
+    """Outputs ``OUTPUTS``; views are (C, T, S, S) in train mode and (num_spatial, C, T, S, S) in test mode."""
+    device = "cpu" if device_id is None else "gpu"
+
+    @pipeline_def(enable_conditionals=True)
+    def graph():
+        sample = read_samples(source, py_workers, prefetch)
+        frames = decode(sample["video"], sample["frames"], source.decoder, device)
+        if source.mode == "train":
+            views = augment_view(frames, sample, source.view, device)
+        else:
+            frames = fn.resize(frames, resize_shorter=short_side)
+            pos = sample["crop_pos"]
+            crops = [
+                fn.crop(frames, crop=[crop_size, crop_size], crop_pos_x=pos[i, 0], crop_pos_y=pos[i, 1])
+                for i in range(source.num_spatial)
+            ]
+            views = fn.stack(*[to_float_cfhw(c) for c in crops])
+        return views, sample["label"], sample["video_id"], sample["clip_idx"]
+
+    return graph(**pipeline_kwargs(source, device_id, num_threads, py_workers, seed, prefetch))

@@ -1,0 +1,138 @@
+"""Lightning DataModules around the DALI pipelines: index -> source -> pipeline -> batches of torch tensors.
+
+Sharding uses the GLOBAL rank (each rank reads a disjoint part of every epoch) and the device the LOCAL rank;
+all ranks get the same number of full batches (FILL pads with repeats, DROP drops the remainder), so a DDP step
+never meets an empty batch. The trainer must run with ``use_distributed_sampler=False``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from nvidia.dali.backend import GetCUDADeviceCount
+from nvidia.dali.pipeline import Pipeline
+from nvidia.dali.plugin.pytorch import DALIGenericIterator
+from omegaconf import DictConfig
+
+from cvrl_pl.config import ConfigError
+from cvrl_pl.data.generated import per_device_batch
+from cvrl_pl.data.index import VideoIndex, load_or_build_index
+from dali_pipelines.params import ViewAugConfig
+from dali_pipelines.pretrain import OUTPUTS as PRETRAIN_OUTPUTS
+from dali_pipelines.pretrain import pretrain_pipeline
+from dali_pipelines.sources import DALI_CPU_CODECS, PretrainSource, VideoTable
+
+
+def video_table(index: VideoIndex) -> VideoTable:
+    """The columns of an index that the pipeline's sources read."""
+    v = index.videos
+    return VideoTable(
+        paths=tuple(index.abspath(i) for i in range(len(v))),
+        num_frames=np.array([r.num_frames for r in v], np.int64),
+        widths=np.array([r.width for r in v], np.int64),
+        heights=np.array([r.height for r in v], np.int64),
+        labels=np.array([r.label for r in v], np.int64),
+    )
+
+
+def choose_decoder(requested: str, on_gpu: bool, codecs: set[str]) -> str:
+    """``auto``: DALI on a GPU (NVDEC decodes H.264/HEVC/VP9) and on CPU when it can; otherwise PyAV."""
+    cpu_unsupported = sorted(codecs - DALI_CPU_CODECS)
+    if requested == "auto":
+        return "dali" if on_gpu or not cpu_unsupported else "pyav"
+    if requested == "dali" and not on_gpu and cpu_unsupported:
+        raise ConfigError(
+            f"data.decoder=dali: DALI's CPU decoder cannot decode {', '.join(cpu_unsupported)}; use data.decoder=auto "
+            "or pyav, or transcode with: python -m cvrl_pl.data.prepare SRC DST --codec vp9"
+        )
+    return requested
+
+
+def view_configs(cfg: DictConfig) -> tuple[ViewAugConfig, ViewAugConfig]:
+    """The two views' augmentation from ``cfg.aug``: the same except the asymmetric blur and solarize."""
+    a = cfg.aug
+    common = {
+        "crop_size": cfg.data.crop_size,
+        "crop_area": tuple(a.crop_area),
+        "crop_aspect": tuple(a.crop_aspect),
+        "flip_prob": a.flip_prob,
+        "jitter_prob": a.jitter_prob,
+        "strength": a.strength,
+        "grayscale_prob": a.grayscale_prob,
+        "blur_sigma": tuple(a.blur_sigma),
+        "consistent": a.consistent,
+    }
+    return tuple(ViewAugConfig(**common, blur_prob=a.blur_prob[v], solarize_prob=a.solarize_prob[v]) for v in (0, 1))
+
+
+class DaliLoader:
+    """An iterable of batch dicts with a length, built on first use so a resumed run continues its epoch count.
+
+    ``build(first_epoch)`` returns the pipeline; each pass over the loader is one epoch.
+    """
+
+    def __init__(self, build: Callable[[int], Pipeline], names: tuple[str, ...], steps: int,
+                 first_epoch: Callable[[], int]):
+        self._build, self.names, self.steps, self._first_epoch = build, names, steps, first_epoch
+        self._iterator: DALIGenericIterator | None = None
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        if self._iterator is None:
+            self._iterator = DALIGenericIterator(self._build(self._first_epoch()), list(self.names), auto_reset=True)
+        for batch in self._iterator:
+            yield batch[0]
+
+
+class CVRLDataModule(pl.LightningDataModule):
+    """Pretraining batches {"view1", "view2", "starts", "video_id"}, views (B, 3, T, H, W) float in [0, 1]."""
+
+    def __init__(self, cfg: DictConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.index: VideoIndex | None = None
+
+    def _index(self, progress: bool) -> VideoIndex:
+        d = self.cfg.data
+        return load_or_build_index(d.root, d.index, d.csv, d.layout, workers=None, progress=progress)
+
+    def prepare_data(self) -> None:
+        # Runs once per node before setup(): probes new files and writes the index that every rank then reuses.
+        self._index(progress=True)
+
+    def setup(self, stage: str) -> None:
+        self.index = self._index(progress=False)
+
+    def train_dataloader(self) -> DaliLoader:
+        d, trainer = self.cfg.data, self.trainer
+        world, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
+        on_gpu = trainer is not None and trainer.strategy.root_device.type == "cuda"
+        device_id = trainer.local_rank if on_gpu else None
+        if on_gpu and GetCUDADeviceCount() == 0:
+            raise RuntimeError("training on a GPU, but DALI sees no CUDA device")
+        source = PretrainSource(
+            video_table(self.index),
+            view_configs(self.cfg),
+            dict(self.cfg.aug.temporal),
+            num_frames=d.num_frames,
+            stride=d.stride,
+            batch_size=per_device_batch(d.batch_size, world),
+            shard_id=rank,  # GLOBAL rank: sharding by local rank would read the same videos on every node
+            num_shards=world,
+            seed=self.cfg.trainer.seed,
+            shuffle=d.shuffle,
+            drop_last=d.last_batch == "drop",
+            decoder=choose_decoder(d.decoder, on_gpu, {r.codec for r in self.index.videos}),
+        )
+
+        def build(first_epoch: int) -> Pipeline:
+            source.first_epoch = first_epoch
+            return pretrain_pipeline(source, device_id, d.dali_threads, d.num_workers, self.cfg.trainer.seed)
+
+        return DaliLoader(build, PRETRAIN_OUTPUTS, len(source) // source.batch_size,
+                          lambda: trainer.current_epoch if trainer else 0)

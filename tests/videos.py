@@ -1,0 +1,59 @@
+"""Small test videos written with PyAV, whose frames carry their own index so decoded clips can be checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+
+BITS = 8  # frame index encoded in 8 vertical bars: up to 256 frames
+CODECS = {"vp9": ("libvpx-vp9", ".webm"), "h264": ("libx264", ".mp4"), "vp8": ("libvpx", ".webm")}
+
+
+def index_frame(k: int, height: int, width: int) -> np.ndarray:
+    """An RGB frame (H, W, 3) whose bar b is white when bit b of k is set (robust to lossy coding)."""
+    bars = ((k >> np.arange(BITS)) & 1).astype(np.uint8) * 255
+    row = np.repeat(bars, int(np.ceil(width / BITS)))[:width]
+    return np.repeat(np.repeat(row[None, :, None], height, axis=0), 3, axis=2)
+
+
+def read_index(frame: np.ndarray) -> int:
+    """Decode the index drawn by ``index_frame`` from an (H, W, 3) or (3, H, W) frame, in [0, 1] or [0, 255]."""
+    if frame.shape[0] == 3 and frame.shape[-1] != 3:
+        frame = np.moveaxis(frame, 0, -1)
+    width = frame.shape[1]
+    gray = frame.astype(np.float64).mean(axis=(0, 2))
+    scale = 1.0 if gray.max() <= 1.0 else 255.0
+    centres = ((np.arange(BITS) + 0.5) * np.ceil(width / BITS)).astype(int).clip(max=width - 1)
+    bits = gray[centres] / scale > 0.5
+    return int((bits * (1 << np.arange(BITS))).sum())
+
+
+def write_video(
+    path: str | Path,
+    num_frames: int,
+    width: int = 64,
+    height: int = 48,
+    codec: str = "vp9",
+    fps: int = 25,
+    frames: np.ndarray | None = None,
+) -> Path:
+    """Write ``frames`` (N, H, W, 3 uint8), or index-coded frames, with constant frame rate; returns the path."""
+    name, _ = CODECS[codec]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(name, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if codec == "h264":
+            stream.options = {"preset": "ultrafast", "crf": "10"}
+        else:
+            stream.options = {"crf": "10", "b:v": "0", "deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        for k in range(num_frames):
+            image = frames[k] if frames is not None else index_frame(k, height, width)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path

@@ -134,4 +134,3 @@ def draw_view_params(rng: np.random.Generator, cfg: ViewAugConfig, num_frames: i
         per_draw = per_draw * num_frames
     warp, a, b, sigma, solarize = (np.stack(x) for x in zip(*per_draw, strict=True))
     return ViewParams(warp, a, b, sigma.astype(np.float32), solarize.astype(np.float32))
-

@@ -105,8 +105,7 @@ def decode_pyav(path: str, indices: np.ndarray) -> np.ndarray:
         raise RuntimeError(f"{path}: no frame could be decoded")
     if len(got) < len(wanted):
         log.warning("%s: only %d frames decode; looping them", path, decoded)
-        available = sorted(got)
-        return np.stack([got.get(int(i), got[available[int(i) % len(available)]]) for i in indices])
+        return decode_pyav(path, np.asarray(indices) % decoded)
     return np.stack([got[int(i)] for i in indices])
 
 
@@ -251,7 +250,7 @@ class EvalSource(_Source):
         if self.mode == "train":
             start = int(rng.integers(0, last_start + 1)) if last_start >= 0 else int(rng.integers(0, length))
         else:
-            start = test_clip_start(k, self.items_per_video, last_start)
+            start = eval_clip_start(k, self.items_per_video, last_start)
         frames = self.clip(vid, start)
         out: list[np.ndarray] = [self.video(vid, frames), frames.astype(np.int32)]
         width, height = self.size(vid)
@@ -266,7 +265,7 @@ class EvalSource(_Source):
         return (*out, label, np.asarray(vid, np.int64), np.asarray(k, np.int64))
 
 
-def test_clip_start(k: int, num_clips: int, last_start: int) -> int:
+def eval_clip_start(k: int, num_clips: int, last_start: int) -> int:
     """Start of test clip k of ``num_clips`` evenly spaced over [0, last_start] (0 for a video too short)."""
     if last_start <= 0:
         return 0
@@ -277,9 +276,8 @@ def test_clip_start(k: int, num_clips: int, last_start: int) -> int:
 
 def read_samples(source: _Source, py_workers: int, prefetch: int) -> dict[str, DataNode]:
     """The graph's entry: the source's outputs by name, produced by ``py_workers`` processes in parallel."""
-    outputs = fn.external_source(
-        source, num_outputs=len(source.OUTPUTS), batch=False, parallel=py_workers > 0, prefetch_queue_depth=prefetch
-    )
+    parallel = {"parallel": True, "prefetch_queue_depth": prefetch} if py_workers > 0 else {}
+    outputs = fn.external_source(source, num_outputs=len(source.OUTPUTS), batch=False, **parallel)
     return dict(zip(source.OUTPUTS, outputs))  # noqa: B905 (DALI's autograph has no zip(strict=))
 
 
@@ -292,8 +290,9 @@ def decode(video: DataNode, frames: DataNode, decoder: str, device: str) -> Data
     return frames.gpu() if device == "gpu" else frames
 
 
-def pipeline_kwargs(source: _Source, device_id: int | None, num_threads: int, py_workers: int, seed: int,
-                    prefetch: int) -> dict:
+def pipeline_kwargs(
+    source: _Source, device_id: int | None, num_threads: int, py_workers: int, seed: int, prefetch: int
+) -> dict:
     """Arguments of a ``pipeline_def`` graph fed by ``source``; ``device_id=None`` builds a CPU-only pipeline."""
     return {
         "batch_size": source.batch_size,

@@ -8,7 +8,12 @@ import av
 import numpy as np
 
 BITS = 8  # frame index encoded in 8 vertical bars: up to 256 frames
-CODECS = {"vp9": ("libvpx-vp9", ".webm"), "h264": ("libx264", ".mp4"), "vp8": ("libvpx", ".webm")}
+CODECS = {
+    "vp9": ("libvpx-vp9", ".webm"),
+    "h264": ("libx264", ".mp4"),
+    "vp8": ("libvpx", ".webm"),
+    "mjpeg": ("mjpeg", ".avi"),
+}
 
 
 def index_frame(k: int, height: int, width: int) -> np.ndarray:
@@ -38,6 +43,7 @@ def write_video(
     codec: str = "vp9",
     fps: int = 25,
     frames: np.ndarray | None = None,
+    lossless: bool = False,
 ) -> Path:
     """Write ``frames`` (N, H, W, 3 uint8), or index-coded frames, with constant frame rate; returns the path."""
     name, _ = CODECS[codec]
@@ -45,8 +51,13 @@ def write_video(
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as out:
         stream = out.add_stream(name, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        if codec == "h264":
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        if lossless:  # VP9 lossless: identical input frames decode to bit-identical frames
+            stream.options = {"lossless": "1", "deadline": "realtime", "cpu-used": "8"}
+        elif codec == "mjpeg":
+            stream.options = {"q:v": "2"}
+        elif codec == "h264":
             stream.options = {"preset": "ultrafast", "crf": "10"}
         else:
             stream.options = {"crf": "10", "b:v": "0", "deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}

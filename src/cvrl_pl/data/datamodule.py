@@ -74,8 +74,9 @@ class DaliLoader:
     ``build(first_epoch)`` returns the pipeline; each pass over the loader is one epoch.
     """
 
-    def __init__(self, build: Callable[[int], Pipeline], names: tuple[str, ...], steps: int,
-                 first_epoch: Callable[[], int]):
+    def __init__(
+        self, build: Callable[[int], Pipeline], names: tuple[str, ...], steps: int, first_epoch: Callable[[], int]
+    ):
         self._build, self.names, self.steps, self._first_epoch = build, names, steps, first_epoch
         self._iterator: DALIGenericIterator | None = None
 
@@ -134,5 +135,6 @@ class CVRLDataModule(pl.LightningDataModule):
             source.first_epoch = first_epoch
             return pretrain_pipeline(source, device_id, d.dali_threads, d.num_workers, self.cfg.trainer.seed)
 
-        return DaliLoader(build, PRETRAIN_OUTPUTS, len(source) // source.batch_size,
-                          lambda: trainer.current_epoch if trainer else 0)
+        return DaliLoader(
+            build, PRETRAIN_OUTPUTS, len(source) // source.batch_size, lambda: trainer.current_epoch if trainer else 0
+        )

@@ -1,0 +1,235 @@
+"""DALI pipelines on CPU: frame-exact clips for both decoders, consistent augmentation, shards, epochs, test views."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from dali_pipelines.evaluate import eval_pipeline
+from dali_pipelines.params import ViewAugConfig
+from dali_pipelines.pretrain import pretrain_pipeline
+from dali_pipelines.sampling import clip_frame_indices
+from dali_pipelines.sources import EvalSource, PretrainSource, VideoTable, decode_pyav, epoch_plan, eval_clip_start
+from tests.videos import read_index, write_video
+
+T, STRIDE = 6, 2
+# Resize the whole frame, no flip, no colour: the decoded frames stay readable.
+PLAIN = ViewAugConfig(
+    crop_size=32, crop_area=(1.0, 1.0), crop_aspect=(4 / 3, 4 / 3), flip_prob=0.0, jitter_prob=0.0, grayscale_prob=0.0
+)
+
+
+def _table(paths, lengths, width=64, height=48, labels=None):
+    n = len(paths)
+    return VideoTable(
+        tuple(map(str, paths)),
+        np.array(lengths),
+        np.full(n, width),
+        np.full(n, height),
+        np.array(labels if labels is not None else range(n)),
+    )
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    """Index-coded videos: VP9 (DALI's CPU decoder) and H.264 (PyAV); one shorter than a clip."""
+    root = tmp_path_factory.mktemp("videos")
+    lengths = [40, 33, 25, 60, 9]
+    return {
+        codec: ([write_video(root / f"{codec}{i}.{ext}", n, codec=codec) for i, n in enumerate(lengths)], lengths)
+        for codec, ext in (("vp9", "webm"), ("h264", "mp4"))
+    }
+
+
+def _epoch(pipe, names):
+    """Every batch of one epoch, as lists of per-sample numpy arrays by output name."""
+    pipe.build()
+    out = {name: [] for name in names}
+    while True:
+        try:
+            batch = pipe.run()
+        except StopIteration:
+            return out
+        for name, tensors in zip(names, batch, strict=True):
+            out[name] += [np.array(tensors[i]) for i in range(len(tensors))]
+
+
+@pytest.mark.parametrize(("codec", "decoder"), [("vp9", "dali"), ("h264", "pyav"), ("vp9", "pyav")])
+def test_clips_hold_exactly_the_sampled_frames(videos, codec, decoder):
+    paths, lengths = videos[codec]
+    source = PretrainSource(
+        _table(paths, lengths),
+        (PLAIN, PLAIN),
+        {"distribution": "uniform"},
+        num_frames=T,
+        stride=STRIDE,
+        batch_size=2,
+        decoder=decoder,
+    )
+    out = _epoch(pretrain_pipeline(source, None, py_workers=1), ("view1", "view2", "starts", "video_id"))
+    assert sorted(set(int(v) for v in out["video_id"])) == list(range(len(paths)))  # every video this epoch
+    for v1, v2, starts, vid in zip(out["view1"], out["view2"], out["starts"], out["video_id"], strict=True):
+        assert v1.shape == (3, T, 32, 32)
+        length = lengths[int(vid)]
+        for view, start in ((v1, starts[0]), (v2, starts[1])):
+            got = [read_index(view[:, k]) for k in range(T)]
+            assert got == clip_frame_indices(int(start), T, STRIDE, length).tolist()
+        if length >= (T - 1) * STRIDE + 1:
+            assert max(starts) + (T - 1) * STRIDE < length  # whole clips, no looping, when the video is long enough
+
+
+def test_full_augmentation_is_consistent_within_each_view(tmp_path):
+    still = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    path = write_video(tmp_path / "still.webm", 20, frames=np.repeat(still[None], 20, 0), lossless=True)
+    table = _table([path] * 4, [20] * 4)
+    base = ViewAugConfig(crop_size=32, blur_prob=1.0, solarize_prob=0.5, jitter_prob=1.0, grayscale_prob=0.3)
+
+    def run(consistent):
+        views = (replace(base, consistent=consistent), replace(base, consistent=consistent, blur_prob=0.5))
+        source = PretrainSource(table, views, {"distribution": "decreasing"}, num_frames=T, stride=STRIDE, batch_size=4)
+        return _epoch(pretrain_pipeline(source, None, py_workers=1), ("view1", "view2", "starts", "video_id"))
+
+    out = run(True)
+    for v1, v2 in zip(out["view1"], out["view2"], strict=True):
+        for view in (v1, v2):
+            assert np.array_equal(view, np.repeat(view[:, :1], T, axis=1))  # bit-identical frames
+            assert 0.0 <= view.min() and view.max() <= 1.0
+        assert np.abs(v1 - v2).mean() > 0.02  # the two views differ
+    out = run(False)
+    for view in out["view1"] + out["view2"]:
+        frame_diff = np.abs(view - view[:, :1]).mean(axis=(0, 2, 3))
+        assert (frame_diff[1:] > 0.01).all()  # every frame augmented on its own
+
+
+def test_odd_sizes_give_the_crop_size(tmp_path):
+    path = write_video(tmp_path / "odd.webm", 20, width=129, height=97)
+    source = PretrainSource(
+        _table([path], [20], 129, 97),
+        (PLAIN, replace(PLAIN, crop_size=40)),
+        {"distribution": "decreasing"},
+        num_frames=T,
+        stride=STRIDE,
+        batch_size=1,
+    )
+    out = _epoch(pretrain_pipeline(source, None, py_workers=0), ("view1", "view2", "starts", "video_id"))
+    assert out["view1"][0].shape == (3, T, 32, 32) and out["view2"][0].shape == (3, T, 40, 40)
+
+
+@pytest.mark.parametrize(
+    ("n", "shards", "batch", "drop"),
+    [(6, 2, 3, False), (5, 2, 2, False), (10, 3, 2, True), (101, 4, 8, False), (7, 1, 3, False), (9, 2, 2, True)],
+)
+def test_epoch_plans_partition_the_index(n, shards, batch, drop):
+    for epoch in range(3):
+        plans = [epoch_plan(n, shards, r, batch, epoch, seed=7, drop_last=drop) for r in range(shards)]
+        assert len({len(p) for p in plans}) == 1 and len(plans[0]) % batch == 0  # equal whole batches
+        seen = np.concatenate(plans)
+        if drop:
+            assert len(seen) == len(set(seen.tolist()))  # each video at most once
+            assert len(seen) >= n - shards * batch - shards  # and only the remainder dropped
+        else:
+            assert set(seen.tolist()) == set(range(n))  # every video, at least once
+            per_shard = -(-n // shards)
+            unique_per_shard = [set(p[:per_shard].tolist()) for p in plans]
+            assert sum(map(len, unique_per_shard)) == per_shard * shards
+    assert not np.array_equal(epoch_plan(50, 1, 0, 5, 0, 7), epoch_plan(50, 1, 0, 5, 1, 7))  # reshuffled
+
+
+def test_two_ranks_read_disjoint_videos_that_cover_the_index(videos):
+    paths, lengths = videos["vp9"]
+    table = _table(paths + paths[:1], lengths + lengths[:1])  # 6 videos
+    seen = []
+    for rank in (0, 1):
+        source = PretrainSource(
+            table,
+            (PLAIN, PLAIN),
+            {"distribution": "same"},
+            num_frames=T,
+            stride=STRIDE,
+            batch_size=3,
+            shard_id=rank,
+            num_shards=2,
+            seed=3,
+        )
+        out = _epoch(pretrain_pipeline(source, None, py_workers=1), ("view1", "view2", "starts", "video_id"))
+        seen.append([int(v) for v in out["video_id"]])
+    assert len(seen[0]) == len(seen[1]) == 3  # equal step counts
+    assert not set(seen[0]) & set(seen[1])
+    assert set(seen[0]) | set(seen[1]) == set(range(6))
+
+
+def test_test_views_cover_every_clip_of_every_video_once(tmp_path):
+    # portrait videos: the centre square crop keeps every index bar
+    lengths = [40, 31, 12]
+    paths = [write_video(tmp_path / f"p{i}.webm", n, width=48, height=64) for i, n in enumerate(lengths)]
+    source = EvalSource(
+        _table(paths, lengths, 48, 64, labels=[2, 0, 1]),
+        "test",
+        num_temporal=4,
+        num_spatial=1,
+        num_frames=T,
+        stride=STRIDE,
+        batch_size=5,
+    )
+    out = _epoch(
+        eval_pipeline(source, None, crop_size=48, short_side=48, py_workers=1),
+        ("views", "label", "video_id", "clip_idx"),
+    )
+    pairs = [(int(v), int(k)) for v, k in zip(out["video_id"], out["clip_idx"], strict=True)]
+    assert len(pairs) == 15 and set(pairs) == {(v, k) for v in range(3) for k in range(4)}  # 12 + 3 padding
+    for views, label, vid, k in zip(out["views"], out["label"], out["video_id"], out["clip_idx"], strict=True):
+        assert views.shape == (1, 3, T, 48, 48)
+        assert int(label) == [2, 0, 1][int(vid)]
+        length = lengths[int(vid)]
+        start = eval_clip_start(int(k), 4, length - (T - 1) * STRIDE - 1)
+        assert [read_index(views[0][:, t]) for t in range(T)] == clip_frame_indices(start, T, STRIDE, length).tolist()
+
+
+def test_three_spatial_crops_run_along_the_long_side(tmp_path):
+    ramp = np.repeat(np.repeat(np.linspace(0, 255, 96).astype(np.uint8)[None, :, None], 48, 0), 3, 2)
+    path = write_video(tmp_path / "ramp.webm", 16, width=96, height=48, frames=np.repeat(ramp[None], 16, 0))
+    source = EvalSource(
+        _table([path], [16], 96, 48), "test", num_temporal=2, num_spatial=3, num_frames=T, stride=STRIDE, batch_size=2
+    )
+    out = _epoch(
+        eval_pipeline(source, None, crop_size=24, short_side=24, py_workers=0),
+        ("views", "label", "video_id", "clip_idx"),
+    )
+    left, centre, right = (out["views"][0][i].mean() for i in range(3))
+    assert out["views"][0].shape == (3, 3, T, 24, 24)
+    assert left < 0.3 and 0.4 < centre < 0.6 and right > 0.7
+
+
+def test_train_views_for_evaluation(videos):
+    paths, lengths = videos["vp9"]
+    source = EvalSource(
+        _table(paths, lengths, labels=[4, 3, 2, 1, 0]),
+        "train",
+        view=replace(PLAIN, flip_prob=0.5),
+        num_frames=T,
+        stride=STRIDE,
+        batch_size=5,
+    )
+    out = _epoch(eval_pipeline(source, None, crop_size=32, py_workers=1), ("views", "label", "video_id", "clip_idx"))
+    assert [out["views"][i].shape for i in range(5)] == [(3, T, 32, 32)] * 5
+    assert sorted((int(v), int(lab)) for v, lab in zip(out["video_id"], out["label"], strict=True)) == [
+        (0, 4),
+        (1, 3),
+        (2, 2),
+        (3, 1),
+        (4, 0),
+    ]
+
+
+def test_eval_clip_starts_are_evenly_spaced():
+    assert [eval_clip_start(k, 10, 90) for k in range(10)] == list(range(0, 91, 10))
+    assert eval_clip_start(0, 1, 90) == 45
+    assert eval_clip_start(3, 10, -5) == 0  # a video shorter than a clip: loops from its start
+
+
+def test_pyav_decode_loops_when_a_file_has_fewer_frames_than_indexed(videos, caplog):
+    path = videos["h264"][0][4]  # 9 frames
+    frames = decode_pyav(str(path), np.array([8, 2, 30]))
+    assert [read_index(f) for f in frames[:2]] == [8, 2]
+    assert read_index(frames[2]) == 30 % 9
+    assert "looping" in caplog.text

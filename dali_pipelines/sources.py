@@ -12,8 +12,8 @@ import logging
 import warnings
 from dataclasses import dataclass
 
-import nvidia.dali.fn as fn
 import numpy as np
+import nvidia.dali.fn as fn
 from nvidia.dali.pipeline import DataNode
 
 from dali_pipelines.params import ViewAugConfig, draw_view_params

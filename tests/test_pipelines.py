@@ -93,7 +93,7 @@ def test_full_augmentation_is_consistent_within_each_view(tmp_path):
     for v1, v2 in zip(out["view1"], out["view2"], strict=True):
         for view in (v1, v2):
             assert np.array_equal(view, np.repeat(view[:, :1], T, axis=1))  # bit-identical frames
-            assert 0.0 <= view.min() and view.max() <= 1.0
+            assert view.min() >= 0.0 and view.max() <= 1.0
         assert np.abs(v1 - v2).mean() > 0.02  # the two views differ
     out = run(False)
     for view in out["view1"] + out["view2"]:

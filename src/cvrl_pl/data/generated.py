@@ -42,8 +42,14 @@ def render_frames(video: int, frames: np.ndarray, size: int, seed: int) -> torch
     return torch.from_numpy(out.astype(np.float32))
 
 
-def random_resized_crop_flip(clip: torch.Tensor, out_size: int, area: tuple[float, float],
-                             aspect: tuple[float, float], flip_prob: float, rng: np.random.Generator) -> torch.Tensor:
+def random_resized_crop_flip(
+    clip: torch.Tensor,
+    out_size: int,
+    area: tuple[float, float],
+    aspect: tuple[float, float],
+    flip_prob: float,
+    rng: np.random.Generator,
+) -> torch.Tensor:
     """One crop box and one flip decision for all frames of ``clip`` (T, C, H, W); returns (C, T, S, S)."""
     _, _, h, w = clip.shape
     for _ in range(10):
@@ -55,8 +61,9 @@ def random_resized_crop_flip(clip: torch.Tensor, out_size: int, area: tuple[floa
     else:
         ch = cw = min(h, w)
     y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-    crop = F.interpolate(clip[:, :, y : y + ch, x : x + cw], size=(out_size, out_size), mode="bilinear",
-                         align_corners=False)
+    crop = F.interpolate(
+        clip[:, :, y : y + ch, x : x + cw], size=(out_size, out_size), mode="bilinear", align_corners=False
+    )
     if rng.random() < flip_prob:
         crop = crop.flip(-1)
     return crop.clamp_(0, 1).permute(1, 0, 2, 3).contiguous()
@@ -76,14 +83,20 @@ class GeneratedVideoPairs(Dataset):
         rng = np.random.default_rng(int(torch.randint(0, 2**62, ())))
         gen, t = self.data.generated, self.aug.temporal
         length = gen.num_video_frames
-        starts = sample_clip_starts(length, self.data.num_frames, self.data.stride, rng, t.distribution, t.power,
-                                    t.gap)
+        starts = sample_clip_starts(length, self.data.num_frames, self.data.stride, rng, t.distribution, t.power, t.gap)
         views = {}
         for name, s in zip(("view1", "view2"), starts, strict=True):
-            frames = render_frames(index, clip_frame_indices(s, self.data.num_frames, self.data.stride, length),
-                                   gen.size, gen.seed)
-            views[name] = random_resized_crop_flip(frames, self.data.crop_size, tuple(self.aug.crop_area),
-                                                   tuple(self.aug.crop_aspect), self.aug.flip_prob, rng)
+            frames = render_frames(
+                index, clip_frame_indices(s, self.data.num_frames, self.data.stride, length), gen.size, gen.seed
+            )
+            views[name] = random_resized_crop_flip(
+                frames,
+                self.data.crop_size,
+                tuple(self.aug.crop_area),
+                tuple(self.aug.crop_aspect),
+                self.aug.flip_prob,
+                rng,
+            )
         return views
 
 
@@ -98,8 +111,14 @@ class GeneratedDataModule(pl.LightningDataModule):
         world = self.trainer.world_size if self.trainer is not None else 1
         workers = self.cfg.data.num_workers
         # drop_last: every rank must hold the same number of clips for the loss's all_gather.
-        return DataLoader(GeneratedVideoPairs(self.cfg), batch_size=per_device_batch(self.cfg.data.batch_size, world),
-                          shuffle=True, drop_last=True, num_workers=workers, persistent_workers=workers > 0)
+        return DataLoader(
+            GeneratedVideoPairs(self.cfg),
+            batch_size=per_device_batch(self.cfg.data.batch_size, world),
+            shuffle=True,
+            drop_last=True,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+        )
 
 
 def per_device_batch(global_batch: int, world_size: int) -> int:

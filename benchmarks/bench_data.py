@@ -1,0 +1,159 @@
+"""Data-path throughput, measured side by side on the same videos in one run; prints one JSON line.
+
+- pipeline: the full CVRL pretraining pipeline (one read, both clips decoded in one call, two augmented views)
+- decode_only: the same source and decoder with no augmentation (the ceiling of the data path)
+- baseline: PyAV decoding + torch crop/flip/colour ops in a torch DataLoader with the same number of workers
+
+Rates are clips per second (two clips per video). Example:
+    python benchmarks/bench_data.py --videos 16 --width 340 --height 256 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from nvidia.dali.plugin.pytorch import DALIGenericIterator
+
+from cvrl_pl.data.generated import random_resized_crop_flip, render_frames
+from dali_pipelines.params import ViewAugConfig, colour_maps
+from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
+from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
+from dali_pipelines.sources import PretrainSource, VideoTable, decode, decode_pyav, pipeline_kwargs, read_samples
+from nvidia.dali.pipeline import pipeline_def
+
+
+def make_videos(folder: Path, count: int, frames: int, width: int, height: int) -> VideoTable:
+    """VP9 videos of moving textured objects (decodable by DALI's CPU decoder and by PyAV)."""
+    import av
+
+    paths = []
+    for i in range(count):
+        path = folder / f"v{i}.webm"
+        size = max(width, height)
+        clip = render_frames(i, np.arange(frames), size, seed=1)[:, :, :height, :width]
+        with av.open(str(path), "w") as out:
+            stream = out.add_stream("libvpx-vp9", rate=25)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.options = {"deadline": "realtime", "cpu-used": "8", "crf": "32", "b:v": "0"}
+            for image in (clip.permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8):
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+            out.mux(stream.encode())
+        paths.append(str(path))
+    n = len(paths)
+    return VideoTable(tuple(paths), np.full(n, frames), np.full(n, width), np.full(n, height), np.zeros(n, int))
+
+
+def rate(batches, batch_size: int, seconds: float, warmup: int = 2) -> float:
+    """Clips/s (2 per video) over ``seconds`` of iterating ``batches`` after ``warmup`` batches."""
+    it = iter(batches)
+    for _ in range(warmup):
+        next(it)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        next(it)
+        count += 1
+    return 2 * count * batch_size / (time.perf_counter() - start)
+
+
+def dali_batches(pipe, names):
+    """Endless batches from a DALI pipeline (resetting at epoch ends)."""
+    iterator = DALIGenericIterator(pipe, list(names), auto_reset=True)
+    while True:
+        yield from iterator
+
+
+def decode_only_pipeline(source: PretrainSource, workers: int, threads: int):
+    @pipeline_def
+    def graph():
+        sample = read_samples(source, workers, 2)
+        return decode(sample["video"], sample["frames"], source.decoder, "cpu")
+
+    return graph(**pipeline_kwargs(source, None, threads, workers, 0, 2))
+
+
+class TorchPairs(torch.utils.data.Dataset):
+    """The baseline: PyAV decode of both clips, then torch crop + flip + colour jitter per view."""
+
+    def __init__(self, table: VideoTable, cfg: ViewAugConfig, num_frames: int, stride: int):
+        self.table, self.cfg, self.num_frames, self.stride = table, cfg, num_frames, stride
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __getitem__(self, i: int):
+        rng = np.random.default_rng(int(torch.randint(0, 2**62, ())))
+        length = int(self.table.num_frames[i])
+        starts = sample_clip_starts(length, self.num_frames, self.stride, rng)
+        idx = np.concatenate([clip_frame_indices(s, self.num_frames, self.stride, length) for s in starts])
+        frames = torch.from_numpy(decode_pyav(self.table.paths[i], idx)).permute(0, 3, 1, 2).float() / 255
+        views = []
+        for clip in frames.split(self.num_frames):
+            c = self.cfg
+            view = random_resized_crop_flip(clip, c.crop_size, c.crop_area, c.crop_aspect, c.flip_prob, rng)
+            a, b = colour_maps(rng, rng.random() < c.jitter_prob, c.strength, rng.random() < c.grayscale_prob)
+            a, b = torch.from_numpy(a), torch.from_numpy(b)
+            mu = view.mean(dim=(1, 2, 3))
+            views.append((torch.einsum("ij,jthw->ithw", a, view) + (b @ mu)[:, None, None, None]).clamp(0, 1))
+        return views[0], views[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, default=16)
+    parser.add_argument("--frames", type=int, default=100, help="frames per generated video")
+    parser.add_argument("--width", type=int, default=340)
+    parser.add_argument("--height", type=int, default=256)
+    parser.add_argument("--num-frames", type=int, default=8, help="frames per clip")
+    parser.add_argument("--stride", type=int, default=2)
+    parser.add_argument("--crop", type=int, default=112)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="DALI CPU threads")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per variant")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        table = make_videos(Path(tmp), args.videos, args.frames, args.width, args.height)
+        view1 = ViewAugConfig(crop_size=args.crop, blur_prob=1.0)
+        view2 = ViewAugConfig(crop_size=args.crop, blur_prob=0.1, solarize_prob=0.2)
+        source_args = dict(num_frames=args.num_frames, stride=args.stride, batch_size=args.batch)
+        source = PretrainSource(table, (view1, view2), {"distribution": "decreasing"}, **source_args)
+
+        pipe = pretrain_pipeline(source, None, args.threads, args.workers)
+        pipeline = rate(dali_batches(pipe, OUTPUTS), args.batch, args.seconds)
+        decode_pipe = decode_only_pipeline(source, args.workers, args.threads)
+        decode_only = rate(dali_batches(decode_pipe, ("frames",)), args.batch, args.seconds)
+        loader = torch.utils.data.DataLoader(
+            TorchPairs(table, view1, args.num_frames, args.stride),
+            batch_size=args.batch,
+            shuffle=True,
+            drop_last=True,
+            num_workers=args.workers,
+            persistent_workers=True,
+        )
+        baseline = rate((b for _ in iter(int, 1) for b in loader), args.batch, args.seconds)
+
+    print(
+        json.dumps(
+            {
+                "videos": f"{args.videos} x {args.frames} frames, {args.width}x{args.height}, VP9",
+                "clips": f"2 x {args.num_frames}x{args.crop}x{args.crop} per video, batch {args.batch}",
+                "workers": args.workers,
+                "pipeline_clips_s": round(pipeline, 1),
+                "decode_only_clips_s": round(decode_only, 1),
+                "baseline_clips_s": round(baseline, 1),
+                "pipeline_vs_baseline": round(pipeline / baseline, 3),
+                "pipeline_vs_decode_only": round(pipeline / decode_only, 3),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

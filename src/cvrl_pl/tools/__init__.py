@@ -1,0 +1,1 @@
+"""Command-line tools: python -m cvrl_pl.tools.<name>."""

@@ -2,7 +2,7 @@
 
 - pipeline: the full CVRL pretraining pipeline (one read, both clips decoded in one call, two augmented views)
 - decode_only: the same source and decoder with no augmentation (the ceiling of the data path)
-- baseline: PyAV decoding + torch crop/flip/colour ops in a torch DataLoader with the same number of workers
+- baseline: PyAV decoding + the same augmentation in torch ops, in a DataLoader with the same number of workers
 
 Rates are clips per second (two clips per video). Example:
     python benchmarks/bench_data.py --videos 16 --width 340 --height 256 --seconds 10
@@ -11,6 +11,7 @@ Rates are clips per second (two clips per video). Example:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import tempfile
 import time
@@ -18,14 +19,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from nvidia.dali.pipeline import pipeline_def
 from nvidia.dali.plugin.pytorch import DALIGenericIterator
 
 from cvrl_pl.data.generated import random_resized_crop_flip, render_frames
+from dali_pipelines.augment import blur_window
 from dali_pipelines.params import ViewAugConfig, colour_maps
 from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
 from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
 from dali_pipelines.sources import PretrainSource, VideoTable, decode, decode_pyav, pipeline_kwargs, read_samples
-from nvidia.dali.pipeline import pipeline_def
 
 
 def make_videos(folder: Path, count: int, frames: int, width: int, height: int) -> VideoTable:
@@ -77,11 +79,22 @@ def decode_only_pipeline(source: PretrainSource, workers: int, threads: int):
     return graph(**pipeline_kwargs(source, None, threads, workers, 0, 2))
 
 
-class TorchPairs(torch.utils.data.Dataset):
-    """The baseline: PyAV decode of both clips, then torch crop + flip + colour jitter per view."""
+def blur_torch(view: torch.Tensor, sigma: float, window: int) -> torch.Tensor:
+    """Separable Gaussian blur of a (C, T, H, W) clip, one sigma for every frame."""
+    x = torch.arange(window, dtype=torch.float32) - window // 2
+    k = torch.exp(-(x**2) / (2 * sigma**2))
+    k = (k / k.sum()).repeat(3, 1, 1, 1)  # (3, 1, 1, window): depthwise
+    frames = view.permute(1, 0, 2, 3)  # T, C, H, W
+    frames = torch.nn.functional.conv2d(frames, k, padding=(0, window // 2), groups=3)
+    frames = torch.nn.functional.conv2d(frames, k.transpose(2, 3), padding=(window // 2, 0), groups=3)
+    return frames.permute(1, 0, 2, 3)
 
-    def __init__(self, table: VideoTable, cfg: ViewAugConfig, num_frames: int, stride: int):
-        self.table, self.cfg, self.num_frames, self.stride = table, cfg, num_frames, stride
+
+class TorchPairs(torch.utils.data.Dataset):
+    """The baseline: PyAV decode of both clips, then the same augmentation in plain torch ops."""
+
+    def __init__(self, table: VideoTable, views: tuple[ViewAugConfig, ...], num_frames: int, stride: int):
+        self.table, self.views, self.num_frames, self.stride = table, views, num_frames, stride
 
     def __len__(self) -> int:
         return len(self.table)
@@ -93,13 +106,17 @@ class TorchPairs(torch.utils.data.Dataset):
         idx = np.concatenate([clip_frame_indices(s, self.num_frames, self.stride, length) for s in starts])
         frames = torch.from_numpy(decode_pyav(self.table.paths[i], idx)).permute(0, 3, 1, 2).float() / 255
         views = []
-        for clip in frames.split(self.num_frames):
-            c = self.cfg
+        for clip, c in zip(frames.split(self.num_frames), self.views, strict=True):
             view = random_resized_crop_flip(clip, c.crop_size, c.crop_area, c.crop_aspect, c.flip_prob, rng)
             a, b = colour_maps(rng, rng.random() < c.jitter_prob, c.strength, rng.random() < c.grayscale_prob)
             a, b = torch.from_numpy(a), torch.from_numpy(b)
             mu = view.mean(dim=(1, 2, 3))
-            views.append((torch.einsum("ij,jthw->ithw", a, view) + (b @ mu)[:, None, None, None]).clamp(0, 1))
+            view = (torch.einsum("ij,jthw->ithw", a, view) + (b @ mu)[:, None, None, None]).clamp(0, 1)
+            if rng.random() < c.blur_prob:
+                view = blur_torch(view, rng.uniform(*c.blur_sigma), blur_window(c.crop_size))
+            if rng.random() < c.solarize_prob:
+                view = torch.where(view >= 0.5, 1 - view, view)
+            views.append(view)
         return views[0], views[1]
 
 
@@ -125,12 +142,19 @@ def main() -> None:
         source_args = dict(num_frames=args.num_frames, stride=args.stride, batch_size=args.batch)
         source = PretrainSource(table, (view1, view2), {"distribution": "decreasing"}, **source_args)
 
-        pipe = pretrain_pipeline(source, None, args.threads, args.workers)
-        pipeline = rate(dali_batches(pipe, OUTPUTS), args.batch, args.seconds)
-        decode_pipe = decode_only_pipeline(source, args.workers, args.threads)
-        decode_only = rate(dali_batches(decode_pipe, ("frames",)), args.batch, args.seconds)
+        # One variant at a time: each pipeline is released before the next starts (no prefetching in the background).
+        pipeline = rate(
+            dali_batches(pretrain_pipeline(source, None, args.threads, args.workers), OUTPUTS), args.batch, args.seconds
+        )
+        gc.collect()
+        decode_only = rate(
+            dali_batches(decode_only_pipeline(source, args.workers, args.threads), ("frames",)),
+            args.batch,
+            args.seconds,
+        )
+        gc.collect()
         loader = torch.utils.data.DataLoader(
-            TorchPairs(table, view1, args.num_frames, args.stride),
+            TorchPairs(table, (view1, view2), args.num_frames, args.stride),
             batch_size=args.batch,
             shuffle=True,
             drop_last=True,

@@ -40,8 +40,13 @@ class ViewAugConfig:
 
 @dataclass
 class ViewParams:
-    """Per-frame parameters of one view: warp (T, 2, 3), colour A and B (T, 3, 3), blur sigma and solarize (T,)."""
+    """Per-frame parameters of one view: warp (T, 2, 3), colour A and B (T, 3, 3), blur sigma and solarize (T,).
 
+    ``roi`` (2, 2) is the first frame's crop as DALI resize's [roi_start, roi_end] in (y, x) order, x swapped
+    when flipped: the cheaper form of the same crop and flip for a temporally consistent view.
+    """
+
+    roi: np.ndarray
     warp: np.ndarray
     colour_a: np.ndarray
     colour_b: np.ndarray
@@ -75,6 +80,13 @@ def crop_flip_matrix(box: tuple[float, float, float, float], out_size: int, flip
     if flip:
         return np.array([[-sx, 0.0, x0 + w], [0.0, sy, y0]], dtype=np.float32)
     return np.array([[sx, 0.0, x0], [0.0, sy, y0]], dtype=np.float32)
+
+
+def crop_flip_roi(box: tuple[float, float, float, float], flip: bool) -> np.ndarray:
+    """[roi_start, roi_end] in (y, x) order for DALI's resize; a flip is an ROI whose x runs backwards."""
+    x0, y0, w, h = box
+    xs = (x0 + w, x0) if flip else (x0, x0 + w)
+    return np.array([[y0, xs[0]], [y0 + h, xs[1]]], dtype=np.float32)
 
 
 def hue_matrix(turns: float) -> np.ndarray:
@@ -125,12 +137,13 @@ def draw_view_params(rng: np.random.Generator, cfg: ViewAugConfig, num_frames: i
     per_draw = []
     for _ in range(draws):
         box = random_resized_crop_box(rng, width, height, cfg.crop_area, cfg.crop_aspect)
-        warp = crop_flip_matrix(box, cfg.crop_size, rng.random() < cfg.flip_prob)
+        flip = rng.random() < cfg.flip_prob
+        roi, warp = crop_flip_roi(box, flip), crop_flip_matrix(box, cfg.crop_size, flip)
         a, b = colour_maps(rng, rng.random() < cfg.jitter_prob, cfg.strength, rng.random() < cfg.grayscale_prob)
         sigma = rng.uniform(*cfg.blur_sigma) if rng.random() < cfg.blur_prob else 0.0
         solarize = 1.0 if rng.random() < cfg.solarize_prob else 0.0
-        per_draw.append((warp, a, b, sigma, solarize))
+        per_draw.append((roi, warp, a, b, sigma, solarize))
     if cfg.consistent:
         per_draw = per_draw * num_frames
-    warp, a, b, sigma, solarize = (np.stack(x) for x in zip(*per_draw, strict=True))
-    return ViewParams(warp, a, b, sigma.astype(np.float32), solarize.astype(np.float32))
+    roi, warp, a, b, sigma, solarize = (np.stack(x) for x in zip(*per_draw, strict=True))
+    return ViewParams(roi[0], warp, a, b, sigma.astype(np.float32), solarize.astype(np.float32))

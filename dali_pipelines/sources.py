@@ -177,7 +177,7 @@ class _Source:
         return int(self.table.widths[vid]), int(self.table.heights[vid])
 
 
-PARAM_NAMES = ("warp", "colour_a", "colour_b", "blur_sigma", "solarize")
+PARAM_NAMES = ("roi", "warp", "colour_a", "colour_b", "blur_sigma", "solarize")
 
 
 class PretrainSource(_Source):
@@ -206,7 +206,7 @@ class PretrainSource(_Source):
         out: list[np.ndarray] = [self.video(vid, frames), frames.astype(np.int32)]
         for cfg in self.views:
             p = draw_view_params(rng, cfg, self.num_frames, *self.size(vid))
-            out += [p.warp, p.colour_a, p.colour_b, p.blur_sigma, p.solarize]
+            out += [getattr(p, name) for name in PARAM_NAMES]
         return (*out, np.asarray(starts, np.int32), np.asarray(vid, np.int64))
 
 
@@ -256,7 +256,7 @@ class EvalSource(_Source):
         width, height = self.size(vid)
         if self.mode == "train":
             p = draw_view_params(rng, self.view, self.num_frames, width, height)
-            out += [p.warp, p.colour_a, p.colour_b, p.blur_sigma, p.solarize]
+            out += [getattr(p, name) for name in PARAM_NAMES]
         else:
             centre = np.full(self.num_spatial, 0.5, np.float32)
             xy = (self._along, centre) if width >= height else (centre, self._along)

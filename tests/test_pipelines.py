@@ -233,3 +233,19 @@ def test_pyav_decode_loops_when_a_file_has_fewer_frames_than_indexed(videos, cap
     assert [read_index(f) for f in frames[:2]] == [8, 2]
     assert read_index(frames[2]) == 30 % 9
     assert "looping" in caplog.text
+
+
+def test_blur_and_solarize_are_applied(tmp_path):
+    noise = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    path = write_video(tmp_path / "noise.webm", 10, frames=np.repeat(noise[None], 10, 0), lossless=True)
+    blurred = replace(PLAIN, blur_prob=1.0, blur_sigma=(1.5, 1.5))
+    solarized = replace(PLAIN, solarize_prob=1.0)
+    for views in ((blurred, PLAIN), (PLAIN, solarized)):
+        source = PretrainSource(_table([path] * 2, [10] * 2), views, {"distribution": "same"}, num_frames=4,
+                                stride=1, batch_size=2)
+        out = _epoch(pretrain_pipeline(source, None, py_workers=0), ("view1", "view2", "starts", "video_id"))
+        v1, v2 = out["view1"][0], out["view2"][0]
+        if views[0] is blurred:  # the blurred view has far less pixel-to-pixel variation than the plain one
+            assert np.abs(np.diff(v1, axis=-1)).mean() < 0.3 * np.abs(np.diff(v2, axis=-1)).mean()
+        else:  # solarized: every value above 0.5 is folded to 1 - x
+            np.testing.assert_allclose(v2, np.where(v1 >= 0.5, 1 - v1, v1), atol=1e-6)

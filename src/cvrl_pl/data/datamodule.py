@@ -16,6 +16,7 @@ from nvidia.dali.backend import GetCUDADeviceCount
 from nvidia.dali.pipeline import Pipeline
 from nvidia.dali.plugin.pytorch import DALIGenericIterator
 from omegaconf import DictConfig
+from pytorch_lightning.utilities import rank_zero_info
 
 from cvrl_pl.config import ConfigError
 from cvrl_pl.data.generated import per_device_batch
@@ -104,7 +105,11 @@ class CVRLDataModule(pl.LightningDataModule):
 
     def prepare_data(self) -> None:
         # Runs once per node before setup(): probes new files and writes the index that every rank then reuses.
-        self._index(progress=True)
+        index = self._index(progress=True)
+        clip = (self.cfg.data.num_frames - 1) * self.cfg.data.stride + 1
+        short = sum(v.num_frames < clip for v in index.videos)
+        note = f"\n{short} videos are shorter than one clip ({clip} frames) and will be looped" if short else ""
+        rank_zero_info(index.report() + note)
 
     def setup(self, stage: str) -> None:
         self.index = self._index(progress=False)

@@ -9,9 +9,17 @@ from cvrl_pl.config import ConfigError, load_config
 from cvrl_pl.data.datamodule import choose_decoder, view_configs
 from tests.videos import write_video
 
-TINY = ["data.num_frames=4", "data.stride=2", "data.crop_size=32", "data.batch_size=4", "data.num_workers=1",
-        "model.proj_hidden_dim=64", "trainer.log_every_n_steps=1", "trainer.checkpoint_every_n_steps=0",
-        "data.source=video"]
+TINY = [
+    "data.num_frames=4",
+    "data.stride=2",
+    "data.crop_size=32",
+    "data.batch_size=4",
+    "data.num_workers=1",
+    "model.proj_hidden_dim=64",
+    "trainer.log_every_n_steps=1",
+    "trainer.checkpoint_every_n_steps=0",
+    "data.source=video",
+]
 
 
 def test_decoder_choice():
@@ -43,8 +51,15 @@ def _dataset(root, codec, bad=False):
 
 def test_training_on_vp9_files_with_bad_ones_reports_them_and_trains(train, tmp_path):
     _dataset(tmp_path / "data", "vp9", bad=True)
-    proc = train("--config", "conf/quickstart.yaml", *TINY, f"data.root={tmp_path / 'data'}",
-                 f"trainer.output_dir={tmp_path}", "trainer.run_name=v", "trainer.max_steps=4")
+    proc = train(
+        "--config",
+        "conf/quickstart.yaml",
+        *TINY,
+        f"data.root={tmp_path / 'data'}",
+        f"trainer.output_dir={tmp_path}",
+        "trainer.run_name=v",
+        "trainer.max_steps=4",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = proc.stdout + proc.stderr
     assert "11 usable videos, 3 excluded" in log
@@ -57,8 +72,15 @@ def test_training_on_vp9_files_with_bad_ones_reports_them_and_trains(train, tmp_
 
 def test_training_on_h264_files_decodes_with_pyav(train, tmp_path):
     _dataset(tmp_path / "data", "h264")
-    proc = train("--config", "conf/quickstart.yaml", *TINY, f"data.root={tmp_path / 'data'}",
-                 f"trainer.output_dir={tmp_path}", "trainer.run_name=h", "trainer.max_steps=2")
+    proc = train(
+        "--config",
+        "conf/quickstart.yaml",
+        *TINY,
+        f"data.root={tmp_path / 'data'}",
+        f"trainer.output_dir={tmp_path}",
+        "trainer.run_name=h",
+        "trainer.max_steps=2",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "codecs: h264 10" in proc.stdout + proc.stderr
     assert (tmp_path / "h" / "checkpoints" / "last.ckpt").is_file()

@@ -241,8 +241,9 @@ def test_blur_and_solarize_are_applied(tmp_path):
     blurred = replace(PLAIN, blur_prob=1.0, blur_sigma=(1.5, 1.5))
     solarized = replace(PLAIN, solarize_prob=1.0)
     for views in ((blurred, PLAIN), (PLAIN, solarized)):
-        source = PretrainSource(_table([path] * 2, [10] * 2), views, {"distribution": "same"}, num_frames=4,
-                                stride=1, batch_size=2)
+        source = PretrainSource(
+            _table([path] * 2, [10] * 2), views, {"distribution": "same"}, num_frames=4, stride=1, batch_size=2
+        )
         out = _epoch(pretrain_pipeline(source, None, py_workers=0), ("view1", "view2", "starts", "video_id"))
         v1, v2 = out["view1"][0], out["view2"][0]
         if views[0] is blurred:  # the blurred view has far less pixel-to-pixel variation than the plain one

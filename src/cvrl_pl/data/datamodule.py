@@ -24,7 +24,7 @@ from cvrl_pl.data.index import VideoIndex, load_or_build_index
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import OUTPUTS as PRETRAIN_OUTPUTS
 from dali_pipelines.pretrain import pretrain_pipeline
-from dali_pipelines.sources import DALI_CPU_CODECS, PretrainSource, VideoTable
+from dali_pipelines.sources import DALI_CPU_CODECS, PretrainSource, VideoTable, epoch_plan
 
 
 def video_table(index: VideoIndex) -> VideoTable:
@@ -67,6 +67,22 @@ def view_configs(cfg: DictConfig) -> tuple[ViewAugConfig, ViewAugConfig]:
         "consistent": a.consistent,
     }
     return tuple(ViewAugConfig(**common, blur_prob=a.blur_prob[v], solarize_prob=a.solarize_prob[v]) for v in (0, 1))
+
+
+def check_epoch_coverage(source: PretrainSource, world: int) -> None:
+    """Fail loudly unless the shards' plans read every indexed video (FILL) or every video once (DROP).
+
+    DALI's own experimental CPU reader silently drops files it cannot decode; our sources enumerate the index.
+    """
+    n = len(source.table)
+    plans = [
+        epoch_plan(n, world, r, source.batch_size, source.first_epoch, source.seed, source.shuffle, source.drop_last)
+        for r in range(world)
+    ]
+    read = np.unique(np.concatenate(plans)).size
+    expected = sum(map(len, plans)) if source.drop_last else n
+    if read != expected:
+        raise RuntimeError(f"an epoch reads {read} distinct videos of the {n} indexed (expected {expected})")
 
 
 class DaliLoader:
@@ -135,6 +151,8 @@ class CVRLDataModule(pl.LightningDataModule):
             drop_last=d.last_batch == "drop",
             decoder=choose_decoder(d.decoder, on_gpu, {r.codec for r in self.index.videos}),
         )
+
+        check_epoch_coverage(source, world)
 
         def build(first_epoch: int) -> Pipeline:
             source.first_epoch = first_epoch

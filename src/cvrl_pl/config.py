@@ -45,6 +45,7 @@ class GeneratedDataConfig:
 class DataConfig:
     source: str = _f("video", "where clips come from: video (files on disk through DALI) or generated (in memory)")
     root: str = _f("data/kinetics400/train", "dataset root on disk")
+    generate: str | None = _f(None, "write the built-in demo dataset (train/, val/) to this folder first if missing")
     layout: str = _f("auto", "dataset layout: auto|folder|csv|kinetics|unlabelled (see README, Datasets)")
     csv: str | None = _f(None, "list file: path,label CSV, or the Kinetics annotation CSV")
     index: str | None = _f(None, "index file to build or reuse (default: <root>/.cvrl_index.json)")
@@ -86,6 +87,7 @@ class AugConfig:
 class ModelConfig:
     encoder: str = _f("r3d50", "backbone: r3d18|r3d50|r3d101|r3d152")
     width: int = _f(1, "width multiplier of every stage (the paper's 2x and 4x models)")
+    base_channels: int = _f(64, "channels of the stem and first stage (64 in the paper; 16 makes a CPU-sized model)")
     zero_init_residual: bool = _f(False, "initialise the last BN of each residual block to zero")
     proj_hidden_dim: int = _f(2048, "width of the projection head's hidden layers")
     proj_layers: int = _f(3, "number of [Linear, BN, ReLU] hidden layers in the projection head")
@@ -126,9 +128,15 @@ class TrainerConfig:
 
 @dataclass
 class EvalConfig:
-    every_n_epochs: int = _f(10, "run the kNN and linear-probe evaluation every N epochs (0: never)")
+    train_root: str | None = _f(None, "labelled training split for the probes (default: data.root)")
+    val_root: str | None = _f(None, "labelled validation split; the kNN and linear probes run only when it is set")
+    every_n_epochs: int = _f(10, "run the kNN and linear-probe evaluation every N epochs (0: only at the end)")
+    batch_size: int = _f(32, "GLOBAL batch of evaluation clips")
     knn_k: int = _f(200, "kNN neighbours (capped at the bank size)")
     knn_temperature: float = _f(0.1, "kNN vote weight exp(sim / T)")
+    probe_epochs: int = _f(100, "epochs of the linear probe on cached features")
+    probe_lr: float = _f(0.01, "Adam learning rate of the linear probe")
+    probe_views: list[int] = _f([1, 1], "temporal x spatial test views per video for the probes' features")
 
 
 @dataclass

@@ -22,7 +22,7 @@ class CVRLModule(pl.LightningModule):
         self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg)})
         self.cfg = cfg
         m = cfg.model
-        self.encoder = build_encoder(m.encoder, m.width, m.zero_init_residual)
+        self.encoder = build_encoder(m.encoder, m.width, m.zero_init_residual, m.base_channels)
         self.projector = ProjectionHead(self.encoder.feature_dim, m.proj_hidden_dim, m.proj_out_dim, m.proj_layers)
         self.criterion = NTXentLoss(cfg.loss.temperature)
         if m.channels_last_3d:

@@ -15,10 +15,13 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
+from cvrl_pl.callbacks.probes import ProbeCallback
+from cvrl_pl.callbacks.report import ReportCallback
 from cvrl_pl.config import ConfigError, load_config
 from cvrl_pl.data.datamodule import CVRLDataModule
 from cvrl_pl.data.generated import GeneratedDataModule, per_device_batch
 from cvrl_pl.data.index import DatasetError
+from cvrl_pl.data.synthetic import SyntheticSpec, generate
 from cvrl_pl.module import CVRLModule
 
 
@@ -41,7 +44,8 @@ def resume_checkpoint(resume: str, run_dir: Path) -> str | None:
     return resume
 
 
-def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
+def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[pl.Callback]:
+    """Checkpoints; the kNN / linear probes when a labelled val split is configured; the run report."""
     t = cfg.trainer
     checkpoints = ModelCheckpoint(
         dirpath=run_dir / "checkpoints",
@@ -50,6 +54,12 @@ def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
         every_n_train_steps=t.checkpoint_every_n_steps or None,
         save_on_train_epoch_end=True,
     )
+    probes = ProbeCallback(cfg) if cfg.eval.val_root else None
+    return [checkpoints, *([probes] if probes else []), ReportCallback(run_dir, probes)]
+
+
+def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
+    t = cfg.trainer
     # A new logs/version_N per (re)start, so a resumed run never overwrites the metrics logged before.
     loggers = [CSVLogger(save_dir=run_dir, name="logs")] if cfg.logger.csv else []
     gpu = t.accelerator == "gpu" or (t.accelerator == "auto" and torch.cuda.is_available())
@@ -62,7 +72,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
         max_epochs=t.max_epochs,
         max_steps=t.max_steps,
         log_every_n_steps=t.log_every_n_steps,
-        callbacks=[checkpoints],
+        callbacks=build_callbacks(cfg, run_dir),
         logger=loggers,
         benchmark=gpu,  # cudnn autotuning: the clip shape is fixed for a whole run
         # SyncBN (the paper's cross-device BN) needs CUDA tensors; plain BN on CPU ranks.
@@ -77,6 +87,8 @@ def run(cfg: DictConfig) -> Path:
     """Train according to ``cfg``; returns the run folder (config.yaml, checkpoints/last.ckpt, logs/)."""
     run_dir = Path(cfg.trainer.output_dir) / cfg.trainer.run_name
     ckpt = resume_checkpoint(cfg.trainer.resume, run_dir)
+    if cfg.data.generate and not Path(cfg.data.generate).exists():
+        generate(cfg.data.generate, SyntheticSpec(seed=cfg.trainer.seed))
     pl.seed_everything(cfg.trainer.seed, workers=True)
     trainer = build_trainer(cfg, run_dir)
     per_device_batch(cfg.data.batch_size, trainer.world_size)  # fail now, not inside the workers

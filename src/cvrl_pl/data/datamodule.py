@@ -21,10 +21,12 @@ from pytorch_lightning.utilities import rank_zero_info
 from cvrl_pl.config import ConfigError
 from cvrl_pl.data.generated import per_device_batch
 from cvrl_pl.data.index import VideoIndex, load_or_build_index
+from dali_pipelines.evaluate import OUTPUTS as EVAL_OUTPUTS
+from dali_pipelines.evaluate import eval_pipeline
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import OUTPUTS as PRETRAIN_OUTPUTS
 from dali_pipelines.pretrain import pretrain_pipeline
-from dali_pipelines.sources import DALI_CPU_CODECS, PretrainSource, VideoTable, epoch_plan
+from dali_pipelines.sources import DALI_CPU_CODECS, EvalSource, PretrainSource, VideoTable, epoch_plan
 
 
 def video_table(index: VideoIndex) -> VideoTable:
@@ -67,6 +69,74 @@ def view_configs(cfg: DictConfig) -> tuple[ViewAugConfig, ViewAugConfig]:
         "consistent": a.consistent,
     }
     return tuple(ViewAugConfig(**common, blur_prob=a.blur_prob[v], solarize_prob=a.solarize_prob[v]) for v in (0, 1))
+
+
+def placement(trainer: pl.Trainer | None) -> tuple[int, int, int | None]:
+    """(world size, GLOBAL rank for sharding, LOCAL rank as the DALI device id or None on CPU)."""
+    if trainer is None:
+        return 1, 0, None
+    on_gpu = trainer.strategy.root_device.type == "cuda"
+    if on_gpu and GetCUDADeviceCount() == 0:
+        raise RuntimeError("training on a GPU, but DALI sees no CUDA device")
+    return trainer.world_size, trainer.global_rank, trainer.local_rank if on_gpu else None
+
+
+def eval_loader(
+    cfg: DictConfig,
+    index: VideoIndex,
+    trainer: pl.Trainer | None,
+    mode: str,
+    num_frames: int,
+    stride: int,
+    crop_size: int,
+    num_temporal: int = 1,
+    num_spatial: int = 1,
+    short_side: int | None = None,
+) -> DaliLoader:
+    """Batches {"views", "label", "video_id", "clip_idx"} of a labelled split through the evaluation graphs.
+
+    ``test``: every video's ``num_temporal`` x ``num_spatial`` views, each (video, clip) on exactly one rank
+    except the padding repeats. ``train``: one random-crop-and-flip clip per video, shuffled each epoch.
+    """
+    world, rank, device_id = placement(trainer)
+    d = cfg.data
+    view = ViewAugConfig(
+        crop_size,
+        tuple(cfg.aug.crop_area),
+        tuple(cfg.aug.crop_aspect),
+        cfg.aug.flip_prob,
+        jitter_prob=0.0,
+        grayscale_prob=0.0,
+    )
+    on_gpu = device_id is not None
+    source = EvalSource(
+        video_table(index),
+        mode,
+        view=view,
+        num_temporal=num_temporal,
+        num_spatial=num_spatial,
+        num_frames=num_frames,
+        stride=stride,
+        batch_size=per_device_batch(cfg.eval.batch_size, world),
+        shard_id=rank,
+        num_shards=world,
+        seed=cfg.trainer.seed,
+        drop_last=False,
+        decoder=choose_decoder(d.decoder, on_gpu, {r.codec for r in index.videos}),
+    )
+
+    def build(first_epoch: int) -> Pipeline:
+        source.first_epoch = first_epoch
+        return eval_pipeline(
+            source, device_id, crop_size, short_side or crop_size, d.dali_threads, d.num_workers, cfg.trainer.seed
+        )
+
+    return DaliLoader(
+        build,
+        EVAL_OUTPUTS,
+        len(source) // source.batch_size,
+        lambda: trainer.current_epoch if trainer and mode == "train" else 0,
+    )
 
 
 def check_epoch_coverage(source: PretrainSource, world: int) -> None:
@@ -132,11 +202,8 @@ class CVRLDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DaliLoader:
         d, trainer = self.cfg.data, self.trainer
-        world, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
-        on_gpu = trainer is not None and trainer.strategy.root_device.type == "cuda"
-        device_id = trainer.local_rank if on_gpu else None
-        if on_gpu and GetCUDADeviceCount() == 0:
-            raise RuntimeError("training on a GPU, but DALI sees no CUDA device")
+        world, rank, device_id = placement(trainer)
+        on_gpu = device_id is not None
         source = PretrainSource(
             video_table(self.index),
             view_configs(self.cfg),

@@ -72,11 +72,11 @@ class ResBlock(nn.Module):
 class R3D(nn.Module):
     """A 3D ResNet mapping clips (B, 3, T, H, W) to features (B, feature_dim)."""
 
-    def __init__(self, spec: R3DSpec, width: int = 1, zero_init_residual: bool = False):
+    def __init__(self, spec: R3DSpec, width: int = 1, zero_init_residual: bool = False, base_channels: int = 64):
         super().__init__()
-        if width < 1:
-            raise ValueError(f"width multiplier must be a positive integer, got {width}")
-        stem = 64 * width
+        if width < 1 or base_channels < 1:
+            raise ValueError(f"width and base_channels must be positive integers, got {width} and {base_channels}")
+        stem = base_channels * width
         self.stem = nn.Sequential(
             _conv_bn(3, stem, (5, 7, 7), (2, 2, 2)),
             nn.ReLU(inplace=True),
@@ -86,7 +86,7 @@ class R3D(nn.Module):
         stages = []
         c_in = stem
         for i, (n_blocks, k_t) in enumerate(zip(spec.blocks, TEMPORAL_KERNELS, strict=True)):
-            inner = 64 * width * 2**i
+            inner = base_channels * width * 2**i
             c_out = inner * expansion
             blocks = []
             for j in range(n_blocks):
@@ -117,8 +117,11 @@ class R3D(nn.Module):
         return self.pool(self.stages(self.stem(x))).flatten(1)
 
 
-def build_encoder(name: str, width: int = 1, zero_init_residual: bool = False) -> R3D:
-    """Build an R3D encoder by name (r3d18, r3d50, r3d101, r3d152) with a width multiplier."""
+def build_encoder(name: str, width: int = 1, zero_init_residual: bool = False, base_channels: int = 64) -> R3D:
+    """Build an R3D encoder by name (r3d18, r3d50, r3d101, r3d152) with a width multiplier.
+
+    ``base_channels`` (64 in the paper) sets the stem and first stage; small values make CPU-sized models.
+    """
     if name not in SPECS:
         raise ValueError(f"unknown encoder '{name}'; choose one of {', '.join(SPECS)}")
-    return R3D(SPECS[name], width=width, zero_init_residual=zero_init_residual)
+    return R3D(SPECS[name], width=width, zero_init_residual=zero_init_residual, base_channels=base_channels)

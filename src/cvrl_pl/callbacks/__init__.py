@@ -1,0 +1,1 @@
+"""Training callbacks: periodic kNN / linear-probe evaluation and the run report."""

@@ -1,0 +1,98 @@
+"""Periodic evaluation of the backbone during pretraining: kNN and a linear probe on frozen features.
+
+Features are the pooled backbone vector (not the projection), L2-normalised, averaged over each video's test
+views, computed once per evaluation for the labelled train split (the kNN bank and the probe's training set) and
+the val split (the queries). The first evaluation runs before any training step: that is the random-init baseline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig
+
+from cvrl_pl.data.datamodule import eval_loader
+from cvrl_pl.data.index import load_or_build_index
+from cvrl_pl.eval.features import extract_features
+from cvrl_pl.eval.knn import knn_scores, topk_accuracy
+from cvrl_pl.eval.linear import fit_linear_probe, probe_scores
+
+
+class ProbeCallback(pl.Callback):
+    """kNN and linear-probe top-1/top-5 on the val split: before training, every N epochs, and at the end."""
+
+    def __init__(self, cfg: DictConfig):
+        self.cfg = cfg
+        self.history: list[dict[str, Any]] = []  # one entry per evaluation; kept in checkpoints
+        self._loaders = None
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        e, d = self.cfg.eval, self.cfg.data
+        train_index = load_or_build_index(e.train_root or d.root, progress=False)
+        val_index = load_or_build_index(e.val_root, progress=False)
+        if train_index.classes != val_index.classes:
+            raise ValueError(f"the train and val splits have different classes: {e.train_root or d.root}, {e.val_root}")
+        self.num_classes = len(train_index.classes)
+        temporal, spatial = e.probe_views
+        self._loaders = [
+            eval_loader(self.cfg, index, trainer, "test", d.num_frames, d.stride, d.crop_size, temporal, spatial)
+            for index in (train_index, val_index)
+        ]
+
+    def evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+        """Probe the current backbone; log the results and append them to the history."""
+        e = self.cfg.eval
+        bank, queries = (extract_features(pl_module.encoder, loader, pl_module.device) for loader in self._loaders)
+        knn = topk_accuracy(
+            knn_scores(bank.features, bank.labels, queries.features, self.num_classes, e.knn_k, e.knn_temperature),
+            queries.labels,
+        )
+        with torch.enable_grad(), torch.inference_mode(False):
+            probe = fit_linear_probe(
+                bank.features.cpu(),
+                bank.labels.cpu(),
+                self.num_classes,
+                e.probe_epochs,
+                e.probe_lr,
+                seed=self.cfg.trainer.seed,
+            )
+        linear = topk_accuracy(probe_scores(probe, queries.features.cpu()), queries.labels.cpu())
+        result = {
+            "epoch": round(trainer.global_step / max(1, trainer.num_training_batches), 2),  # epochs trained
+            "step": trainer.global_step,
+            "knn_top1": knn[1],
+            "knn_top5": knn[5],
+            "linear_top1": linear[1],
+            "linear_top5": linear[5],
+        }
+        self.history.append(result)
+        metrics = {f"eval/{k}": float(v) for k, v in result.items() if k not in ("epoch", "step")}
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=trainer.global_step)
+        return result
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.global_step == 0:  # not on resume: the weights are only random before the first step
+            self.evaluate(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        every = self.cfg.eval.every_n_epochs
+        if every and (trainer.current_epoch + 1) % every == 0:
+            self.evaluate(trainer, pl_module)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self.history or self.history[-1]["step"] != trainer.global_step:
+            self.evaluate(trainer, pl_module)
+
+    @property
+    def random_init(self) -> dict[str, Any] | None:
+        """The evaluation before the first training step, if this run made one."""
+        return self.history[0] if self.history and self.history[0]["step"] == 0 else None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = list(state_dict["history"])

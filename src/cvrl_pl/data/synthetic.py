@@ -1,0 +1,169 @@
+"""The built-in demo dataset: short videos of one moving object, labelled by what moves and how it moves.
+
+A class is a (shape, motion) pair; every shape comes with two motions (bouncing along a straight line, or
+orbiting a centre), so one frame cannot tell the two classes of a shape apart. What stays the same across the
+clips of one video (the object, its look, its way of moving) carries the class; backgrounds are smooth, faint,
+and drawn from a small pool shared by every class, so they can neither identify a class nor an instance.
+
+``python -m cvrl_pl.data.synthetic --out DIR`` writes DIR/train/<class>/*.webm and DIR/val/<class>/*.webm (VP9,
+decodable by DALI's CPU decoder), deterministic given ``--seed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+SHAPES = ("square", "disk", "triangle", "cross")
+MOTIONS = ("bounce", "orbit")
+# One hue per shape: colour tells the shape, never the motion.
+SHAPE_RGB = {
+    "square": (0.9, 0.25, 0.2),
+    "disk": (0.2, 0.75, 0.3),
+    "triangle": (0.25, 0.35, 0.95),
+    "cross": (0.95, 0.8, 0.15),
+}
+NUM_BACKGROUNDS = 4
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """Sizes of the generated dataset."""
+
+    train_per_class: int = 40
+    val_per_class: int = 12
+    num_frames: int = 48
+    size: int = 64
+    fps: int = 25
+    seed: int = 0
+
+
+def class_names() -> list[str]:
+    return [f"{shape}_{motion}" for shape in SHAPES for motion in MOTIONS]
+
+
+def background(k: int, size: int) -> np.ndarray:
+    """Background k of the shared pool: a faint linear gradient around mid grey, (size, size, 3) in [0, 1]."""
+    rng = np.random.default_rng([1234, k])
+    angle = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:size, 0:size] / size - 0.5
+    ramp = np.cos(angle) * xx + np.sin(angle) * yy
+    level = 0.45 + 0.1 * rng.uniform(-1, 1, size=3)
+    return np.clip(level + 0.15 * ramp[..., None], 0, 1)
+
+
+def shape_mask(shape: str, size: int, radius: float, cx: float, cy: float) -> np.ndarray:
+    """A soft-edged (size, size) mask of ``shape`` centred at (cx, cy)."""
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+    dx, dy = xx - cx, yy - cy
+    if shape == "square":
+        d = np.maximum(np.abs(dx), np.abs(dy)) - radius * 0.85
+    elif shape == "disk":
+        d = np.hypot(dx, dy) - radius
+    elif shape == "triangle":
+        d = np.maximum(np.abs(dx) * 0.866 + dy * 0.5, -dy) - radius * 0.5
+    else:  # cross
+        arm = radius * 0.35
+        d = np.minimum(
+            np.maximum(np.abs(dx) - radius, np.abs(dy) - arm), np.maximum(np.abs(dx) - arm, np.abs(dy) - radius)
+        )
+    return np.clip(0.5 - d, 0, 1)
+
+
+def trajectory(motion: str, rng: np.random.Generator, num_frames: int, size: int, radius: float) -> np.ndarray:
+    """Object centres (num_frames, 2): straight bouncing motion, or an orbit around a centre; similar speeds."""
+    t = np.arange(num_frames)
+    # Objects stay in the central part of the frame, so that most random crops still hold them.
+    lo, hi = max(radius + 1, 0.25 * size), min(size - radius - 1, 0.75 * size)
+    if motion == "bounce":
+        speed, angle = rng.uniform(1.2, 2.2), rng.uniform(0, 2 * np.pi)
+        raw = rng.uniform(lo, hi, size=2) + speed * t[:, None] * np.array([np.cos(angle), np.sin(angle)])
+        span = hi - lo
+        folded = np.mod(raw - lo, 2 * span)
+        return lo + np.where(folded > span, 2 * span - folded, folded)
+    orbit = rng.uniform(0.35, 0.5) * (hi - lo)
+    centre = rng.uniform(lo + orbit, hi - orbit, size=2)
+    omega = rng.choice([-1, 1]) * rng.uniform(1.2, 2.2) / orbit  # the same linear speed as bouncing
+    phase = rng.uniform(0, 2 * np.pi) + omega * t
+    return centre + orbit * np.stack([np.cos(phase), np.sin(phase)], axis=1)
+
+
+def render_video(label: int, seed: int, spec: SyntheticSpec) -> np.ndarray:
+    """Frames (T, H, W, 3) uint8 of one video of class ``label``; (label, seed) fix it completely."""
+    shape, motion = SHAPES[label // len(MOTIONS)], MOTIONS[label % len(MOTIONS)]
+    rng = np.random.default_rng([spec.seed, label, seed])
+    size = spec.size
+    radius = rng.uniform(0.15, 0.21) * size
+    colour = np.clip(np.array(SHAPE_RGB[shape]) + rng.uniform(-0.08, 0.08, size=3), 0, 1)
+    back = background(int(rng.integers(NUM_BACKGROUNDS)), size)
+    frames = np.empty((spec.num_frames, size, size, 3), np.uint8)
+    for k, (cx, cy) in enumerate(trajectory(motion, rng, spec.num_frames, size, radius)):
+        alpha = shape_mask(shape, size, radius, cx, cy)[..., None]
+        frames[k] = np.round(255 * (alpha * colour + (1 - alpha) * back)).astype(np.uint8)
+    return frames
+
+
+def _write(job: tuple[str, int, int, SyntheticSpec]) -> None:
+    import av
+
+    path, label, seed, spec = job
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(path).with_name("." + Path(path).name + ".part")
+    with av.open(str(tmp), "w", format="webm") as out:
+        stream = out.add_stream("libvpx-vp9", rate=spec.fps)
+        stream.width = stream.height = spec.size
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "18", "b:v": "0", "deadline": "realtime", "cpu-used": "8"}
+        for image in render_video(label, seed, spec):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode())
+    tmp.replace(path)  # complete files only: an interrupted run is resumed, not left broken
+
+
+def generate(
+    out: str | Path, spec: SyntheticSpec = SyntheticSpec(), workers: int | None = None, progress: bool = True
+) -> Path:
+    """Write the dataset under ``out`` (train/ and val/, a class folder each); existing videos are kept."""
+    out = Path(out)
+    jobs = []
+    for split, count, offset in (("train", spec.train_per_class, 0), ("val", spec.val_per_class, 10**6)):
+        for label, name in enumerate(class_names()):
+            for i in range(count):
+                path = out / split / name / f"{name}_{i:04d}.webm"
+                if not path.exists():
+                    jobs.append((str(path), label, offset + i, spec))
+    with ProcessPoolExecutor(workers) as pool:
+        for _ in tqdm(
+            pool.map(_write, jobs, chunksize=8),
+            total=len(jobs),
+            desc="generating videos",
+            disable=not progress or not jobs,
+        ):
+            pass
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cvrl_pl.data.synthetic", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-per-class", type=int, default=SyntheticSpec.train_per_class)
+    parser.add_argument("--val-per-class", type=int, default=SyntheticSpec.val_per_class)
+    parser.add_argument("--frames", type=int, default=SyntheticSpec.num_frames)
+    parser.add_argument("--size", type=int, default=SyntheticSpec.size)
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args(argv)
+    spec = SyntheticSpec(args.train_per_class, args.val_per_class, args.frames, args.size, seed=args.seed)
+    out = generate(args.out, spec, args.workers)
+    print(f"wrote {len(class_names())} classes to {out}/train and {out}/val")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluation maths: view aggregation, kNN classification, linear probes on frozen features."""

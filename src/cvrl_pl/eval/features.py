@@ -1,0 +1,59 @@
+"""Frozen-encoder features of a labelled split, one vector per video (the mean over its views), on every rank."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from cvrl_pl.eval.views import average_by_video
+
+
+@dataclass
+class Features:
+    """One row per video: the features averaged over its views, its label and id."""
+
+    features: torch.Tensor
+    labels: torch.Tensor
+    video_ids: torch.Tensor
+
+
+def _gather(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate equal-length tensors from every rank (the evaluation plans give every rank equal lengths)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x
+    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts)
+
+
+def flatten_views(views: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """(B, S, C, T, H, W) test views or (B, C, T, H, W) clips -> a batch of clips and S (1 for plain clips)."""
+    if views.dim() == 6:
+        return views.flatten(0, 1), views.shape[1]
+    return views, 1
+
+
+@torch.no_grad()
+def extract_features(encoder: torch.nn.Module, batches: Iterable[dict], device: torch.device) -> Features:
+    """Run ``encoder`` in eval mode over every batch of an evaluation loader; average the views of each video."""
+    was_training = encoder.training
+    encoder.eval()
+    feats, labels, videos, clips = [], [], [], []
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    for batch in batches:
+        x, spatial = flatten_views(batch["views"].to(device, non_blocking=True))
+        with autocast:
+            f = encoder(x).float()
+        feats.append(f.view(-1, spatial, f.shape[1]).mean(1))
+        labels.append(batch["label"].view(-1).to(device))
+        videos.append(batch["video_id"].view(-1).to(device))
+        clips.append(batch["clip_idx"].view(-1).to(device))
+    encoder.train(was_training)
+    feats, labels, videos, clips = (_gather(torch.cat(t)) for t in (feats, labels, videos, clips))
+    ids, mean, _ = average_by_video(feats, videos, clips)
+    label_of = torch.zeros(int(videos.max()) + 1, dtype=labels.dtype, device=labels.device)
+    label_of[videos] = labels
+    return Features(mean, label_of[ids], ids)

@@ -49,14 +49,14 @@ def test_wrong_type_and_bad_choice():
 
 
 def test_cli_unknown_key_exits_nonzero_before_training(train, tmp_path):
-    proc = train("--config", "conf/quickstart.yaml", "optim.bse_lr=0.1", f"trainer.output_dir={tmp_path}")
+    proc = train("--config", "conf/generated.yaml", "optim.bse_lr=0.1", f"trainer.output_dir={tmp_path}")
     assert proc.returncode == 2
     assert "unknown config key 'optim.bse_lr'" in proc.stderr and "Did you mean 'optim.base_lr'" in proc.stderr
     assert not any(tmp_path.iterdir())  # nothing started
 
 
 def test_cli_wrong_type_and_missing_file(train):
-    proc = train("--config", "conf/quickstart.yaml", "trainer.max_epochs=ten")
+    proc = train("--config", "conf/generated.yaml", "trainer.max_epochs=ten")
     assert proc.returncode == 2 and "invalid value for 'trainer.max_epochs'" in proc.stderr
     proc = train("--config", "conf/nope.yaml")
     assert proc.returncode == 2 and "config file not found: conf/nope.yaml" in proc.stderr

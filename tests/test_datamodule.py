@@ -53,7 +53,7 @@ def test_training_on_vp9_files_with_bad_ones_reports_them_and_trains(train, tmp_
     _dataset(tmp_path / "data", "vp9", bad=True)
     proc = train(
         "--config",
-        "conf/quickstart.yaml",
+        "conf/generated.yaml",
         *TINY,
         f"data.root={tmp_path / 'data'}",
         f"trainer.output_dir={tmp_path}",
@@ -74,7 +74,7 @@ def test_training_on_h264_files_decodes_with_pyav(train, tmp_path):
     _dataset(tmp_path / "data", "h264")
     proc = train(
         "--config",
-        "conf/quickstart.yaml",
+        "conf/generated.yaml",
         *TINY,
         f"data.root={tmp_path / 'data'}",
         f"trainer.output_dir={tmp_path}",
@@ -87,9 +87,9 @@ def test_training_on_h264_files_decodes_with_pyav(train, tmp_path):
 
 
 def test_missing_root_and_empty_dataset_are_clear_errors(train, tmp_path):
-    proc = train("--config", "conf/quickstart.yaml", *TINY, f"data.root={tmp_path / 'nowhere'}")
+    proc = train("--config", "conf/generated.yaml", *TINY, f"data.root={tmp_path / 'nowhere'}")
     assert proc.returncode == 2 and f"dataset root not found: {tmp_path / 'nowhere'}" in proc.stderr
     (tmp_path / "empty" / "a").mkdir(parents=True)
     (tmp_path / "empty" / "a" / "x.mp4").write_bytes(b"")
-    proc = train("--config", "conf/quickstart.yaml", *TINY, f"data.root={tmp_path / 'empty'}")
+    proc = train("--config", "conf/generated.yaml", *TINY, f"data.root={tmp_path / 'empty'}")
     assert proc.returncode == 2 and "x.mp4: empty file" in proc.stderr

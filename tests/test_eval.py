@@ -22,8 +22,10 @@ def brute_force_knn(bank, labels, queries, num_classes, k, t):
     return out
 
 
-@pytest.mark.parametrize(("n_bank", "n_query", "k", "chunk"), [(50, 13, 7, 16), (64, 20, 10, 8), (30, 5, 200, 7),
-                                                                (17, 17, 17, 1), (100, 3, 1, 1000)])
+@pytest.mark.parametrize(
+    ("n_bank", "n_query", "k", "chunk"),
+    [(50, 13, 7, 16), (64, 20, 10, 8), (30, 5, 200, 7), (17, 17, 17, 1), (100, 3, 1, 1000)],
+)
 def test_knn_matches_brute_force(n_bank, n_query, k, chunk):
     gen = torch.Generator().manual_seed(n_bank * k)
     bank, queries = torch.randn(n_bank, 6, generator=gen), torch.randn(n_query, 6, generator=gen)
@@ -39,7 +41,9 @@ def test_knn_classifies_clusters_and_topk_accuracy():
     scores = knn_scores(bank, labels, centres + 0.1, 3, k=10)
     assert topk_accuracy(scores, torch.arange(3)) == {1: 100.0, 5: 100.0}
     assert topk_accuracy(torch.tensor([[0.1, 0.5, 0.4], [0.9, 0.05, 0.05]]), torch.tensor([2, 0]), (1, 2)) == {
-        1: 50.0, 2: 100.0}
+        1: 50.0,
+        2: 100.0,
+    }
 
 
 def test_linear_probe_separates_separable_features_and_is_at_chance_on_random_labels():
@@ -73,6 +77,7 @@ def test_thirty_view_average_uses_each_view_once():
     assert ids.tolist() == [0, 1] and counts.tolist() == [10, 10]
     torch.testing.assert_close(means, torch.tensor([[4.5, 1.0], [104.5, 1.0]]))
     # scores of shape (N, classes): the averaged prediction, not a vote
-    ids, means, _ = average_by_video(torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.2, 0.8]]), torch.tensor([5, 5, 5]),
-                                     torch.tensor([0, 1, 2]))
+    ids, means, _ = average_by_video(
+        torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.2, 0.8]]), torch.tensor([5, 5, 5]), torch.tensor([0, 1, 2])
+    )
     torch.testing.assert_close(means, torch.tensor([[1.3 / 3, 1.7 / 3]]))

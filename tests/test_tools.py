@@ -31,7 +31,7 @@ def test_preview_augment_writes_grid_views_and_samples(tmp_path):
         "-m",
         "cvrl_pl.tools.preview_augment",
         "--config",
-        "conf/quickstart.yaml",
+        "conf/generated.yaml",
         "--num",
         "3",
         "--out",

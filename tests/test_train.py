@@ -34,7 +34,7 @@ def _losses(run_dir):
 
 
 def test_train_writes_checkpoint_and_resumes(train, tmp_path):
-    args = ["--config", "conf/quickstart.yaml", *TINY, f"trainer.output_dir={tmp_path}", "trainer.run_name=t"]
+    args = ["--config", "conf/generated.yaml", *TINY, f"trainer.output_dir={tmp_path}", "trainer.run_name=t"]
     proc = train(*args, "trainer.max_steps=3")
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = tmp_path / "t"
@@ -58,7 +58,7 @@ def test_train_writes_checkpoint_and_resumes(train, tmp_path):
 def test_bf16_channels_last_logs_loss_lr_and_retrieval(train, tmp_path):
     args = [*TINY, f"trainer.output_dir={tmp_path}", "trainer.run_name=b", "trainer.max_steps=3"]
     proc = train(
-        "--config", "conf/quickstart.yaml", *args, "trainer.precision=bf16-mixed", "model.channels_last_3d=true"
+        "--config", "conf/generated.yaml", *args, "trainer.precision=bf16-mixed", "model.channels_last_3d=true"
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = _rows(tmp_path / "b")
@@ -74,7 +74,7 @@ def test_bf16_channels_last_logs_loss_lr_and_retrieval(train, tmp_path):
 def test_uneven_global_batch_is_a_config_error(train, tmp_path):
     proc = train(
         "--config",
-        "conf/quickstart.yaml",
+        "conf/generated.yaml",
         *TINY,
         f"trainer.output_dir={tmp_path}",
         "trainer.accelerator=cpu",

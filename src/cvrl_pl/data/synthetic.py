@@ -2,8 +2,9 @@
 
 A class is a (shape, motion) pair; every shape comes with two motions (bouncing along a straight line, or
 orbiting a centre), so one frame cannot tell the two classes of a shape apart. What stays the same across the
-clips of one video (the object, its look, its way of moving) carries the class; backgrounds are smooth, faint,
-and drawn from a small pool shared by every class, so they can neither identify a class nor an instance.
+clips of one video (the object's shape and its way of moving) carries the class. Colours carry nothing: the
+object's and the background's colours are drawn per video, so features that only summarise colour (as a random
+network's largely do) are dominated by a nuisance, while CVRL's colour augmentation teaches invariance to it.
 
 ``python -m cvrl_pl.data.synthetic --out DIR`` writes DIR/train/<class>/*.webm and DIR/val/<class>/*.webm (VP9,
 decodable by DALI's CPU decoder), deterministic given ``--seed``.
@@ -22,14 +23,6 @@ from tqdm import tqdm
 
 SHAPES = ("square", "disk", "triangle", "cross")
 MOTIONS = ("bounce", "orbit")
-# One hue per shape: colour tells the shape, never the motion.
-SHAPE_RGB = {
-    "square": (0.9, 0.25, 0.2),
-    "disk": (0.2, 0.75, 0.3),
-    "triangle": (0.25, 0.35, 0.95),
-    "cross": (0.95, 0.8, 0.15),
-}
-NUM_BACKGROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -48,14 +41,19 @@ def class_names() -> list[str]:
     return [f"{shape}_{motion}" for shape in SHAPES for motion in MOTIONS]
 
 
-def background(k: int, size: int) -> np.ndarray:
-    """Background k of the shared pool: a faint linear gradient around mid grey, (size, size, 3) in [0, 1]."""
-    rng = np.random.default_rng([1234, k])
+def hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
+    """One HSV colour (all in [0, 1]) as RGB."""
+    k = (np.array([5.0, 3.0, 1.0]) + h * 6) % 6
+    return v - v * s * np.clip(np.minimum(k, 4 - k), 0, 1)
+
+
+def background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A smooth background of a random colour with a faint linear gradient, (size, size, 3) in [0, 1]."""
     angle = rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:size, 0:size] / size - 0.5
     ramp = np.cos(angle) * xx + np.sin(angle) * yy
-    level = 0.45 + 0.1 * rng.uniform(-1, 1, size=3)
-    return np.clip(level + 0.15 * ramp[..., None], 0, 1)
+    colour = hsv_to_rgb(rng.uniform(), rng.uniform(0.1, 0.6), rng.uniform(0.25, 0.85))
+    return np.clip(colour + 0.1 * ramp[..., None], 0, 1)
 
 
 def shape_mask(shape: str, size: int, radius: float, cx: float, cy: float) -> np.ndarray:
@@ -100,8 +98,10 @@ def render_video(label: int, seed: int, spec: SyntheticSpec) -> np.ndarray:
     rng = np.random.default_rng([spec.seed, label, seed])
     size = spec.size
     radius = rng.uniform(0.15, 0.21) * size
-    colour = np.clip(np.array(SHAPE_RGB[shape]) + rng.uniform(-0.08, 0.08, size=3), 0, 1)
-    back = background(int(rng.integers(NUM_BACKGROUNDS)), size)
+    back = background(rng, size)
+    # a saturated object whose brightness stands out from the background's mean
+    value = 0.95 if back.mean() < 0.5 else 0.15
+    colour = hsv_to_rgb(rng.uniform(), rng.uniform(0.6, 1.0), value)
     frames = np.empty((spec.num_frames, size, size, 3), np.uint8)
     for k, (cx, cy) in enumerate(trajectory(motion, rng, spec.num_frames, size, radius)):
         alpha = shape_mask(shape, size, radius, cx, cy)[..., None]

@@ -2,9 +2,9 @@
 
 A class is a (shape, motion) pair; every shape comes with two motions (bouncing along a straight line, or
 orbiting a centre), so one frame cannot tell the two classes of a shape apart. What stays the same across the
-clips of one video (the object's shape and its way of moving) carries the class. Colours carry nothing: the
-object's and the background's colours are drawn per video, so features that only summarise colour (as a random
-network's largely do) are dominated by a nuisance, while CVRL's colour augmentation teaches invariance to it.
+clips of one video (the object's shape and its way of moving) carries the class. Colours carry nothing: every
+object is the same off-white, and backgrounds are faint gradients from a small pool shared by all classes, so
+they can identify neither a class nor a video.
 
 ``python -m cvrl_pl.data.synthetic --out DIR`` writes DIR/train/<class>/*.webm and DIR/val/<class>/*.webm (VP9,
 decodable by DALI's CPU decoder), deterministic given ``--seed``.
@@ -41,6 +41,9 @@ def class_names() -> list[str]:
     return [f"{shape}_{motion}" for shape in SHAPES for motion in MOTIONS]
 
 
+NUM_BACKGROUNDS = 4  # backgrounds shared by every class and video
+
+
 def hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
     """One HSV colour (all in [0, 1]) as RGB."""
     k = (np.array([5.0, 3.0, 1.0]) + h * 6) % 6
@@ -48,11 +51,11 @@ def hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
 
 
 def background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A smooth background of a random colour with a faint linear gradient, (size, size, 3) in [0, 1]."""
+    """A smooth, dark, desaturated background with a faint linear gradient, (size, size, 3) in [0, 1]."""
     angle = rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:size, 0:size] / size - 0.5
     ramp = np.cos(angle) * xx + np.sin(angle) * yy
-    colour = hsv_to_rgb(rng.uniform(), rng.uniform(0.1, 0.6), rng.uniform(0.25, 0.85))
+    colour = hsv_to_rgb(rng.uniform(), rng.uniform(0.1, 0.4), rng.uniform(0.2, 0.45))
     return np.clip(colour + 0.1 * ramp[..., None], 0, 1)
 
 
@@ -98,10 +101,8 @@ def render_video(label: int, seed: int, spec: SyntheticSpec) -> np.ndarray:
     rng = np.random.default_rng([spec.seed, label, seed])
     size = spec.size
     radius = rng.uniform(0.15, 0.21) * size
-    back = background(rng, size)
-    # a saturated object whose brightness stands out from the background's mean
-    value = 0.95 if back.mean() < 0.5 else 0.15
-    colour = hsv_to_rgb(rng.uniform(), rng.uniform(0.6, 1.0), value)
+    back = background(np.random.default_rng([99, int(rng.integers(NUM_BACKGROUNDS))]), size)  # the shared pool
+    colour = np.array([0.95, 0.95, 0.9])
     frames = np.empty((spec.num_frames, size, size, 3), np.uint8)
     for k, (cx, cy) in enumerate(trajectory(motion, rng, spec.num_frames, size, radius)):
         alpha = shape_mask(shape, size, radius, cx, cy)[..., None]

@@ -1,7 +1,6 @@
 """The DataModule: decoder choice, view configs, and real training steps through train.py on files on disk."""
 
-import os
-
+import numpy as np
 import pytest
 import torch
 
@@ -43,7 +42,8 @@ def _dataset(root, codec, bad=False):
         for i in range(5):
             write_video(root / f"class{c}" / f"v{i}.{ext}", 20 + 3 * i, codec=codec)
     if bad:
-        (root / "class0" / "corrupt.mp4").write_bytes(os.urandom(3000))
+        # fixed bytes: random ones can, now and then, look like some other container to FFmpeg
+        (root / "class0" / "corrupt.mp4").write_bytes(np.random.default_rng(0).bytes(3000))
         (root / "class0" / "empty.webm").write_bytes(b"")
         (root / "class1" / "notes.txt").write_text("not a video")
         write_video(root / "class1" / "short.webm", 3, codec="vp9")  # shorter than a 4 x 2 clip: looped

@@ -89,6 +89,10 @@ class ModelConfig:
     width: int = _f(1, "width multiplier of every stage (the paper's 2x and 4x models)")
     base_channels: int = _f(64, "channels of the stem and first stage (64 in the paper; 16 makes a CPU-sized model)")
     zero_init_residual: bool = _f(False, "initialise the last BN of each residual block to zero")
+    init: str | None = _f(
+        None, "encoder weights to start from: a pretraining checkpoint (.ckpt) or an exported encoder"
+    )
+    classifier_dropout: float = _f(0.5, "dropout before the classifier when fine-tuning")
     proj_hidden_dim: int = _f(2048, "width of the projection head's hidden layers")
     proj_layers: int = _f(3, "number of [Linear, BN, ReLU] hidden layers in the projection head")
     proj_out_dim: int = _f(128, "dimension of the projection the loss sees")
@@ -137,6 +141,13 @@ class EvalConfig:
     probe_epochs: int = _f(100, "epochs of the linear probe on cached features")
     probe_lr: float = _f(0.01, "Adam learning rate of the linear probe")
     probe_views: list[int] = _f([1, 1], "temporal x spatial test views per video for the probes' features")
+    num_frames: int = _f(32, "linear eval / fine-tune: frames per clip (the paper: 32)")
+    stride: int = _f(2, "linear eval / fine-tune: temporal stride")
+    crop_size: int = _f(224, "linear eval / fine-tune: training crop")
+    num_temporal: int = _f(10, "test views: clips per video, evenly spaced")
+    num_spatial: int = _f(3, "test views: square crops along the long side of each clip")
+    short_side: int = _f(256, "test views: short side after resizing")
+    test_crop_size: int = _f(256, "test views: side of each square crop")
 
 
 @dataclass
@@ -146,6 +157,7 @@ class LoggerConfig:
 
 @dataclass
 class Config:
+    task: str = _f("pretrain", "pretrain (CVRL), linear_eval (frozen encoder + linear layer) or finetune")
     data: DataConfig = _section(DataConfig, "videos and clips")
     aug: AugConfig = _section(AugConfig, "temporal and spatial augmentation")
     model: ModelConfig = _section(ModelConfig, "encoder and projection head")
@@ -158,6 +170,7 @@ class Config:
 
 # Values whose set of allowed choices is closed; checked after merging (omegaconf types them only as str).
 CHOICES: dict[str, tuple[str, ...]] = {
+    "task": ("pretrain", "linear_eval", "finetune"),
     "data.source": ("video", "generated"),
     "data.layout": ("auto", "folder", "csv", "kinetics", "unlabelled"),
     "data.decoder": ("auto", "dali", "pyav"),

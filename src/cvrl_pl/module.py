@@ -1,12 +1,17 @@
-"""CVRLModule: the LightningModule for CVRL pretraining (encoder -> projection head -> NT-Xent)."""
+"""LightningModules: CVRLModule (pretraining: encoder -> projection head -> NT-Xent) and ClassifierModule (the
+linear-evaluation and fine-tuning protocols: encoder -> linear classifier, tested on multi-view averages)."""
 
 from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 
 from cvrl_pl.config import Config
+from cvrl_pl.eval.features import flatten_views
+from cvrl_pl.eval.knn import topk_accuracy
+from cvrl_pl.eval.views import average_by_video
 from cvrl_pl.losses import NTXentLoss, positive_top1
 from cvrl_pl.models import ProjectionHead, build_encoder
 from cvrl_pl.optim import build_optimizer, lr_at, peak_lr
@@ -46,11 +51,96 @@ class CVRLModule(pl.LightningModule):
         return out.loss
 
     def configure_optimizers(self):
-        o = self.cfg.optim
-        global_batch = self.cfg.data.batch_size
-        peak = peak_lr(o.base_lr, global_batch)
-        optimizer = build_optimizer(o.name, self, peak, o.momentum, o.weight_decay, o.lars_eta)
-        total = int(self.trainer.estimated_stepping_batches)
-        warmup = round(o.warmup_epochs * self.trainer.num_training_batches)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step, total, warmup, peak) / peak)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return optimizer_and_schedule(self, self.cfg)
+
+
+def optimizer_and_schedule(module: pl.LightningModule, cfg: DictConfig) -> dict:
+    """SGD or LARS over the trainable parameters, LR scaled by the global batch, per-step warm-up then cosine."""
+    o = cfg.optim
+    peak = peak_lr(o.base_lr, cfg.data.batch_size)
+    optimizer = build_optimizer(o.name, module, peak, o.momentum, o.weight_decay, o.lars_eta)
+    total = int(module.trainer.estimated_stepping_batches)
+    warmup = round(o.warmup_epochs * module.trainer.num_training_batches)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step, total, warmup, peak) / peak)
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class ClassifierModule(pl.LightningModule):
+    """A new linear classifier on the encoder: frozen and on the L2-normalised feature (``task=linear_eval``), or
+    trained end to end (``task=finetune``). Validation averages the softmax over every test view of a video."""
+
+    def __init__(self, cfg: DictConfig | dict, num_classes: int):
+        super().__init__()
+        cfg = OmegaConf.merge(OmegaConf.structured(Config), cfg)
+        self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg), "num_classes": num_classes})
+        self.cfg, self.frozen = cfg, cfg.task == "linear_eval"
+        m = cfg.model
+        self.encoder = build_encoder(m.encoder, m.width, m.zero_init_residual, m.base_channels)
+        if m.init:
+            load_encoder_weights(self.encoder, m.init)
+        self.encoder.requires_grad_(not self.frozen)
+        self.dropout = torch.nn.Dropout(0.0 if self.frozen else m.classifier_dropout)
+        self.head = torch.nn.Linear(self.encoder.feature_dim, num_classes)
+        self._val: list[tuple[torch.Tensor, ...]] = []
+        self.results: dict[str, float] = {}
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        """Class logits of clips (B, 3, T, H, W)."""
+        features = self.encoder(clips)
+        if self.frozen:
+            features = F.normalize(features, dim=1)
+        return self.head(self.dropout(features))
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        if self.frozen:
+            # A frozen backbone keeps its BatchNorm statistics too. Set here, on every step: Lightning restores
+            # each submodule's train/eval mode around its loops, which would undo an override of train().
+            self.encoder.eval()
+        logits = self(batch["views"])
+        loss = F.cross_entropy(logits, batch["label"].view(-1))
+        n = len(logits)
+        self.log("train/loss", loss, prog_bar=True, sync_dist=True, batch_size=n)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"], prog_bar=True, batch_size=n)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        clips, spatial = flatten_views(batch["views"])
+        probs = self(clips).softmax(dim=1).view(-1, spatial, self.head.out_features).mean(1)
+        self._val.append(
+            (probs.float(), batch["label"].view(-1), batch["video_id"].view(-1), batch["clip_idx"].view(-1))
+        )
+
+    def on_validation_epoch_end(self) -> None:
+        probs, labels, videos, clips = (_gather_cat(t, self) for t in zip(*self._val, strict=True))
+        self._val.clear()
+        ids, mean, counts = average_by_video(probs, videos, clips)
+        label_of = torch.zeros(int(videos.max()) + 1, dtype=labels.dtype, device=labels.device)
+        label_of[videos] = labels
+        acc = topk_accuracy(mean, label_of[ids])
+        self.results = {
+            "top1": acc[1],
+            "top5": acc[5],
+            "videos": len(ids),
+            "views_per_video": float(counts.float().mean()),
+        }
+        self.log_dict({"val/top1": acc[1], "val/top5": acc[5]}, sync_dist=False)
+
+    def configure_optimizers(self):
+        return optimizer_and_schedule(self, self.cfg)
+
+
+def _gather_cat(parts: tuple[torch.Tensor, ...], module: pl.LightningModule) -> torch.Tensor:
+    """Concatenate this rank's tensors, then those of every rank (equal lengths: the evaluation plans are equal)."""
+    local = torch.cat(parts)
+    gathered = module.all_gather(local)
+    return gathered.flatten(0, 1) if module.trainer.world_size > 1 else local
+
+
+def load_encoder_weights(encoder: torch.nn.Module, path: str) -> None:
+    """Load encoder weights from a pretraining checkpoint (``encoder.*`` of its state dict) or an exported encoder
+    (a dict with ``state_dict``, and ``encoder``/``width`` naming the architecture)."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    state = checkpoint["state_dict"]
+    if any(k.startswith("encoder.") for k in state):
+        state = {k.removeprefix("encoder."): v for k, v in state.items() if k.startswith("encoder.")}
+    encoder.load_state_dict(state)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -18,11 +19,11 @@ from pytorch_lightning.loggers import CSVLogger
 from cvrl_pl.callbacks.probes import ProbeCallback
 from cvrl_pl.callbacks.report import ReportCallback
 from cvrl_pl.config import ConfigError, load_config
-from cvrl_pl.data.datamodule import CVRLDataModule
+from cvrl_pl.data.datamodule import CVRLDataModule, eval_loader
 from cvrl_pl.data.generated import GeneratedDataModule, per_device_batch
-from cvrl_pl.data.index import DatasetError
+from cvrl_pl.data.index import DatasetError, load_or_build_index
 from cvrl_pl.data.synthetic import SyntheticSpec, generate
-from cvrl_pl.module import CVRLModule
+from cvrl_pl.module import ClassifierModule, CVRLModule
 
 
 def resolve_precision(precision: str) -> str:
@@ -54,6 +55,8 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[pl.Callback]:
         every_n_train_steps=t.checkpoint_every_n_steps or None,
         save_on_train_epoch_end=True,
     )
+    if cfg.task != "pretrain":
+        return [checkpoints]
     probes = ProbeCallback(cfg) if cfg.eval.val_root else None
     return [checkpoints, *([probes] if probes else []), ReportCallback(run_dir, probes)]
 
@@ -95,11 +98,51 @@ def run(cfg: DictConfig) -> Path:
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(cfg, run_dir / "config.yaml")
-    datamodule = GeneratedDataModule(cfg) if cfg.data.source == "generated" else CVRLDataModule(cfg)
-    trainer.fit(CVRLModule(cfg), datamodule=datamodule, ckpt_path=ckpt)
+    if cfg.task == "pretrain":
+        datamodule = GeneratedDataModule(cfg) if cfg.data.source == "generated" else CVRLDataModule(cfg)
+        trainer.fit(CVRLModule(cfg), datamodule=datamodule, ckpt_path=ckpt)
+    else:
+        evaluate_protocol(cfg, trainer, run_dir, ckpt)
     # Also keep the final state when a run stops mid-epoch (max_steps), where no epoch-end save happens.
     trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     return run_dir
+
+
+def evaluate_protocol(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, ckpt: str | None) -> dict:
+    """Linear evaluation or fine-tuning: train a classifier on data.root, test eval.val_root with the multi-view
+    protocol (eval.num_temporal x eval.num_spatial views per video), write metrics.json."""
+    d, e = cfg.data, cfg.eval
+    if not e.val_root:
+        raise ConfigError(f"task={cfg.task} needs eval.val_root, the labelled split to test on")
+    if not cfg.model.init and trainer.is_global_zero:
+        print(f"warning: task={cfg.task} without model.init starts from a random encoder", file=sys.stderr)
+    train_index = load_or_build_index(d.root, d.index, d.csv, d.layout)
+    val_index = load_or_build_index(e.val_root)
+    if train_index.classes != val_index.classes:
+        raise DatasetError(f"{d.root} and {e.val_root} have different classes")
+    train = eval_loader(
+        cfg, train_index, trainer, "train", e.num_frames, e.stride, e.crop_size, batch_size=d.batch_size
+    )
+    test = eval_loader(
+        cfg,
+        val_index,
+        trainer,
+        "test",
+        e.num_frames,
+        e.stride,
+        e.test_crop_size,
+        e.num_temporal,
+        e.num_spatial,
+        e.short_side,
+    )
+    module = ClassifierModule(cfg, len(train_index.classes))
+    trainer.fit(module, train_dataloaders=train, ckpt_path=ckpt)
+    trainer.validate(module, dataloaders=test)
+    metrics = {"task": cfg.task, "init": cfg.model.init, **module.results}
+    if trainer.is_global_zero:
+        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+        print(f"{cfg.task}: top-1 {metrics['top1']:.2f}, top-5 {metrics['top5']:.2f} over {metrics['videos']} videos")
+    return metrics
 
 
 def main(argv: list[str] | None = None) -> int:

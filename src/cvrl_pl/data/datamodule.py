@@ -92,6 +92,7 @@ def eval_loader(
     num_temporal: int = 1,
     num_spatial: int = 1,
     short_side: int | None = None,
+    batch_size: int | None = None,
 ) -> DaliLoader:
     """Batches {"views", "label", "video_id", "clip_idx"} of a labelled split through the evaluation graphs.
 
@@ -117,7 +118,7 @@ def eval_loader(
         num_spatial=num_spatial,
         num_frames=num_frames,
         stride=stride,
-        batch_size=per_device_batch(cfg.eval.batch_size, world),
+        batch_size=per_device_batch(batch_size or cfg.eval.batch_size, world),
         shard_id=rank,
         num_shards=world,
         seed=cfg.trainer.seed,

@@ -216,6 +216,13 @@ def _check_choices(cfg: DictConfig) -> None:
             raise ConfigError(f"config key '{key}' is '{value}'; allowed values: {', '.join(allowed)}")
 
 
+def per_device_batch(global_batch: int, world_size: int) -> int:
+    """The share of the global batch each device trains on; an uneven split is a config error."""
+    if global_batch % world_size:
+        raise ConfigError(f"data.batch_size={global_batch} is not divisible by the {world_size} devices in use")
+    return global_batch // world_size
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     """Schema defaults, then the YAML file at ``path``, then ``dotted.key=value`` overrides; validated."""
     cfg = OmegaConf.structured(Config)

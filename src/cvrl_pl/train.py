@@ -18,9 +18,9 @@ from pytorch_lightning.loggers import CSVLogger
 
 from cvrl_pl.callbacks.probes import ProbeCallback
 from cvrl_pl.callbacks.report import ReportCallback
-from cvrl_pl.config import ConfigError, load_config
+from cvrl_pl.config import ConfigError, load_config, per_device_batch
 from cvrl_pl.data.datamodule import CVRLDataModule, eval_loader
-from cvrl_pl.data.generated import GeneratedDataModule, per_device_batch
+from cvrl_pl.data.generated import GeneratedDataModule
 from cvrl_pl.data.index import DatasetError, load_or_build_index
 from cvrl_pl.data.synthetic import SyntheticSpec, generate
 from cvrl_pl.module import ClassifierModule, CVRLModule

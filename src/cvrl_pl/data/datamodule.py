@@ -18,8 +18,7 @@ from nvidia.dali.plugin.pytorch import DALIGenericIterator
 from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_info
 
-from cvrl_pl.config import ConfigError
-from cvrl_pl.data.generated import per_device_batch
+from cvrl_pl.config import ConfigError, per_device_batch
 from cvrl_pl.data.index import VideoIndex, load_or_build_index
 from dali_pipelines.evaluate import OUTPUTS as EVAL_OUTPUTS
 from dali_pipelines.evaluate import eval_pipeline

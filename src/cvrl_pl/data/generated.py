@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 
-from cvrl_pl.config import ConfigError
+from cvrl_pl.config import per_device_batch
 from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
 
 
@@ -120,9 +120,3 @@ class GeneratedDataModule(pl.LightningDataModule):
             persistent_workers=workers > 0,
         )
 
-
-def per_device_batch(global_batch: int, world_size: int) -> int:
-    """The share of the global batch each device trains on; an uneven split is a config error."""
-    if global_batch % world_size:
-        raise ConfigError(f"data.batch_size={global_batch} is not divisible by the {world_size} devices in use")
-    return global_batch // world_size

@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 
 from cvrl_pl.config import per_device_batch
+from dali_pipelines.params import random_resized_crop_box
 from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
 
 
@@ -52,15 +53,10 @@ def random_resized_crop_flip(
 ) -> torch.Tensor:
     """One crop box and one flip decision for all frames of ``clip`` (T, C, H, W); returns (C, T, S, S)."""
     _, _, h, w = clip.shape
-    for _ in range(10):
-        target = rng.uniform(*area) * h * w
-        ratio = np.exp(rng.uniform(np.log(aspect[0]), np.log(aspect[1])))
-        cw, ch = int(round(np.sqrt(target * ratio))), int(round(np.sqrt(target / ratio)))
-        if 0 < cw <= w and 0 < ch <= h:
-            break
-    else:
-        ch = cw = min(h, w)
-    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    # The same box law as the DALI pipelines (params.random_resized_crop_box), rounded to whole pixels.
+    x0, y0, bw, bh = random_resized_crop_box(rng, w, h, area, aspect)
+    x, y = int(x0), int(y0)
+    cw, ch = max(1, min(w - x, round(bw))), max(1, min(h - y, round(bh)))
     crop = F.interpolate(
         clip[:, :, y : y + ch, x : x + cw], size=(out_size, out_size), mode="bilinear", align_corners=False
     )
@@ -119,4 +115,3 @@ class GeneratedDataModule(pl.LightningDataModule):
             num_workers=workers,
             persistent_workers=workers > 0,
         )
-

@@ -137,8 +137,8 @@ def _gather_cat(parts: tuple[torch.Tensor, ...], module: pl.LightningModule) -> 
 
 
 def load_encoder_weights(encoder: torch.nn.Module, path: str) -> None:
-    """Load encoder weights from a pretraining checkpoint (``encoder.*`` of its state dict) or an exported encoder
-    (a dict with ``state_dict``, and ``encoder``/``width`` naming the architecture)."""
+    """Load encoder weights from a pretraining checkpoint (the ``encoder.*`` entries of its ``state_dict``) or from
+    a file whose ``state_dict`` is the encoder's own. The architecture comes from ``cfg.model``, which must match."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     state = checkpoint["state_dict"]
     if any(k.startswith("encoder.") for k in state):

@@ -109,7 +109,7 @@ def decode_pyav(path: str, indices: np.ndarray) -> np.ndarray:
     return np.stack([got[int(i)] for i in indices])
 
 
-class _Source:
+class ClipSource:
     """What every per-sample source shares: the video table, the epoch plan of this shard, reading a video.
 
     An epoch enumerates ``len(table) * items_per_video`` items (several clips per video for the test views).
@@ -136,7 +136,9 @@ class _Source:
         self.table, self.num_frames, self.stride = table, num_frames, stride
         self.batch_size, self.shard_id, self.num_shards = batch_size, shard_id, num_shards
         self.seed, self.shuffle, self.drop_last, self.decoder = seed, shuffle, drop_last, decoder
-        self.first_epoch = 0  # a resumed run sets the epoch it resumes at, so the shuffles continue, not repeat
+        # A resumed run sets the epoch it resumes at, so the shuffles continue, not repeat, and, resuming mid-epoch,
+        # the samples of that epoch already trained on.
+        self.first_epoch, self.skip = 0, 0
         self._plan: tuple[int, np.ndarray] | None = None
 
     def plan(self, epoch: int) -> np.ndarray:
@@ -154,10 +156,11 @@ class _Source:
     def __call__(self, info) -> tuple[np.ndarray, ...]:
         epoch = self.first_epoch + info.epoch_idx
         items = self.plan(epoch)
-        if info.idx_in_epoch >= len(items):
+        i = info.idx_in_epoch + (self.skip if info.epoch_idx == 0 else 0)
+        if i >= len(items):
             raise StopIteration
-        rng = np.random.default_rng([self.seed, epoch, self.shard_id, info.idx_in_epoch])
-        return self.sample(int(items[info.idx_in_epoch]), rng)
+        rng = np.random.default_rng([self.seed, epoch, self.shard_id, i])
+        return self.sample(int(items[i]), rng)
 
     def sample(self, item: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         raise NotImplementedError
@@ -180,7 +183,7 @@ class _Source:
 PARAM_NAMES = ("roi", "warp", "colour_a", "colour_b", "blur_sigma", "solarize")
 
 
-class PretrainSource(_Source):
+class PretrainSource(ClipSource):
     """Two CVRL clips of one video, decoded together, and each view's augmentation parameters.
 
     Outputs: the video (bytes, or PyAV frames (2T, H, W, 3)), the frame indices of both clips (2T,), each view's
@@ -210,7 +213,7 @@ class PretrainSource(_Source):
         return (*out, np.asarray(starts, np.int32), np.asarray(vid, np.int64))
 
 
-class EvalSource(_Source):
+class EvalSource(ClipSource):
     """Labelled clips for evaluation.
 
     ``train``: one clip per video from a random start, with its crop/flip parameters (``view``).
@@ -274,7 +277,7 @@ def eval_clip_start(k: int, num_clips: int, last_start: int) -> int:
     return int(round(k * last_start / (num_clips - 1)))
 
 
-def read_samples(source: _Source, py_workers: int, prefetch: int) -> dict[str, DataNode]:
+def read_samples(source: ClipSource, py_workers: int, prefetch: int) -> dict[str, DataNode]:
     """The graph's entry: the source's outputs by name, produced by ``py_workers`` processes in parallel."""
     parallel = {"parallel": True, "prefetch_queue_depth": prefetch} if py_workers > 0 else {}
     outputs = fn.external_source(source, num_outputs=len(source.OUTPUTS), batch=False, **parallel)
@@ -291,7 +294,7 @@ def decode(video: DataNode, frames: DataNode, decoder: str, device: str) -> Data
 
 
 def pipeline_kwargs(
-    source: _Source, device_id: int | None, num_threads: int, py_workers: int, seed: int, prefetch: int
+    source: ClipSource, device_id: int | None, num_threads: int, py_workers: int, seed: int, prefetch: int
 ) -> dict:
     """Arguments of a ``pipeline_def`` graph fed by ``source``; ``device_id=None`` builds a CPU-only pipeline."""
     return {

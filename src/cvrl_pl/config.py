@@ -128,6 +128,7 @@ class TrainerConfig:
     resume: str = _f("auto", "auto (continue from the run folder's last.ckpt if present), never, or a .ckpt path")
     log_every_n_steps: int = _f(10, "logging interval in steps")
     checkpoint_every_n_steps: int = _f(1000, "also save last.ckpt every N steps (0: only at epoch ends)")
+    trace_batches: bool = _f(False, "write each rank's per-step video ids, batch size and loss to <run>/trace/")
 
 
 @dataclass
@@ -151,8 +152,17 @@ class EvalConfig:
 
 
 @dataclass
+class WandbConfig:
+    mode: str = _f("offline", "offline (to <run>/wandb; `wandb sync` uploads it later), online, or disabled")
+    project: str = _f("cvrl-pl", "W&B project")
+    entity: str | None = _f(None, "W&B team or user (default: your W&B default)")
+    tags: list[str] = _f([], "W&B run tags")
+    preview_clips: int = _f(4, "clips of the first training batch logged as an augmentation preview (0: none)")
+
+
+@dataclass
 class LoggerConfig:
-    csv: bool = _f(True, "write every metric to <run>/metrics.csv")
+    wandb: WandbConfig = _section(WandbConfig, "Weights & Biases")
 
 
 @dataclass
@@ -165,7 +175,7 @@ class Config:
     optim: OptimConfig = _section(OptimConfig, "optimiser and learning-rate schedule")
     trainer: TrainerConfig = _section(TrainerConfig, "Lightning trainer and run folder")
     eval: EvalConfig = _section(EvalConfig, "periodic evaluation")
-    logger: LoggerConfig = _section(LoggerConfig, "metric loggers")
+    logger: LoggerConfig = _section(LoggerConfig, "metric loggers besides the CSV files, which are always written")
 
 
 # Values whose set of allowed choices is closed; checked after merging (omegaconf types them only as str).
@@ -178,6 +188,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "aug.temporal.distribution": ("decreasing", "uniform", "fixed", "same"),
     "model.encoder": ("r3d18", "r3d50", "r3d101", "r3d152"),
     "optim.name": ("sgd", "lars"),
+    "logger.wandb.mode": ("offline", "online", "disabled"),
 }
 
 
@@ -245,6 +256,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
             cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([item]))
         except OmegaConfBaseException as exc:
             raise _explain(exc, f"override '{item}'") from exc
+    try:
+        OmegaConf.resolve(cfg)  # e.g. trainer.run_name=sweep-${oc.env:WANDB_RUN_ID}, fixed once for the whole run
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or "?"
+        raise ConfigError(f"config key '{key}': {str(exc).splitlines()[0]}") from exc
     _check_choices(cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg

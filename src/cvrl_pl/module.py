@@ -8,12 +8,13 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 
-from cvrl_pl.config import Config
+from cvrl_pl.config import Config, ConfigError
 from cvrl_pl.eval.features import flatten_views
 from cvrl_pl.eval.knn import topk_accuracy
 from cvrl_pl.eval.views import average_by_video
 from cvrl_pl.losses import NTXentLoss, positive_top1
 from cvrl_pl.models import ProjectionHead, build_encoder
+from cvrl_pl.models.encoder_file import arch_of, load_encoder_weights
 from cvrl_pl.optim import build_optimizer, lr_at, peak_lr
 
 
@@ -77,7 +78,10 @@ class ClassifierModule(pl.LightningModule):
         m = cfg.model
         self.encoder = build_encoder(m.encoder, m.width, m.zero_init_residual, m.base_channels)
         if m.init:
-            load_encoder_weights(self.encoder, m.init)
+            try:
+                load_encoder_weights(self.encoder, m.init, arch_of(m))
+            except (FileNotFoundError, ValueError) as exc:
+                raise ConfigError(f"model.init: {exc}") from exc
         self.encoder.requires_grad_(not self.frozen)
         self.dropout = torch.nn.Dropout(0.0 if self.frozen else m.classifier_dropout)
         self.head = torch.nn.Linear(self.encoder.feature_dim, num_classes)
@@ -134,13 +138,3 @@ def _gather_cat(parts: tuple[torch.Tensor, ...], module: pl.LightningModule) -> 
     local = torch.cat(parts)
     gathered = module.all_gather(local)
     return gathered.flatten(0, 1) if module.trainer.world_size > 1 else local
-
-
-def load_encoder_weights(encoder: torch.nn.Module, path: str) -> None:
-    """Load encoder weights from a pretraining checkpoint (the ``encoder.*`` entries of its ``state_dict``) or from
-    a file whose ``state_dict`` is the encoder's own. The architecture comes from ``cfg.model``, which must match."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    state = checkpoint["state_dict"]
-    if any(k.startswith("encoder.") for k in state):
-        state = {k.removeprefix("encoder."): v for k, v in state.items() if k.startswith("encoder.")}
-    encoder.load_state_dict(state)

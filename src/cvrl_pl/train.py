@@ -7,23 +7,34 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import uuid
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+from pytorch_lightning.plugins.environments import SLURMEnvironment
+from pytorch_lightning.utilities import rank_zero_only
 
+from cvrl_pl.callbacks.finite_loss import FiniteLossGuard, NonFiniteLossError
+from cvrl_pl.callbacks.preemption import Preempted, PreemptionCallback
+from cvrl_pl.callbacks.preview import AugmentationPreview
 from cvrl_pl.callbacks.probes import ProbeCallback
 from cvrl_pl.callbacks.report import ReportCallback
+from cvrl_pl.callbacks.trace import BatchTraceCallback
+from cvrl_pl.checkpoint_io import AtomicCheckpointIO
 from cvrl_pl.config import ConfigError, load_config, per_device_batch
 from cvrl_pl.data.datamodule import CVRLDataModule, eval_loader
 from cvrl_pl.data.generated import GeneratedDataModule
 from cvrl_pl.data.index import DatasetError, load_or_build_index
 from cvrl_pl.data.synthetic import SyntheticSpec, generate
 from cvrl_pl.module import ClassifierModule, CVRLModule
+
+EXIT_PREEMPTED = 3  # stopped on SIGUSR1 after saving: rerunning the command resumes
 
 
 def resolve_precision(precision: str) -> str:
@@ -45,27 +56,91 @@ def resume_checkpoint(resume: str, run_dir: Path) -> str | None:
     return resume
 
 
-def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[pl.Callback]:
-    """Checkpoints; the kNN / linear probes when a labelled val split is configured; the run report."""
+def build_callbacks(cfg: DictConfig, run_dir: Path, loggers: list[Logger]) -> list[pl.Callback]:
+    """Checkpoints, preemption and the loss guard; for pretraining also the kNN / linear probes when a labelled val
+    split is configured, the run report and the W&B augmentation preview."""
     t = cfg.trainer
-    checkpoints = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
-        save_last=True,
-        save_top_k=0,
-        every_n_train_steps=t.checkpoint_every_n_steps or None,
-        save_on_train_epoch_end=True,
-    )
+    last = run_dir / "checkpoints" / "last.ckpt"
+    callbacks: list[pl.Callback] = [
+        ModelCheckpoint(
+            dirpath=last.parent,
+            save_last=True,
+            save_top_k=0,
+            every_n_train_steps=t.checkpoint_every_n_steps or None,
+            save_on_train_epoch_end=True,
+        ),
+        *([BatchTraceCallback(run_dir)] if t.trace_batches else []),
+        FiniteLossGuard(t.log_every_n_steps, last),
+        PreemptionCallback(last),  # after the step's other callbacks: it may end the run
+    ]
     if cfg.task != "pretrain":
-        return [checkpoints]
+        return callbacks
     probes = ProbeCallback(cfg) if cfg.eval.val_root else None
-    return [checkpoints, *([probes] if probes else []), ReportCallback(run_dir, probes)]
+    callbacks += [*([probes] if probes else []), ReportCallback(run_dir, probes)]
+    wandb = [logger for logger in loggers if isinstance(logger, WandbLogger)]
+    if wandb and cfg.logger.wandb.preview_clips:
+        callbacks.append(AugmentationPreview(wandb[0], cfg.logger.wandb.preview_clips))
+    return callbacks
+
+
+def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
+    """CSV files always (a new logs/version_N per start, so a resumed run never overwrites earlier metrics), and
+    W&B unless ``logger.wandb.mode=disabled``, continuing the same W&B run when the run resumes."""
+    loggers: list[Logger] = [CSVLogger(save_dir=run_dir, name="logs")]
+    w = cfg.logger.wandb
+    if w.mode != "disabled":
+        loggers.append(
+            WandbLogger(
+                name=cfg.trainer.run_name,
+                save_dir=run_dir,
+                project=w.project,
+                entity=w.entity,
+                tags=list(w.tags),
+                mode=w.mode,
+                id=wandb_run_id(run_dir),
+                resume="allow",
+                config=flat_config(cfg),
+            )
+        )
+    return loggers
+
+
+def wandb_run_id(run_dir: Path) -> str:
+    """The W&B run id of this run folder: chosen by its first start (the sweep agent's WANDB_RUN_ID under a sweep),
+    saved, and read back by every resume, so a resumed run continues the same W&B run."""
+    path = run_dir / "wandb_id"
+    if path.is_file():
+        return path.read_text().strip()
+    run_id = os.environ.get("WANDB_RUN_ID") or uuid.uuid4().hex[:12]
+    if rank_zero_only.rank == 0:  # other ranks never start a W&B run
+        run_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(run_id)
+    return run_id
+
+
+def flat_config(cfg: DictConfig) -> dict:
+    """The resolved config as {"dotted.key": value}: the names W&B sweeps and run filters use."""
+    flat: dict = {}
+
+    def walk(node: dict, prefix: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+            else:
+                flat[prefix + key] = value
+
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return flat
 
 
 def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
     t = cfg.trainer
-    # A new logs/version_N per (re)start, so a resumed run never overwrites the metrics logged before.
-    loggers = [CSVLogger(save_dir=run_dir, name="logs")] if cfg.logger.csv else []
+    loggers = build_loggers(cfg, run_dir)
     gpu = t.accelerator == "gpu" or (t.accelerator == "auto" and torch.cuda.is_available())
+    plugins = [AtomicCheckpointIO()]
+    if SLURMEnvironment.detect():
+        # Lightning would handle SIGUSR1 itself, saving elsewhere; PreemptionCallback saves last.ckpt and requeues.
+        plugins.append(SLURMEnvironment(auto_requeue=False))
     trainer = pl.Trainer(
         default_root_dir=run_dir,
         accelerator=t.accelerator,
@@ -75,8 +150,9 @@ def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
         max_epochs=t.max_epochs,
         max_steps=t.max_steps,
         log_every_n_steps=t.log_every_n_steps,
-        callbacks=build_callbacks(cfg, run_dir),
+        callbacks=build_callbacks(cfg, run_dir, loggers),
         logger=loggers,
+        plugins=plugins,
         benchmark=gpu,  # cudnn autotuning: the clip shape is fixed for a whole run
         # SyncBN (the paper's cross-device BN) needs CUDA tensors; plain BN on CPU ranks.
         sync_batchnorm=gpu,
@@ -87,7 +163,10 @@ def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
 
 
 def run(cfg: DictConfig) -> Path:
-    """Train according to ``cfg``; returns the run folder (config.yaml, checkpoints/last.ckpt, logs/)."""
+    """Train according to ``cfg``; returns the run folder (config.yaml, checkpoints/last.ckpt, logs/).
+
+    Raises :class:`Preempted` after saving on SIGUSR1, and :class:`NonFiniteLossError` on a NaN or infinite loss.
+    """
     run_dir = Path(cfg.trainer.output_dir) / cfg.trainer.run_name
     ckpt = resume_checkpoint(cfg.trainer.resume, run_dir)
     if cfg.data.generate and not Path(cfg.data.generate).exists():
@@ -160,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except NonFiniteLossError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Preempted as exc:
+        print(f"{exc}. Rerun the same command to resume.", file=sys.stderr)
+        return EXIT_PREEMPTED
     return 0
 
 

@@ -18,6 +18,7 @@ from nvidia.dali.plugin.pytorch import DALIGenericIterator
 from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_info
 
+from cvrl_pl.callbacks.preemption import preemption_signal_ignored
 from cvrl_pl.config import ConfigError, per_device_batch
 from cvrl_pl.data.index import VideoIndex, load_or_build_index
 from dali_pipelines.evaluate import OUTPUTS as EVAL_OUTPUTS
@@ -25,7 +26,7 @@ from dali_pipelines.evaluate import eval_pipeline
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import OUTPUTS as PRETRAIN_OUTPUTS
 from dali_pipelines.pretrain import pretrain_pipeline
-from dali_pipelines.sources import DALI_CPU_CODECS, EvalSource, PretrainSource, VideoTable, epoch_plan
+from dali_pipelines.sources import DALI_CPU_CODECS, ClipSource, EvalSource, PretrainSource, VideoTable, epoch_plan
 
 
 def video_table(index: VideoIndex) -> VideoTable:
@@ -125,18 +126,20 @@ def eval_loader(
         decoder=choose_decoder(d.decoder, on_gpu, {r.codec for r in index.videos}),
     )
 
-    def build(first_epoch: int) -> Pipeline:
-        source.first_epoch = first_epoch
+    def build(source: EvalSource) -> Pipeline:
         return eval_pipeline(
             source, device_id, crop_size, short_side or crop_size, d.dali_threads, d.num_workers, cfg.trainer.seed
         )
 
-    return DaliLoader(
-        build,
-        EVAL_OUTPUTS,
-        len(source) // source.batch_size,
-        lambda: trainer.current_epoch if trainer and mode == "train" else 0,
-    )
+    # The probes' and the test loaders run outside the fit loop: always their first and only epoch.
+    return DaliLoader(source, build, EVAL_OUTPUTS, _fit_progress(trainer) if mode == "train" else lambda: (0, 0))
+
+
+def _fit_progress(trainer: pl.Trainer | None) -> Callable[[], tuple[int, int]]:
+    """(epoch, batches trained in it) of the trainer's fit loop."""
+    if trainer is None:
+        return lambda: (0, 0)
+    return lambda: (trainer.current_epoch, trainer.fit_loop.epoch_loop.batch_progress.current.processed)
 
 
 def check_epoch_coverage(source: PretrainSource, world: int) -> None:
@@ -156,15 +159,23 @@ def check_epoch_coverage(source: PretrainSource, world: int) -> None:
 
 
 class DaliLoader:
-    """An iterable of batch dicts with a length, built on first use so a resumed run continues its epoch count.
+    """Lightning's view of a DALI pipeline: an iterable of batch dicts with a length, one pass per epoch.
 
-    ``build(first_epoch)`` returns the pipeline; each pass over the loader is one epoch.
+    The pipeline is built at the first batch, when the trainer has restored any checkpoint, so it starts where the
+    trainer stands: a resumed run continues the sequence of shuffles and, resumed mid-epoch from a checkpoint saved
+    after batch k, reads that epoch's batches from k on, exactly those an uninterrupted run reads (every sample's
+    randomness is a function of its epoch and position).
     """
 
     def __init__(
-        self, build: Callable[[int], Pipeline], names: tuple[str, ...], steps: int, first_epoch: Callable[[], int]
+        self,
+        source: ClipSource,
+        build: Callable[[ClipSource], Pipeline],
+        names: tuple[str, ...],
+        progress: Callable[[], tuple[int, int]],
     ):
-        self._build, self.names, self.steps, self._first_epoch = build, names, steps, first_epoch
+        self.source, self._build, self.names, self._progress = source, build, names, progress
+        self.steps = len(source) // source.batch_size
         self._iterator: DALIGenericIterator | None = None
 
     def __len__(self) -> int:
@@ -172,9 +183,23 @@ class DaliLoader:
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         if self._iterator is None:
-            self._iterator = DALIGenericIterator(self._build(self._first_epoch()), list(self.names), auto_reset=True)
+            epoch, done = self._progress()
+            self.source.first_epoch, self.source.skip = epoch, done * self.source.batch_size
+            pipeline = self._build(self.source)
+            with preemption_signal_ignored():  # the Python workers start here
+                pipeline.build()
+            self._iterator = DALIGenericIterator(pipeline, list(self.names), auto_reset=True)
         for batch in self._iterator:
             yield batch[0]
+
+    # Lightning's protocol of resumable loaders. Lightning restores its loops' progress before the first batch,
+    # and the pipeline is built from that progress, so there is nothing to load; the state saved is informative.
+    def state_dict(self) -> dict[str, int]:
+        epoch, done = self._progress()
+        return {"epoch": epoch, "batches": done}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        pass
 
 
 class CVRLDataModule(pl.LightningDataModule):
@@ -221,10 +246,7 @@ class CVRLDataModule(pl.LightningDataModule):
 
         check_epoch_coverage(source, world)
 
-        def build(first_epoch: int) -> Pipeline:
-            source.first_epoch = first_epoch
+        def build(source: PretrainSource) -> Pipeline:
             return pretrain_pipeline(source, device_id, d.dali_threads, d.num_workers, self.cfg.trainer.seed)
 
-        return DaliLoader(
-            build, PRETRAIN_OUTPUTS, len(source) // source.batch_size, lambda: trainer.current_epoch if trainer else 0
-        )
+        return DaliLoader(source, build, PRETRAIN_OUTPUTS, _fit_progress(trainer))

@@ -80,7 +80,7 @@ class GeneratedVideoPairs(Dataset):
         gen, t = self.data.generated, self.aug.temporal
         length = gen.num_video_frames
         starts = sample_clip_starts(length, self.data.num_frames, self.data.stride, rng, t.distribution, t.power, t.gap)
-        views = {}
+        views = {"video_id": torch.tensor(index)}
         for name, s in zip(("view1", "view2"), starts, strict=True):
             frames = render_frames(
                 index, clip_frame_indices(s, self.data.num_frames, self.data.stride, length), gen.size, gen.seed

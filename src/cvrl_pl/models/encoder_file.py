@@ -1,0 +1,57 @@
+"""Encoder weights on disk: a pretraining checkpoint, or an exported encoder that loads without Lightning.
+
+An exported file (``python -m cvrl_pl.tools.export``) is a ``torch.save`` of ``{"arch": {...}, "state_dict": {...},
+...}``, where ``arch`` holds the keyword arguments of :func:`cvrl_pl.models.build_encoder`::
+
+    blob = torch.load("encoder.pt")
+    encoder = build_encoder(**blob["arch"])
+    encoder.load_state_dict(blob["state_dict"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ARCH_KEYS = ("name", "width", "base_channels")  # what build_encoder needs to rebuild the same tensors
+
+
+def arch_of(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The architecture a ``model`` config section builds, as build_encoder keyword arguments."""
+    return {"name": model_cfg["encoder"], "width": model_cfg["width"], "base_channels": model_cfg["base_channels"]}
+
+
+def read_encoder(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
+    """(encoder state dict, architecture, the whole file) of a pretraining ``.ckpt`` or an exported encoder."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"encoder weights not found: {path}")
+    blob = torch.load(path, map_location="cpu", weights_only=False)
+    if "arch" in blob:  # exported
+        return blob["state_dict"], dict(blob["arch"]), blob
+    if "state_dict" not in blob or "hyper_parameters" not in blob:
+        raise ValueError(f"{path}: neither a cvrl-pl checkpoint nor an exported encoder")
+    prefix = "encoder."
+    state = {k.removeprefix(prefix): v for k, v in blob["state_dict"].items() if k.startswith(prefix)}
+    return state, arch_of(blob["hyper_parameters"]["cfg"]["model"]), blob
+
+
+def load_encoder_weights(encoder: torch.nn.Module, path: str | Path, expected: dict[str, Any]) -> None:
+    """Load ``path`` into ``encoder``; an architecture other than ``expected`` (the config's) is a clear error."""
+    state, arch, _ = read_encoder(path)
+    wrong = [f"model.{'encoder' if k == 'name' else k}" for k in ARCH_KEYS if arch.get(k) != expected[k]]
+    if wrong:
+        raise ValueError(f"{path} holds a {arch} encoder, but the config builds {expected}: set {', '.join(wrong)}")
+    encoder.load_state_dict(state)
+
+
+def export_encoder(checkpoint: str | Path, out: str | Path) -> dict[str, Any]:
+    """Write the encoder of a pretraining checkpoint as a plain state dict with its architecture; returns it."""
+    state, arch, source = read_encoder(checkpoint)
+    blob = {"arch": arch, "state_dict": state, "source": str(checkpoint), "global_step": source.get("global_step")}
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(blob, out)
+    return blob

@@ -1,11 +1,14 @@
 """Linear evaluation and fine-tuning through train.py: frozen vs trained encoder, multi-view test, metrics.json."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from cvrl_pl.data.synthetic import SyntheticSpec, generate
+from cvrl_pl.models import build_encoder
 
 SMALL = [
     "model.encoder=r3d18",
@@ -61,9 +64,37 @@ def _encoder(path):
     return {k: v for k, v in state.items() if k.startswith("encoder.") and v.is_floating_point()}
 
 
-@pytest.mark.parametrize("task", ["linear_eval", "finetune"])
-def test_protocol_trains_a_classifier_and_tests_every_view(train, pretrained, task):
-    root, ckpt = pretrained
+def _export(ckpt, out):
+    return subprocess.run(
+        [sys.executable, "-m", "cvrl_pl.tools.export", str(ckpt), "--out", str(out)], capture_output=True, text=True
+    )
+
+
+def test_exported_encoder_loads_without_lightning(pretrained, tmp_path):
+    _, ckpt = pretrained
+    proc = _export(ckpt, tmp_path / "encoder.pt")
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote" in proc.stdout and "'name': 'r3d18'" in proc.stdout and "step 2" in proc.stdout
+    blob = torch.load(tmp_path / "encoder.pt", map_location="cpu", weights_only=False)
+    assert blob["arch"] == {"name": "r3d18", "width": 1, "base_channels": 8} and blob["global_step"] == 2
+    encoder = build_encoder(**blob["arch"])
+    encoder.load_state_dict(blob["state_dict"])  # strict: every tensor present, nothing extra
+    expected = {k.removeprefix("encoder."): v for k, v in _encoder(ckpt).items()}
+    state = encoder.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in expected.items()) and len(expected) > 50
+    clips = torch.rand(2, 3, 4, 32, 32)
+    assert encoder.eval()(clips).shape == (2, encoder.feature_dim)
+
+    assert _export(tmp_path / "missing.ckpt", tmp_path / "x.pt").returncode == 2
+
+
+@pytest.mark.parametrize("task,init", [("linear_eval", "exported"), ("finetune", "checkpoint")])
+def test_protocol_trains_a_classifier_and_tests_every_view(train, pretrained, task, init, tmp_path):
+    root, pretraining = pretrained
+    ckpt = pretraining
+    if init == "exported":
+        assert _export(pretraining, tmp_path / "encoder.pt").returncode == 0
+        ckpt = tmp_path / "encoder.pt"
     proc = train(
         "--config",
         f"conf/{task}.yaml",
@@ -81,10 +112,19 @@ def test_protocol_trains_a_classifier_and_tests_every_view(train, pretrained, ta
     assert metrics["videos"] == 16 and metrics["views_per_video"] == 2.0  # 8 classes x 2 val videos, 2 clips each
     assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 100.0
 
-    before, after = _encoder(ckpt), _encoder(root / task / "checkpoints" / "last.ckpt")
+    before, after = _encoder(pretraining), _encoder(root / task / "checkpoints" / "last.ckpt")
     assert before.keys() == after.keys()
     unchanged = all(torch.equal(before[k], after[k]) for k in before)
     assert unchanged == (task == "linear_eval")  # frozen (BN statistics included) only in linear evaluation
+
+
+def test_encoder_of_another_architecture_is_a_config_error(train, pretrained, tmp_path):
+    root, ckpt = pretrained
+    assert _export(ckpt, tmp_path / "encoder.pt").returncode == 0
+    args = ["--config", "conf/linear_eval.yaml", *SMALL, *EVAL, f"data.root={root}/demo/train"]
+    proc = train(*args, f"eval.val_root={root}/demo/val", f"model.init={tmp_path}/encoder.pt", "model.base_channels=16")
+    assert proc.returncode == 2
+    assert "model.init:" in proc.stderr and "encoder.pt" in proc.stderr and "set model.base_channels" in proc.stderr
 
 
 def test_protocol_without_val_split_is_a_config_error(train, pretrained):

@@ -37,9 +37,9 @@ def records(path: Path) -> Iterator[pb.Record]:
             parts = b""
 
 
-def logged(run_dir: Path) -> tuple[dict, list[dict]]:
-    """(config, history rows) of the single offline W&B run under ``run_dir/wandb``."""
-    (path,) = Path(run_dir).glob("wandb/offline-run-*/run-*.wandb")
+def logged(run_dir: Path, offline_run: Path | None = None) -> tuple[dict, list[dict]]:
+    """(config, history rows) of ``offline_run``, by default the only offline W&B run under ``run_dir/wandb``."""
+    (path,) = (offline_run or Path(run_dir)).glob("run-*.wandb" if offline_run else "wandb/offline-run-*/run-*.wandb")
     config, history = {}, []
     for record in records(path):
         kind = record.WhichOneof("record_type")
@@ -47,5 +47,8 @@ def logged(run_dir: Path) -> tuple[dict, list[dict]]:
             updates = (record.run.config if kind == "run" else record.config).update
             config.update({item.key: json.loads(item.value_json) for item in updates})
         elif kind == "history":
-            history.append({item.key: json.loads(item.value_json) for item in record.history.item})
+            # W&B stores a key either whole or split at its slashes
+            history.append(
+                {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item}
+            )
     return config, history

@@ -61,11 +61,11 @@ class PreemptionCallback(pl.Callback):
         if not trainer.strategy.reduce_boolean_decision(self.received, all=False):
             return
         trainer.save_checkpoint(self.checkpoint)
-        job = os.environ.get("SLURM_JOB_ID")
         message = f"preempted: saved {self.checkpoint} at step {trainer.global_step}"
+        job = os.environ.get("SLURM_JOB_ID")
+        if job:
+            message += f"; requeueing Slurm job {job}"
+        rank_zero_info(message)  # before the requeue: Slurm may stop this process as soon as it is asked
         if job and trainer.is_global_zero:
-            # Slurm stops this job and puts it back in the queue; the rerun resumes from the checkpoint.
             subprocess.run(["scontrol", "requeue", job], check=True)
-            message += f"; requeued Slurm job {job}"
-        rank_zero_info(message)
         raise Preempted(message)

@@ -6,6 +6,7 @@
 
 Rates are clips per second (two clips per video). Example:
     python benchmarks/bench_data.py --videos 16 --width 340 --height 256 --seconds 10
+    python benchmarks/bench_data.py --device gpu --codec h264 --num-frames 16 --crop 224 --batch 32  # a GPU
 """
 
 from __future__ import annotations
@@ -13,42 +14,22 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from bench_videos import ENCODERS, make_videos, video_folder  # benchmarks/bench_videos.py
 from nvidia.dali.pipeline import pipeline_def
 from nvidia.dali.plugin.pytorch import DALIGenericIterator
 
-from cvrl_pl.data.generated import random_resized_crop_flip, render_frames
+from cvrl_pl.data.datamodule import choose_decoder
+from cvrl_pl.data.generated import random_resized_crop_flip
 from dali_pipelines.augment import blur_window
 from dali_pipelines.params import ViewAugConfig, colour_maps
 from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
 from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
 from dali_pipelines.sources import PretrainSource, VideoTable, decode, decode_pyav, pipeline_kwargs, read_samples
-
-
-def make_videos(folder: Path, count: int, frames: int, width: int, height: int) -> VideoTable:
-    """VP9 videos of moving textured objects (decodable by DALI's CPU decoder and by PyAV)."""
-    import av
-
-    paths = []
-    for i in range(count):
-        path = folder / f"v{i}.webm"
-        size = max(width, height)
-        clip = render_frames(i, np.arange(frames), size, seed=1)[:, :, :height, :width]
-        with av.open(str(path), "w") as out:
-            stream = out.add_stream("libvpx-vp9", rate=25)
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            stream.options = {"deadline": "realtime", "cpu-used": "8", "crf": "32", "b:v": "0"}
-            for image in (clip.permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8):
-                out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-            out.mux(stream.encode())
-        paths.append(str(path))
-    n = len(paths)
-    return VideoTable(tuple(paths), np.full(n, frames), np.full(n, width), np.full(n, height), np.zeros(n, int))
 
 
 def rate(batches, batch_size: int, seconds: float, warmup: int = 2) -> float:
@@ -70,13 +51,13 @@ def dali_batches(pipe, names):
         yield from iterator
 
 
-def decode_only_pipeline(source: PretrainSource, workers: int, threads: int):
+def decode_only_pipeline(source: PretrainSource, device_id: int | None, workers: int, threads: int):
     @pipeline_def
     def graph():
         sample = read_samples(source, workers, 2)
-        return decode(sample["video"], sample["frames"], source.decoder, "cpu")
+        return decode(sample["video"], sample["frames"], source.decoder, "cpu" if device_id is None else "gpu")
 
-    return graph(**pipeline_kwargs(source, None, threads, workers, 0, 2))
+    return graph(**pipeline_kwargs(source, device_id, threads, workers, 0, 2))
 
 
 def blur_torch(view: torch.Tensor, sigma: float, window: int) -> torch.Tensor:
@@ -133,22 +114,28 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2, help="DALI CPU threads")
     parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per variant")
+    parser.add_argument("--codec", choices=sorted(ENCODERS), default="vp9")
+    parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu", help="gpu: DALI mixed decoding, GPU ops")
+    parser.add_argument("--video-dir", type=Path, help="keep (and reuse) the generated videos here")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        table = make_videos(Path(tmp), args.videos, args.frames, args.width, args.height)
+    device_id = 0 if args.device == "gpu" else None
+    with video_folder(args.video_dir) as tmp:
+        table = make_videos(Path(tmp), args.videos, args.frames, args.width, args.height, args.codec)
         view1 = ViewAugConfig(crop_size=args.crop, blur_prob=1.0)
         view2 = ViewAugConfig(crop_size=args.crop, blur_prob=0.1, solarize_prob=0.2)
         source_args = dict(num_frames=args.num_frames, stride=args.stride, batch_size=args.batch)
-        source = PretrainSource(table, (view1, view2), {"distribution": "decreasing"}, **source_args)
+        decoder = choose_decoder("auto", device_id is not None, {args.codec})
+        source = PretrainSource(table, (view1, view2), {"distribution": "decreasing"}, **source_args, decoder=decoder)
 
         # One variant at a time: each pipeline is released before the next starts (no prefetching in the background).
-        pipeline = rate(
-            dali_batches(pretrain_pipeline(source, None, args.threads, args.workers), OUTPUTS), args.batch, args.seconds
-        )
+        full = pretrain_pipeline(source, device_id, args.threads, args.workers)
+        pipeline = rate(dali_batches(full, OUTPUTS), args.batch, args.seconds)
+        del full
         gc.collect()
         decode_only = rate(
-            dali_batches(decode_only_pipeline(source, args.workers, args.threads), ("frames",)),
+            dali_batches(decode_only_pipeline(source, device_id, args.workers, args.threads), ("frames",)),
             args.batch,
             args.seconds,
         )
@@ -163,20 +150,21 @@ def main() -> None:
         )
         baseline = rate((b for _ in iter(int, 1) for b in loader), args.batch, args.seconds)
 
-    print(
-        json.dumps(
-            {
-                "videos": f"{args.videos} x {args.frames} frames, {args.width}x{args.height}, VP9",
-                "clips": f"2 x {args.num_frames}x{args.crop}x{args.crop} per video, batch {args.batch}",
-                "workers": args.workers,
-                "pipeline_clips_s": round(pipeline, 1),
-                "decode_only_clips_s": round(decode_only, 1),
-                "baseline_clips_s": round(baseline, 1),
-                "pipeline_vs_baseline": round(pipeline / baseline, 3),
-                "pipeline_vs_decode_only": round(pipeline / decode_only, 3),
-            }
-        )
-    )
+    figures = {
+        "videos": f"{args.videos} x {args.frames} frames, {args.width}x{args.height}, {args.codec}",
+        "clips": f"2 x {args.num_frames}x{args.crop}x{args.crop} per video, batch {args.batch}",
+        "device": args.device,
+        "decoder": decoder,
+        "workers": args.workers,
+        "pipeline_clips_s": round(pipeline, 1),
+        "decode_only_clips_s": round(decode_only, 1),
+        "baseline_clips_s": round(baseline, 1),
+        "pipeline_vs_baseline": round(pipeline / baseline, 3),
+        "pipeline_vs_decode_only": round(pipeline / decode_only, 3),
+    }
+    print(json.dumps(figures))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

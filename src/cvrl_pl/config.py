@@ -97,6 +97,7 @@ class ModelConfig:
     proj_layers: int = _f(3, "number of [Linear, BN, ReLU] hidden layers in the projection head")
     proj_out_dim: int = _f(128, "dimension of the projection the loss sees")
     channels_last_3d: bool = _f(False, "use the channels_last_3d memory format (faster convs on recent GPUs)")
+    compile: bool = _f(False, "torch.compile the encoder (in place: checkpoints keep their keys)")
 
 
 @dataclass

@@ -33,6 +33,8 @@ class CVRLModule(pl.LightningModule):
         self.criterion = NTXentLoss(cfg.loss.temperature)
         if m.channels_last_3d:
             self.to(memory_format=torch.channels_last_3d)
+        if m.compile:
+            self.encoder.compile()
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         """Encoder features (B, feature_dim) of clips (B, 3, T, H, W)."""
@@ -48,11 +50,18 @@ class CVRLModule(pl.LightningModule):
         n = view1.shape[0]
         self.log("train/loss", out.loss, prog_bar=True, sync_dist=True, batch_size=n)
         self.log("train/pos_top1", positive_top1(out), prog_bar=True, sync_dist=True, batch_size=n)
-        self.log("train/lr", self.optimizers().param_groups[0]["lr"], prog_bar=True, batch_size=n)
+        log_lr(self, n)
         return out.loss
 
     def configure_optimizers(self):
         return optimizer_and_schedule(self, self.cfg)
+
+
+def log_lr(module: pl.LightningModule, batch_size: int) -> None:
+    """Log the learning rate, only on the steps Lightning writes logs: a logged Python float is copied to the
+    device, and the training loop should copy nothing but the batch."""
+    if module.trainer._logger_connector.should_update_logs:
+        module.log("train/lr", module.optimizers().param_groups[0]["lr"], prog_bar=True, batch_size=batch_size)
 
 
 def optimizer_and_schedule(module: pl.LightningModule, cfg: DictConfig) -> dict:
@@ -104,7 +113,7 @@ class ClassifierModule(pl.LightningModule):
         loss = F.cross_entropy(logits, batch["label"].view(-1))
         n = len(logits)
         self.log("train/loss", loss, prog_bar=True, sync_dist=True, batch_size=n)
-        self.log("train/lr", self.optimizers().param_groups[0]["lr"], prog_bar=True, batch_size=n)
+        log_lr(self, n)
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 from pytorch_lightning.plugins.environments import SLURMEnvironment
 from pytorch_lightning.utilities import rank_zero_only
@@ -72,6 +72,8 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, loggers: list[Logger]) -> li
         *([BatchTraceCallback(run_dir)] if t.trace_batches else []),
         FiniteLossGuard(t.log_every_n_steps, last),
         PreemptionCallback(last),  # after the step's other callbacks: it may end the run
+        # The bar reads its metrics from the device when it refreshes: only as often as the logs are written.
+        TQDMProgressBar(refresh_rate=t.log_every_n_steps),
     ]
     if cfg.task != "pretrain":
         return callbacks

@@ -17,16 +17,16 @@ class ReportCallback(pl.Callback):
     def __init__(self, run_dir: Path, probes: ProbeCallback | None):
         self.run_dir, self.probes = Path(run_dir), probes
         self.losses: list[float] = []  # mean loss per finished epoch; kept in checkpoints
-        self._sum, self._count = 0.0, 0
+        self._sum, self._count = 0.0, 0  # summed on the device: read once an epoch, not once a step
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        self._sum += float(loss.detach())
+        self._sum = self._sum + loss.detach().float()
         self._count += 1
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self._count:
-            self.losses.append(self._sum / self._count)
+            self.losses.append(float(self._sum) / self._count)
         self._sum, self._count = 0.0, 0
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -70,7 +70,9 @@ def ntxent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> NTXentOutp
     self_cols = torch.cat([local, local + big_n])
     targets = torch.cat([local + big_n, local])
     rows = torch.arange(2 * n, device=z1.device)
-    logits = logits.index_put((rows, self_cols), torch.tensor(float("-inf"), dtype=logits.dtype, device=z1.device))
+    # torch.full fills on the device; torch.tensor(-inf, device=...) would copy from the host every step.
+    minus_inf = torch.full((), float("-inf"), dtype=logits.dtype, device=logits.device)
+    logits = logits.index_put((rows, self_cols), minus_inf)
     return NTXentOutput(F.cross_entropy(logits, targets), logits, targets)
 
 

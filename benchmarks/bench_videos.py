@@ -1,0 +1,52 @@
+"""Benchmark videos: moving textured objects at a chosen size, length and codec, in a folder the indexer reads."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from pathlib import Path
+
+import av
+import numpy as np
+
+from cvrl_pl.data.generated import render_frames
+from dali_pipelines.sources import VideoTable
+
+ENCODERS = {  # codec -> (PyAV encoder, file extension, options); quality about that of web video
+    "vp9": ("libvpx-vp9", "webm", {"deadline": "realtime", "cpu-used": "8", "crf": "32", "b:v": "0"}),
+    "h264": ("libx264", "mp4", {"preset": "ultrafast", "crf": "23"}),
+}
+
+
+def video_folder(path: Path | None) -> contextlib.AbstractContextManager[str]:
+    """``path`` (created if missing) or, without one, a temporary folder removed afterwards."""
+    if path is None:
+        return tempfile.TemporaryDirectory()
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return contextlib.nullcontext(str(path))
+
+
+def make_videos(folder: Path, count: int, frames: int, width: int, height: int, codec: str = "vp9") -> VideoTable:
+    """Write ``count`` videos to ``folder/all/`` (one class, the folder layout), keeping those already there (so
+    several benchmarks can share one folder), and return their table."""
+    name, ext, options = ENCODERS[codec]
+    (Path(folder) / "all").mkdir(parents=True, exist_ok=True)
+    size = max(width, height)
+    paths = []
+    for i in range(count):
+        path = Path(folder) / "all" / f"v{i:04d}_{frames}_{width}x{height}.{ext}"
+        paths.append(str(path))
+        if path.is_file():
+            continue
+        with av.open(str(path), "w") as out:
+            stream = out.add_stream(name, rate=25)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.options = options
+            for first in range(0, frames, 50):  # rendered in chunks: 10 s at 340x256 is 250 frames
+                chunk = render_frames(i, np.arange(first, min(first + 50, frames)), size, seed=1)
+                for image in (chunk[:, :, :height, :width].permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8):
+                    out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+            out.mux(stream.encode())
+    n = len(paths)
+    codes = np.zeros(n, int)
+    return VideoTable(tuple(paths), np.full(n, frames), np.full(n, width), np.full(n, height), codes)

@@ -1,0 +1,41 @@
+"""The GPU readiness script, run in its CPU mode (toy sizes): every step runs and the figures are consistent.
+
+This checks that the benchmarks work, not how fast anything is: speed is shown by running them, never by tests."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def test_gpu_check_in_cpu_mode_writes_every_figure(tmp_path):
+    env = {**os.environ, "GPU_CHECK_DEVICE": "cpu"}
+    proc = subprocess.run(
+        ["bash", "benchmarks/gpu_check.sh", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert figures == json.loads(proc.stdout.strip().splitlines()[-1])
+
+    data = figures["data"]
+    assert data["decoder"] == "pyav" and "h264" in data["videos"]  # H.264 on a CPU: DALI cannot decode it
+    for key in ("pipeline", "decode_only", "baseline"):
+        assert data[f"{key}_clips_s"] > 0
+    assert data["pipeline_vs_decode_only"] == pytest.approx(
+        data["pipeline_clips_s"] / data["decode_only_clips_s"], abs=2e-3
+    )
+
+    (train,) = figures["train"]["variants"].values()
+    assert train["batch"] == 4 and train["ceiling_clips_s"] > 0 and train["end_to_end_clips_s"] > 0
+    assert train["end_to_end_vs_ceiling"] == pytest.approx(
+        train["end_to_end_clips_s"] / train["ceiling_clips_s"], abs=2e-3
+    )
+
+    loss = figures["loss"]["sizes"]
+    assert [row["batch"] for row in loss] == [64, 128]
+    assert loss[1]["batch_vs_previous"] == 2.0 and all(row["ms"] > 0 for row in loss)
+    assert [row["logits_mib"] for row in loss] == [round(4 * (2 * n) ** 2 / 2**20, 1) for n in (64, 128)]
+    assert len(list((tmp_path / "videos" / "all").glob("*.mp4"))) == 8  # shared by the data and train benchmarks

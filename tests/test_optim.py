@@ -77,10 +77,10 @@ def test_lars_weight_decay_enters_the_trust_ratio():
     torch.testing.assert_close(w.detach(), torch.tensor([3.0, 4.0]) * (1 - 0.001))
 
 
-@pytest.mark.parametrize("name", ["sgd", "lars"])
+@pytest.mark.parametrize("name", ["sgd", "lars", "adamw"])
 def test_build_optimizer(name):
     opt = build_optimizer(name, _model(), lr=0.3, momentum=0.9, weight_decay=1e-6, lars_eta=0.001)
     assert [g["weight_decay"] for g in opt.param_groups] == [1e-6, 0.0]
     assert all(g["lr"] == 0.3 for g in opt.param_groups)
-    with pytest.raises(ValueError, match="adam"):
+    with pytest.raises(ValueError, match="adamw"):
         build_optimizer("adam", _model(), 0.1, 0.9, 0.0, 0.001)

@@ -30,6 +30,23 @@ def test_synthetic_videos_are_deterministic_and_classes_share_shapes():
     assert len(names) == 8 and names[0].split("_")[0] == names[1].split("_")[0]  # one shape, two motions
 
 
+def test_synthetic_slide_moves_across_and_spin_turns_in_place():
+    spec = SyntheticSpec(num_frames=16)
+    names = class_names()
+
+    def centroids(label):
+        video = render_video(label, 0, spec).astype(float).mean(-1)
+        mask = video > video.max() * 0.8  # the off-white object
+        yy, xx = np.mgrid[0 : spec.size, 0 : spec.size]
+        return np.array([[xx[m].mean(), yy[m].mean()] for m in mask])
+
+    slide, spin = names.index("square_slide"), names.index("square_spin")
+    assert np.linalg.norm(np.diff(centroids(slide), axis=0), axis=1).mean() > 1.0
+    assert np.linalg.norm(np.diff(centroids(spin), axis=0), axis=1).mean() < 0.5
+    turned = render_video(spin, 0, spec)
+    assert not np.array_equal(turned[0], turned[1])  # it turns even where it barely drifts
+
+
 def test_quickstart_run_writes_metrics_and_report(train, tmp_path):
     demo = tmp_path / "demo"
     proc = train(

@@ -107,9 +107,9 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
-    name: str = _f("sgd", "optimiser: sgd|lars")
+    name: str = _f("sgd", "optimiser: sgd|lars|adamw")
     base_lr: float = _f(0.08, "learning rate per 256 videos; peak LR = base_lr * global_batch / 256 (0.32 at 1024)")
-    momentum: float = _f(0.9, "momentum of SGD and LARS")
+    momentum: float = _f(0.9, "momentum of SGD and LARS (AdamW ignores it)")
     weight_decay: float = _f(1e-6, "weight decay on conv and linear weights (never on BN or biases)")
     warmup_epochs: float = _f(5.0, "epochs of per-step linear warm-up from 0 to the peak LR")
     lars_eta: float = _f(0.001, "LARS trust coefficient")
@@ -188,7 +188,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "data.last_batch": ("fill", "drop"),
     "aug.temporal.distribution": ("decreasing", "uniform", "fixed", "same"),
     "model.encoder": ("r3d18", "r3d50", "r3d101", "r3d152"),
-    "optim.name": ("sgd", "lars"),
+    "optim.name": ("sgd", "lars", "adamw"),
     "logger.wandb.mode": ("offline", "online", "disabled"),
 }
 

@@ -65,7 +65,7 @@ def log_lr(module: pl.LightningModule, batch_size: int) -> None:
 
 
 def optimizer_and_schedule(module: pl.LightningModule, cfg: DictConfig) -> dict:
-    """SGD or LARS over the trainable parameters, LR scaled by the global batch, per-step warm-up then cosine."""
+    """SGD, LARS or AdamW over the trainable parameters, LR scaled by the global batch, per-step warm-up then cosine."""
     o = cfg.optim
     peak = peak_lr(o.base_lr, cfg.data.batch_size)
     optimizer = build_optimizer(o.name, module, peak, o.momentum, o.weight_decay, o.lars_eta)

@@ -1,4 +1,4 @@
-"""Optimisers and the learning-rate schedule: SGD or LARS, linear scaling, per-step warm-up then cosine."""
+"""Optimisers and the learning-rate schedule: SGD, LARS or AdamW, linear scaling, per-step warm-up then cosine."""
 
 from __future__ import annotations
 
@@ -76,7 +76,10 @@ class LARS(torch.optim.Optimizer):
 def build_optimizer(
     name: str, model: nn.Module, lr: float, momentum: float, weight_decay: float, lars_eta: float
 ) -> torch.optim.Optimizer:
-    """SGD (the paper's default) or LARS, both without weight decay on BN parameters and biases."""
+    """SGD (the paper's default), LARS or AdamW, all without weight decay on BN parameters and biases.
+
+    AdamW (``momentum`` unused) suits small models trained for few steps, such as the CPU demo.
+    """
     groups = param_groups(model, weight_decay)
     if name == "sgd":
         for g in groups:
@@ -84,4 +87,8 @@ def build_optimizer(
         return torch.optim.SGD(groups, lr=lr, momentum=momentum)
     if name == "lars":
         return LARS(groups, lr=lr, momentum=momentum, eta=lars_eta)
-    raise ValueError(f"unknown optimiser '{name}'; choose sgd or lars")
+    if name == "adamw":
+        for g in groups:
+            g.pop("lars_adapt")
+        return torch.optim.AdamW(groups, lr=lr)
+    raise ValueError(f"unknown optimiser '{name}'; choose sgd, lars or adamw")

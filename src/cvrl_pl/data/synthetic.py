@@ -1,10 +1,12 @@
 """The built-in demo dataset: short videos of one moving object, labelled by what moves and how it moves.
 
-A class is a (shape, motion) pair; every shape comes with two motions (bouncing along a straight line, or
-orbiting a centre), so one frame cannot tell the two classes of a shape apart. What stays the same across the
-clips of one video (the object's shape and its way of moving) carries the class. Colours carry nothing: every
-object is the same off-white, and backgrounds are faint gradients from a small pool shared by all classes, so
-they can identify neither a class nor a video.
+A class is a (shape, motion) pair. Every shape comes with two motions: ``slide`` (a straight, bouncing translation
+at a fixed orientation) and ``spin`` (a turn about the object's own centre while it drifts slowly), so one frame
+cannot tell the two classes of a shape apart. What stays the same across the clips of one video (the object's
+shape and its way of moving) carries the class. Colours carry nothing: every object is the same off-white on the
+same faint, dark gradient, so neither colour nor background can identify a class or a video. What else differs
+between the videos of a class (size, speed, heading, orientation, position) does not survive the pretraining
+crops well, which leaves shape and motion as what two clips of a video share.
 
 ``python -m cvrl_pl.data.synthetic --out DIR`` writes DIR/train/<class>/*.webm and DIR/val/<class>/*.webm (VP9,
 decodable by DALI's CPU decoder), deterministic given ``--seed``.
@@ -21,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-SHAPES = ("square", "disk", "triangle", "cross")
-MOTIONS = ("bounce", "orbit")
+SHAPES = ("square", "ellipse", "triangle", "cross")
+MOTIONS = ("slide", "spin")
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,6 @@ def class_names() -> list[str]:
     return [f"{shape}_{motion}" for shape in SHAPES for motion in MOTIONS]
 
 
-NUM_BACKGROUNDS = 4  # backgrounds shared by every class and video
-
-
 def hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
     """One HSV colour (all in [0, 1]) as RGB."""
     k = (np.array([5.0, 3.0, 1.0]) + h * 6) % 6
@@ -51,7 +50,11 @@ def hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
 
 
 def background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A smooth, dark, desaturated background with a faint linear gradient, (size, size, 3) in [0, 1]."""
+    """A smooth, dark, desaturated background with a faint linear gradient, (size, size, 3) in [0, 1].
+
+    The dataset draws it once: a background that differed between videos would identify them (a pool of four
+    was enough for contrastive pretraining to learn the backgrounds instead of the objects).
+    """
     angle = rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:size, 0:size] / size - 0.5
     ramp = np.cos(angle) * xx + np.sin(angle) * yy
@@ -59,14 +62,15 @@ def background(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.clip(colour + 0.1 * ramp[..., None], 0, 1)
 
 
-def shape_mask(shape: str, size: int, radius: float, cx: float, cy: float) -> np.ndarray:
-    """A soft-edged (size, size) mask of ``shape`` centred at (cx, cy)."""
+def shape_mask(shape: str, size: int, radius: float, cx: float, cy: float, angle: float = 0.0) -> np.ndarray:
+    """A soft-edged (size, size) mask of ``shape`` centred at (cx, cy), turned by ``angle`` radians."""
     yy, xx = np.mgrid[0:size, 0:size] + 0.5
-    dx, dy = xx - cx, yy - cy
+    c, s = np.cos(angle), np.sin(angle)
+    dx, dy = c * (xx - cx) + s * (yy - cy), -s * (xx - cx) + c * (yy - cy)
     if shape == "square":
         d = np.maximum(np.abs(dx), np.abs(dy)) - radius * 0.85
-    elif shape == "disk":
-        d = np.hypot(dx, dy) - radius
+    elif shape == "ellipse":
+        d = (np.hypot(dx / 1.15, dy / 0.6) - radius) * 0.8
     elif shape == "triangle":
         d = np.maximum(np.abs(dx) * 0.866 + dy * 0.5, -dy) - radius * 0.5
     else:  # cross
@@ -77,22 +81,27 @@ def shape_mask(shape: str, size: int, radius: float, cx: float, cy: float) -> np
     return np.clip(0.5 - d, 0, 1)
 
 
-def trajectory(motion: str, rng: np.random.Generator, num_frames: int, size: int, radius: float) -> np.ndarray:
-    """Object centres (num_frames, 2): straight bouncing motion, or an orbit around a centre; similar speeds."""
+def trajectory(
+    motion: str, rng: np.random.Generator, num_frames: int, size: int, radius: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Object centres (num_frames, 2) and angles (num_frames,).
+
+    ``slide``: a straight, bouncing translation at a fixed, random orientation. ``spin``: a turn about the
+    object's own centre while it drifts slowly.
+    """
     t = np.arange(num_frames)
     # Objects stay in the central part of the frame, so that most random crops still hold them.
     lo, hi = max(radius + 1, 0.25 * size), min(size - radius - 1, 0.75 * size)
-    if motion == "bounce":
-        speed, angle = rng.uniform(1.2, 2.2), rng.uniform(0, 2 * np.pi)
-        raw = rng.uniform(lo, hi, size=2) + speed * t[:, None] * np.array([np.cos(angle), np.sin(angle)])
-        span = hi - lo
-        folded = np.mod(raw - lo, 2 * span)
-        return lo + np.where(folded > span, 2 * span - folded, folded)
-    orbit = rng.uniform(0.35, 0.5) * (hi - lo)
-    centre = rng.uniform(lo + orbit, hi - orbit, size=2)
-    omega = rng.choice([-1, 1]) * rng.uniform(1.2, 2.2) / orbit  # the same linear speed as bouncing
-    phase = rng.uniform(0, 2 * np.pi) + omega * t
-    return centre + orbit * np.stack([np.cos(phase), np.sin(phase)], axis=1)
+    if motion == "slide":
+        speed, heading = rng.uniform(1.2, 2.2), rng.uniform(0, 2 * np.pi)
+        angle = np.full(num_frames, rng.uniform(0, 2 * np.pi))
+    else:
+        speed, heading = rng.uniform(0.1, 0.3), rng.uniform(0, 2 * np.pi)
+        angle = rng.uniform(0, 2 * np.pi) + rng.choice([-1, 1]) * rng.uniform(0.15, 0.3) * t
+    raw = rng.uniform(lo, hi, size=2) + speed * t[:, None] * np.array([np.cos(heading), np.sin(heading)])
+    span = hi - lo
+    folded = np.mod(raw - lo, 2 * span)
+    return lo + np.where(folded > span, 2 * span - folded, folded), angle
 
 
 def render_video(label: int, seed: int, spec: SyntheticSpec) -> np.ndarray:
@@ -101,11 +110,12 @@ def render_video(label: int, seed: int, spec: SyntheticSpec) -> np.ndarray:
     rng = np.random.default_rng([spec.seed, label, seed])
     size = spec.size
     radius = rng.uniform(0.15, 0.21) * size
-    back = background(np.random.default_rng([99, int(rng.integers(NUM_BACKGROUNDS))]), size)  # the shared pool
+    back = background(np.random.default_rng(99), size)  # the same for every video
     colour = np.array([0.95, 0.95, 0.9])
     frames = np.empty((spec.num_frames, size, size, 3), np.uint8)
-    for k, (cx, cy) in enumerate(trajectory(motion, rng, spec.num_frames, size, radius)):
-        alpha = shape_mask(shape, size, radius, cx, cy)[..., None]
+    centres, angles = trajectory(motion, rng, spec.num_frames, size, radius)
+    for k, ((cx, cy), angle) in enumerate(zip(centres, angles, strict=True)):
+        alpha = shape_mask(shape, size, radius, cx, cy, angle)[..., None]
         frames[k] = np.round(255 * (alpha * colour + (1 - alpha) * back)).astype(np.uint8)
     return frames
 

@@ -1,1 +1,10 @@
-"""Training callbacks: periodic kNN / linear-probe evaluation and the run report."""
+"""Training callbacks: periodic kNN / linear-probe evaluation, the run report, preemption, the loss guard."""
+
+from typing import Any
+
+import torch
+
+
+def step_loss(outputs: Any) -> torch.Tensor:
+    """The detached loss of a training step's outputs (a tensor, or Lightning's {"loss": ...} dict)."""
+    return (outputs["loss"] if isinstance(outputs, dict) else outputs).detach()

@@ -8,6 +8,8 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from cvrl_pl.callbacks import step_loss
+
 
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite."""
@@ -23,7 +25,7 @@ class FiniteLossGuard(pl.Callback):
         self._first_bad: torch.Tensor | None = None  # step index, -1 while every loss was finite
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, *args) -> None:
-        loss = (outputs["loss"] if isinstance(outputs, dict) else outputs).detach()
+        loss = step_loss(outputs)
         step = trainer.global_step - 1  # the optimiser step this loss was computed at (as logged)
         if self._first_bad is None:
             self._first_bad = torch.full((), -1, dtype=torch.long, device=loss.device)

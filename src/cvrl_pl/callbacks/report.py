@@ -8,6 +8,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 
+from cvrl_pl.callbacks import step_loss
 from cvrl_pl.callbacks.probes import ProbeCallback
 
 
@@ -20,8 +21,8 @@ class ReportCallback(pl.Callback):
         self._sum, self._count = 0.0, 0  # summed on the device: read once an epoch, not once a step
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        self._sum = self._sum + loss.detach().float()
+        loss = step_loss(outputs)
+        self._sum = self._sum + loss.float()
         self._count += 1
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:

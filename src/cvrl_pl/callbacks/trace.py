@@ -8,6 +8,8 @@ from typing import Any
 
 import pytorch_lightning as pl
 
+from cvrl_pl.callbacks import step_loss
+
 
 class BatchTraceCallback(pl.Callback):
     """Appends one JSON line per step to ``<run>/trace/rank<R>.jsonl``: the step, this rank's video ids and batch
@@ -20,7 +22,7 @@ class BatchTraceCallback(pl.Callback):
         self.folder = Path(run_dir) / "trace"
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch, *_) -> None:
-        loss = (outputs["loss"] if isinstance(outputs, dict) else outputs).detach()
+        loss = step_loss(outputs)
         record = {
             "step": trainer.global_step - 1,
             "epoch": trainer.current_epoch,

@@ -25,8 +25,7 @@ from nvidia.dali.plugin.pytorch import DALIGenericIterator
 
 from cvrl_pl.data.datamodule import choose_decoder
 from cvrl_pl.data.generated import random_resized_crop_flip
-from dali_pipelines.augment import blur_window
-from dali_pipelines.params import ViewAugConfig, colour_maps
+from dali_pipelines.params import ViewAugConfig, blur_window, colour_maps
 from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
 from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
 from dali_pipelines.sources import PretrainSource, VideoTable, decode, decode_pyav, pipeline_kwargs, read_samples

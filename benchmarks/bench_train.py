@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 
 from cvrl_pl.config import load_config
 from cvrl_pl.data.datamodule import CVRLDataModule
+from cvrl_pl.data.layout import pretrain_batch
 from cvrl_pl.module import CVRLModule
 
 VARIANTS = {  # name part -> config overrides
@@ -110,9 +111,8 @@ def measure(cfg: DictConfig, device: str, data: str, warmup: int, seconds: float
     module = CVRLModule(cfg)
     if data == "ceiling":
         d = cfg.data
-        shape = (d.batch_size, 3, d.num_frames, d.crop_size, d.crop_size)
-        target = "cuda" if device == "gpu" else "cpu"
-        batch = {"view1": torch.rand(shape, device=target), "view2": torch.rand(shape, device=target)}
+        shape = (d.batch_size, 2 * d.num_frames, d.crop_size, d.crop_size, 3)  # as the pipeline delivers it
+        batch = pretrain_batch({"views": torch.rand(shape, device="cuda" if device == "gpu" else "cpu")})
         trainer.fit(module, train_dataloaders=RepeatedBatch(batch, 100_000))
     else:
         trainer.fit(module, datamodule=CVRLDataModule(cfg))

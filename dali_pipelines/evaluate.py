@@ -9,7 +9,7 @@ from __future__ import annotations
 import nvidia.dali.fn as fn
 from nvidia.dali.pipeline import Pipeline, pipeline_def
 
-from dali_pipelines.augment import augment_view, to_float_cfhw
+from dali_pipelines.augment import augment_clips, to_float
 from dali_pipelines.sources import EvalSource, decode, pipeline_kwargs, read_samples
 
 OUTPUTS = ("views", "label", "video_id", "clip_idx")
@@ -25,7 +25,8 @@ def eval_pipeline(
     seed: int = 0,
     prefetch: int = 2,
 ) -> Pipeline:
-    """Outputs ``OUTPUTS``; views are (C, T, S, S) in train mode and (num_spatial, C, T, S, S) in test mode."""
+    """Outputs ``OUTPUTS``; views are float (T, S, S, C) in train mode and (num_spatial, T, S, S, C) in test mode
+    (channels last, as the pretraining graph's)."""
     device = "cpu" if device_id is None else "gpu"
 
     @pipeline_def(enable_conditionals=True)
@@ -33,7 +34,7 @@ def eval_pipeline(
         sample = read_samples(source, py_workers, prefetch)
         frames = decode(sample["video"], sample["frames"], source.decoder, device)
         if source.mode == "train":
-            views = augment_view(frames, sample, source.view, device)
+            views = augment_clips(frames, sample, [source.view], device)
         else:
             frames = fn.resize(frames, resize_shorter=short_side)
             pos = sample["crop_pos"]
@@ -41,7 +42,7 @@ def eval_pipeline(
                 fn.crop(frames, crop=[crop_size, crop_size], crop_pos_x=pos[i, 0], crop_pos_y=pos[i, 1])
                 for i in range(source.num_spatial)
             ]
-            views = fn.stack(*[to_float_cfhw(c) for c in crops])
+            views = to_float(fn.stack(*crops))
         return views, sample["label"], sample["video_id"], sample["clip_idx"]
 
     return graph(**pipeline_kwargs(source, device_id, num_threads, py_workers, seed, prefetch))

@@ -12,6 +12,7 @@ form that DALI's own ``hsv`` operator uses. Clipping to [0, 1] happens once, aft
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,18 +41,23 @@ class ViewAugConfig:
 
 @dataclass
 class ViewParams:
-    """Per-frame parameters of one view: warp (T, 2, 3), colour A and B (T, 3, 3), blur sigma and solarize (T,).
+    """Per-frame parameters of one view: warp (T, 2, 3), colour A and B (T, 3, 3), blur sigma and window, and
+    solarize (T,)."""
 
-    ``roi`` (2, 2) is the first frame's crop as DALI resize's [roi_start, roi_end] in (y, x) order, x swapped
-    when flipped: the cheaper form of the same crop and flip for a temporally consistent view.
-    """
-
-    roi: np.ndarray
     warp: np.ndarray
     colour_a: np.ndarray
     colour_b: np.ndarray
     blur_sigma: np.ndarray  # 0 where a frame is not blurred
+    blur_window: np.ndarray  # int32 kernel diameter; 1 (the identity) where a frame is not blurred
     solarize: np.ndarray  # 1.0 where a frame is solarized, else 0.0
+
+
+PARAM_NAMES = ("warp", "colour_a", "colour_b", "blur_sigma", "blur_window", "solarize")
+
+
+def stack_clips(params: list[ViewParams]) -> dict[str, np.ndarray]:
+    """The parameters of several clips concatenated along frames, as the graph takes them (one chain for all)."""
+    return {name: np.concatenate([getattr(p, name) for p in params]) for name in PARAM_NAMES}
 
 
 def random_resized_crop_box(
@@ -82,11 +88,16 @@ def crop_flip_matrix(box: tuple[float, float, float, float], out_size: int, flip
     return np.array([[sx, 0.0, x0], [0.0, sy, y0]], dtype=np.float32)
 
 
-def crop_flip_roi(box: tuple[float, float, float, float], flip: bool) -> np.ndarray:
-    """[roi_start, roi_end] in (y, x) order for DALI's resize; a flip is an ROI whose x runs backwards."""
-    x0, y0, w, h = box
-    xs = (x0 + w, x0) if flip else (x0, x0 + w)
-    return np.array([[y0, xs[0]], [y0 + h, xs[1]]], dtype=np.float32)
+def blur_window(crop_size: int, sigma: float | None = None) -> int:
+    """Odd Gaussian kernel diameter: about 10% of the crop side (SimCLR's choice), at least 3.
+
+    Given ``sigma``, no wider than +-3 sigma (the tails beyond hold 0.3% of the weight: the same image with fewer
+    taps, which is most of the blur's cost on a CPU), and 1, the identity, for sigma 0.
+    """
+    full = max(3, int(0.1 * crop_size) // 2 * 2 + 1)
+    if sigma is None:
+        return full
+    return 1 if sigma <= 0 else min(full, 2 * math.ceil(3 * sigma) + 1)
 
 
 def hue_matrix(turns: float) -> np.ndarray:
@@ -137,13 +148,12 @@ def draw_view_params(rng: np.random.Generator, cfg: ViewAugConfig, num_frames: i
     per_draw = []
     for _ in range(draws):
         box = random_resized_crop_box(rng, width, height, cfg.crop_area, cfg.crop_aspect)
-        flip = rng.random() < cfg.flip_prob
-        roi, warp = crop_flip_roi(box, flip), crop_flip_matrix(box, cfg.crop_size, flip)
+        warp = crop_flip_matrix(box, cfg.crop_size, flip=rng.random() < cfg.flip_prob)
         a, b = colour_maps(rng, rng.random() < cfg.jitter_prob, cfg.strength, rng.random() < cfg.grayscale_prob)
         sigma = rng.uniform(*cfg.blur_sigma) if rng.random() < cfg.blur_prob else 0.0
         solarize = 1.0 if rng.random() < cfg.solarize_prob else 0.0
-        per_draw.append((roi, warp, a, b, sigma, solarize))
+        per_draw.append((warp, a, b, sigma, blur_window(cfg.crop_size, sigma), solarize))
     if cfg.consistent:
         per_draw = per_draw * num_frames
-    roi, warp, a, b, sigma, solarize = (np.stack(x) for x in zip(*per_draw, strict=True))
-    return ViewParams(roi[0], warp, a, b, sigma.astype(np.float32), solarize.astype(np.float32))
+    warp, a, b, sigma, window, solarize = (np.stack(x) for x in zip(*per_draw, strict=True))
+    return ViewParams(warp, a, b, sigma.astype(np.float32), window.astype(np.int32), solarize.astype(np.float32))

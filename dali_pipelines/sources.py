@@ -16,7 +16,7 @@ import numpy as np
 import nvidia.dali.fn as fn
 from nvidia.dali.pipeline import DataNode
 
-from dali_pipelines.params import ViewAugConfig, draw_view_params
+from dali_pipelines.params import PARAM_NAMES, ViewAugConfig, draw_view_params, stack_clips
 from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
 
 log = logging.getLogger(__name__)
@@ -180,23 +180,14 @@ class ClipSource:
         return int(self.table.widths[vid]), int(self.table.heights[vid])
 
 
-PARAM_NAMES = ("roi", "warp", "colour_a", "colour_b", "blur_sigma", "solarize")
-
-
 class PretrainSource(ClipSource):
     """Two CVRL clips of one video, decoded together, and each view's augmentation parameters.
 
-    Outputs: the video (bytes, or PyAV frames (2T, H, W, 3)), the frame indices of both clips (2T,), each view's
-    parameters (params.ViewParams), the two clip starts and the video id.
+    Outputs: the video (bytes, or PyAV frames (2T, H, W, 3)), the frame indices of both clips (2T,), the per-frame
+    augmentation parameters of both clips (params.PARAM_NAMES, 2T frames each), the two clip starts and the video id.
     """
 
-    OUTPUTS = (
-        "video",
-        "frames",
-        *(f"{name}{v}" for v in (1, 2) for name in PARAM_NAMES),
-        "starts",
-        "video_id",
-    )
+    OUTPUTS = ("video", "frames", *PARAM_NAMES, "starts", "video_id")
 
     def __init__(self, table: VideoTable, views: tuple[ViewAugConfig, ViewAugConfig], temporal: dict, **kwargs):
         super().__init__(table, **kwargs)
@@ -206,10 +197,8 @@ class PretrainSource(ClipSource):
         length = int(self.table.num_frames[vid])
         starts = sample_clip_starts(length, self.num_frames, self.stride, rng, **self.temporal)
         frames = np.concatenate([self.clip(vid, s) for s in starts])
-        out: list[np.ndarray] = [self.video(vid, frames), frames.astype(np.int32)]
-        for cfg in self.views:
-            p = draw_view_params(rng, cfg, self.num_frames, *self.size(vid))
-            out += [getattr(p, name) for name in PARAM_NAMES]
+        params = stack_clips([draw_view_params(rng, cfg, self.num_frames, *self.size(vid)) for cfg in self.views])
+        out = [self.video(vid, frames), frames.astype(np.int32), *params.values()]
         return (*out, np.asarray(starts, np.int32), np.asarray(vid, np.int64))
 
 

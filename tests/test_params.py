@@ -5,13 +5,16 @@ import pytest
 
 from dali_pipelines.params import (
     LUMA,
+    PARAM_NAMES,
     ViewAugConfig,
+    blur_window,
     colour_maps,
     crop_flip_matrix,
     draw_view_params,
     hue_matrix,
     random_resized_crop_box,
     saturation_matrix,
+    stack_clips,
 )
 
 
@@ -133,3 +136,25 @@ def test_probabilities_are_honoured():
     assert flipped == pytest.approx(0.5, abs=0.03) and gray == pytest.approx(0.2, abs=0.02)
     sigmas = [d.blur_sigma[0] for d in draws if d.blur_sigma[0] > 0]
     assert min(sigmas) >= 0.1 and max(sigmas) <= 2.0
+
+
+def test_blur_window_is_ten_percent_of_the_crop_cut_at_three_sigma():
+    assert [blur_window(s) for s in (16, 64, 112, 224)] == [3, 7, 11, 23]
+    assert [blur_window(224, sigma) for sigma in (0.0, 0.1, 0.5, 1.0, 2.0)] == [1, 3, 5, 7, 13]
+    assert blur_window(112, 2.0) == 11  # never wider than 10% of the crop
+    # the Gaussian weights cut off beyond 3 sigma sum to under 0.3% of the kernel's
+    x = np.arange(-11, 12)
+    k = np.exp(-(x**2) / (2 * 2.0**2))
+    assert k[np.abs(x) > 6].sum() / k.sum() < 0.003
+
+
+def test_parameters_per_frame_and_stacked_clips():
+    cfg = ViewAugConfig(crop_size=112, blur_prob=1.0)
+    views = [draw_view_params(np.random.default_rng(s), c, 8, 80, 64) for s, c in ((0, cfg), (1, ViewAugConfig(112)))]
+    assert views[0].blur_window.dtype == np.int32 and (views[0].blur_window >= 3).all()
+    assert (views[1].blur_window == 1).all() and (views[1].blur_sigma == 0).all()  # not blurred: the identity
+    stacked = stack_clips(views)
+    assert list(stacked) == list(PARAM_NAMES)
+    for name in PARAM_NAMES:
+        assert len(stacked[name]) == 16
+        np.testing.assert_array_equal(stacked[name][8:], getattr(views[1], name))

@@ -4,7 +4,9 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
+from cvrl_pl.data.layout import channels_first, split_views
 from dali_pipelines.evaluate import eval_pipeline
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import pretrain_pipeline
@@ -54,6 +56,21 @@ def _epoch(pipe, names):
             out[name] += [np.array(tensors[i]) for i in range(len(tensors))]
 
 
+def _pretrain_epoch(source, py_workers=1):
+    """One epoch of the pretraining pipeline, its views split as the loader splits them: (C, T, H, W) per view."""
+    out = _epoch(pretrain_pipeline(source, None, py_workers=py_workers), ("views", "starts", "video_id"))
+    pairs = [split_views(torch.from_numpy(v)[None]) for v in out.pop("views")]
+    out["view1"], out["view2"] = ([p[i][0].numpy() for p in pairs] for i in (0, 1))
+    return out
+
+
+def _eval_epoch(source, **kwargs):
+    """One epoch of an evaluation pipeline, its views channels first as the loader gives them."""
+    out = _epoch(eval_pipeline(source, None, **kwargs), ("views", "label", "video_id", "clip_idx"))
+    out["views"] = [channels_first(torch.from_numpy(v)).numpy() for v in out["views"]]
+    return out
+
+
 @pytest.mark.parametrize(("codec", "decoder"), [("vp9", "dali"), ("h264", "pyav"), ("vp9", "pyav")])
 def test_clips_hold_exactly_the_sampled_frames(videos, codec, decoder):
     paths, lengths = videos[codec]
@@ -66,7 +83,7 @@ def test_clips_hold_exactly_the_sampled_frames(videos, codec, decoder):
         batch_size=2,
         decoder=decoder,
     )
-    out = _epoch(pretrain_pipeline(source, None, py_workers=1), ("view1", "view2", "starts", "video_id"))
+    out = _pretrain_epoch(source)
     assert sorted(set(int(v) for v in out["video_id"])) == list(range(len(paths)))  # every video this epoch
     for v1, v2, starts, vid in zip(out["view1"], out["view2"], out["starts"], out["video_id"], strict=True):
         assert v1.shape == (3, T, 32, 32)
@@ -87,7 +104,7 @@ def test_full_augmentation_is_consistent_within_each_view(tmp_path):
     def run(consistent):
         views = (replace(base, consistent=consistent), replace(base, consistent=consistent, blur_prob=0.5))
         source = PretrainSource(table, views, {"distribution": "decreasing"}, num_frames=T, stride=STRIDE, batch_size=4)
-        return _epoch(pretrain_pipeline(source, None, py_workers=1), ("view1", "view2", "starts", "video_id"))
+        return _pretrain_epoch(source)
 
     out = run(True)
     for v1, v2 in zip(out["view1"], out["view2"], strict=True):
@@ -103,16 +120,22 @@ def test_full_augmentation_is_consistent_within_each_view(tmp_path):
 
 def test_odd_sizes_give_the_crop_size(tmp_path):
     path = write_video(tmp_path / "odd.webm", 20, width=129, height=97)
-    source = PretrainSource(
-        _table([path], [20], 129, 97),
-        (PLAIN, replace(PLAIN, crop_size=40)),
-        {"distribution": "decreasing"},
-        num_frames=T,
-        stride=STRIDE,
-        batch_size=1,
-    )
-    out = _epoch(pretrain_pipeline(source, None, py_workers=0), ("view1", "view2", "starts", "video_id"))
-    assert out["view1"][0].shape == (3, T, 32, 32) and out["view2"][0].shape == (3, T, 40, 40)
+    crop = replace(PLAIN, crop_size=40, crop_area=(0.3, 1.0), crop_aspect=(0.5, 2.0))
+
+    def source(views):
+        return PretrainSource(
+            _table([path], [20], 129, 97),
+            views,
+            {"distribution": "decreasing"},
+            num_frames=T,
+            stride=STRIDE,
+            batch_size=1,
+        )
+
+    out = _pretrain_epoch(source((crop, crop)), py_workers=0)
+    assert out["view1"][0].shape == out["view2"][0].shape == (3, T, 40, 40)
+    with pytest.raises(ValueError, match=r"one crop size, got \[32, 40\]"):  # both views run through one chain
+        pretrain_pipeline(source((PLAIN, crop)), None, py_workers=0)
 
 
 @pytest.mark.parametrize(
@@ -151,7 +174,7 @@ def test_two_ranks_read_disjoint_videos_that_cover_the_index(videos):
             num_shards=2,
             seed=3,
         )
-        out = _epoch(pretrain_pipeline(source, None, py_workers=1), ("view1", "view2", "starts", "video_id"))
+        out = _pretrain_epoch(source)
         seen.append([int(v) for v in out["video_id"]])
     assert len(seen[0]) == len(seen[1]) == 3  # equal step counts
     assert not set(seen[0]) & set(seen[1])
@@ -171,10 +194,7 @@ def test_test_views_cover_every_clip_of_every_video_once(tmp_path):
         stride=STRIDE,
         batch_size=5,
     )
-    out = _epoch(
-        eval_pipeline(source, None, crop_size=48, short_side=48, py_workers=1),
-        ("views", "label", "video_id", "clip_idx"),
-    )
+    out = _eval_epoch(source, crop_size=48, short_side=48, py_workers=1)
     pairs = [(int(v), int(k)) for v, k in zip(out["video_id"], out["clip_idx"], strict=True)]
     assert len(pairs) == 15 and set(pairs) == {(v, k) for v in range(3) for k in range(4)}  # 12 + 3 padding
     for views, label, vid, k in zip(out["views"], out["label"], out["video_id"], out["clip_idx"], strict=True):
@@ -191,10 +211,7 @@ def test_three_spatial_crops_run_along_the_long_side(tmp_path):
     source = EvalSource(
         _table([path], [16], 96, 48), "test", num_temporal=2, num_spatial=3, num_frames=T, stride=STRIDE, batch_size=2
     )
-    out = _epoch(
-        eval_pipeline(source, None, crop_size=24, short_side=24, py_workers=0),
-        ("views", "label", "video_id", "clip_idx"),
-    )
+    out = _eval_epoch(source, crop_size=24, short_side=24, py_workers=0)
     left, centre, right = (out["views"][0][i].mean() for i in range(3))
     assert out["views"][0].shape == (3, 3, T, 24, 24)
     assert left < 0.3 and 0.4 < centre < 0.6 and right > 0.7
@@ -210,7 +227,7 @@ def test_train_views_for_evaluation(videos):
         stride=STRIDE,
         batch_size=5,
     )
-    out = _epoch(eval_pipeline(source, None, crop_size=32, py_workers=1), ("views", "label", "video_id", "clip_idx"))
+    out = _eval_epoch(source, crop_size=32, py_workers=1)
     assert [out["views"][i].shape for i in range(5)] == [(3, T, 32, 32)] * 5
     assert sorted((int(v), int(lab)) for v, lab in zip(out["video_id"], out["label"], strict=True)) == [
         (0, 4),
@@ -244,7 +261,7 @@ def test_blur_and_solarize_are_applied(tmp_path):
         source = PretrainSource(
             _table([path] * 2, [10] * 2), views, {"distribution": "same"}, num_frames=4, stride=1, batch_size=2
         )
-        out = _epoch(pretrain_pipeline(source, None, py_workers=0), ("view1", "view2", "starts", "video_id"))
+        out = _pretrain_epoch(source, py_workers=0)
         v1, v2 = out["view1"][0], out["view2"][0]
         if views[0] is blurred:  # the blurred view has far less pixel-to-pixel variation than the plain one
             assert np.abs(np.diff(v1, axis=-1)).mean() < 0.3 * np.abs(np.diff(v2, axis=-1)).mean()

@@ -96,7 +96,7 @@ class ModelConfig:
     proj_hidden_dim: int = _f(2048, "width of the projection head's hidden layers")
     proj_layers: int = _f(3, "number of [Linear, BN, ReLU] hidden layers in the projection head")
     proj_out_dim: int = _f(128, "dimension of the projection the loss sees")
-    channels_last_3d: bool = _f(False, "use the channels_last_3d memory format (faster convs on recent GPUs)")
+    channels_last_3d: bool = _f(True, "use the channels_last_3d memory format, the layout the pipelines deliver")
     compile: bool = _f(False, "torch.compile the encoder (in place: checkpoints keep their keys)")
 
 

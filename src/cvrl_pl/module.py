@@ -31,16 +31,15 @@ class CVRLModule(pl.LightningModule):
         self.encoder = build_encoder(m.encoder, m.width, m.zero_init_residual, m.base_channels)
         self.projector = ProjectionHead(self.encoder.feature_dim, m.proj_hidden_dim, m.proj_out_dim, m.proj_layers)
         self.criterion = NTXentLoss(cfg.loss.temperature)
-        if m.channels_last_3d:
-            self.to(memory_format=torch.channels_last_3d)
+        self.memory_format = memory_format(cfg)
+        self.to(memory_format=self.memory_format)
         if m.compile:
             self.encoder.compile()
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        """Encoder features (B, feature_dim) of clips (B, 3, T, H, W)."""
-        if self.cfg.model.channels_last_3d:
-            clips = clips.contiguous(memory_format=torch.channels_last_3d)
-        return self.encoder(clips)
+        """Encoder features (B, feature_dim) of clips (B, 3, T, H, W), in the model's memory format whatever the
+        clips' strides (the pipelines deliver channels-last views: a no-op for a channels_last_3d model)."""
+        return self.encoder(clips.contiguous(memory_format=self.memory_format))
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         view1, view2 = batch["view1"], batch["view2"]
@@ -55,6 +54,11 @@ class CVRLModule(pl.LightningModule):
 
     def configure_optimizers(self):
         return optimizer_and_schedule(self, self.cfg)
+
+
+def memory_format(cfg: DictConfig) -> torch.memory_format:
+    """The model's memory format; its inputs are converted to it (a no-op for the pipelines' channels-last clips)."""
+    return torch.channels_last_3d if cfg.model.channels_last_3d else torch.contiguous_format
 
 
 def log_lr(module: pl.LightningModule, batch_size: int) -> None:
@@ -94,12 +98,14 @@ class ClassifierModule(pl.LightningModule):
         self.encoder.requires_grad_(not self.frozen)
         self.dropout = torch.nn.Dropout(0.0 if self.frozen else m.classifier_dropout)
         self.head = torch.nn.Linear(self.encoder.feature_dim, num_classes)
+        self.memory_format = memory_format(cfg)
+        self.to(memory_format=self.memory_format)
         self._val: list[tuple[torch.Tensor, ...]] = []
         self.results: dict[str, float] = {}
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         """Class logits of clips (B, 3, T, H, W)."""
-        features = self.encoder(clips)
+        features = self.encoder(clips.contiguous(memory_format=self.memory_format))
         if self.frozen:
             features = F.normalize(features, dim=1)
         return self.head(self.dropout(features))

@@ -21,6 +21,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from cvrl_pl.callbacks.preemption import preemption_signal_ignored
 from cvrl_pl.config import ConfigError, per_device_batch
 from cvrl_pl.data.index import VideoIndex, load_or_build_index
+from cvrl_pl.data.layout import eval_batch, pretrain_batch
 from dali_pipelines.evaluate import OUTPUTS as EVAL_OUTPUTS
 from dali_pipelines.evaluate import eval_pipeline
 from dali_pipelines.params import ViewAugConfig
@@ -132,7 +133,8 @@ def eval_loader(
         )
 
     # The probes' and the test loaders run outside the fit loop: always their first and only epoch.
-    return DaliLoader(source, build, EVAL_OUTPUTS, _fit_progress(trainer) if mode == "train" else lambda: (0, 0))
+    progress = _fit_progress(trainer) if mode == "train" else lambda: (0, 0)
+    return DaliLoader(source, build, EVAL_OUTPUTS, progress, eval_batch)
 
 
 def _fit_progress(trainer: pl.Trainer | None) -> Callable[[], tuple[int, int]]:
@@ -173,8 +175,10 @@ class DaliLoader:
         build: Callable[[ClipSource], Pipeline],
         names: tuple[str, ...],
         progress: Callable[[], tuple[int, int]],
+        transform: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
     ):
         self.source, self._build, self.names, self._progress = source, build, names, progress
+        self.transform = transform  # the pipeline's outputs -> the batch the module takes (data/layout.py)
         self.steps = len(source) // source.batch_size
         self._iterator: DALIGenericIterator | None = None
 
@@ -190,7 +194,7 @@ class DaliLoader:
                 pipeline.build()
             self._iterator = DALIGenericIterator(pipeline, list(self.names), auto_reset=True)
         for batch in self._iterator:
-            yield batch[0]
+            yield self.transform(batch[0])
 
     # Lightning's protocol of resumable loaders. Lightning restores its loops' progress before the first batch,
     # and the pipeline is built from that progress, so there is nothing to load; the state saved is informative.
@@ -203,7 +207,8 @@ class DaliLoader:
 
 
 class CVRLDataModule(pl.LightningDataModule):
-    """Pretraining batches {"view1", "view2", "starts", "video_id"}, views (B, 3, T, H, W) float in [0, 1]."""
+    """Pretraining batches {"view1", "view2", "starts", "video_id"}, views (B, 3, T, H, W) float in [0, 1] with
+    channels-last strides (data/layout.py)."""
 
     def __init__(self, cfg: DictConfig):
         super().__init__()
@@ -249,4 +254,4 @@ class CVRLDataModule(pl.LightningDataModule):
         def build(source: PretrainSource) -> Pipeline:
             return pretrain_pipeline(source, device_id, d.dali_threads, d.num_workers, self.cfg.trainer.seed)
 
-        return DaliLoader(source, build, PRETRAIN_OUTPUTS, _fit_progress(trainer))
+        return DaliLoader(source, build, PRETRAIN_OUTPUTS, _fit_progress(trainer), pretrain_batch)

@@ -1,0 +1,32 @@
+"""The pipelines' channels-last frames as the (C, T, H, W) clips the encoders take, without a copy.
+
+The DALI graphs end in float (..., T, H, W, C) (a transpose to channels first would be one more pass over every
+pixel on the CPU). Moving the channel axis in torch is a view: the clips keep channels-last strides, which is
+exactly the channels_last_3d memory format, so a channels_last_3d model takes them as they are.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def channels_first(x: torch.Tensor) -> torch.Tensor:
+    """(..., T, H, W, C) -> (..., C, T, H, W), a view of the same memory."""
+    return x.movedim(-1, -4)
+
+
+def split_views(views: torch.Tensor, num_views: int = 2) -> tuple[torch.Tensor, ...]:
+    """(B, num_views * T, H, W, C), the views' frames one after another -> num_views clips (B, C, T, H, W), views."""
+    return channels_first(views).chunk(num_views, dim=2)
+
+
+def pretrain_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A pretraining pipeline's batch {"views", ...} -> {"view1", "view2", ...}."""
+    batch = dict(batch)
+    batch["view1"], batch["view2"] = split_views(batch.pop("views"))
+    return batch
+
+
+def eval_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """An evaluation pipeline's batch, its views channels first."""
+    return {**batch, "views": channels_first(batch["views"])}

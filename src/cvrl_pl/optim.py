@@ -90,5 +90,6 @@ def build_optimizer(
     if name == "adamw":
         for g in groups:
             g.pop("lars_adapt")
-        return torch.optim.AdamW(groups, lr=lr)
+        # fused: one kernel per step, and the step counts stay on the device (the default reads them with .item()).
+        return torch.optim.AdamW(groups, lr=lr, fused=True)
     raise ValueError(f"unknown optimiser '{name}'; choose sgd, lars or adamw")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 from pytorch_lightning.plugins.environments import SLURMEnvironment
 from pytorch_lightning.utilities import rank_zero_only
@@ -24,6 +24,7 @@ from cvrl_pl.callbacks.finite_loss import FiniteLossGuard, NonFiniteLossError
 from cvrl_pl.callbacks.preemption import Preempted, PreemptionCallback
 from cvrl_pl.callbacks.preview import AugmentationPreview
 from cvrl_pl.callbacks.probes import ProbeCallback
+from cvrl_pl.callbacks.progress import LogStepProgressBar
 from cvrl_pl.callbacks.report import ReportCallback
 from cvrl_pl.callbacks.trace import BatchTraceCallback
 from cvrl_pl.checkpoint_io import AtomicCheckpointIO
@@ -73,7 +74,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, loggers: list[Logger]) -> li
         FiniteLossGuard(t.log_every_n_steps, last),
         PreemptionCallback(last),  # after the step's other callbacks: it may end the run
         # The bar reads its metrics from the device when it refreshes: only as often as the logs are written.
-        TQDMProgressBar(refresh_rate=t.log_every_n_steps),
+        LogStepProgressBar(),
     ]
     if cfg.task != "pretrain":
         return callbacks

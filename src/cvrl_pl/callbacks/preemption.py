@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
+import torch.distributed as dist
 from pytorch_lightning.utilities import rank_zero_info
 
 PREEMPT_SIGNAL = signal.SIGUSR1
@@ -43,6 +45,7 @@ class PreemptionCallback(pl.Callback):
         self.checkpoint = Path(checkpoint)
         self.received = False
         self._previous = None
+        self._group: dist.ProcessGroup | None = None
 
     def _handle(self, signum: int, frame: object) -> None:
         # Only a flag: saving inside a signal handler could catch the model half-way through an optimiser step.
@@ -50,15 +53,28 @@ class PreemptionCallback(pl.Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self._previous = signal.signal(PREEMPT_SIGNAL, self._handle)
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            # The ranks agree on the flag over a CPU (gloo) group. Lightning's reduce_boolean_decision all-reduces
+            # a GPU tensor and reads it back: a host-device sync on every step.
+            self._group = dist.new_group(backend="gloo")
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self._previous is not None:
             signal.signal(PREEMPT_SIGNAL, self._previous)
             self._previous = None
+        self._group = None
+
+    def any_rank_received(self) -> bool:
+        """Whether the signal reached any rank: the same answer on every rank, without touching the GPU."""
+        if self._group is None:
+            return self.received
+        flag = torch.tensor([int(self.received)])
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=self._group)
+        return bool(flag.item())
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: object) -> None:
         # The signal reaches the ranks at slightly different steps: stop as soon as any rank has it.
-        if not trainer.strategy.reduce_boolean_decision(self.received, all=False):
+        if not self.any_rank_received():
             return
         trainer.save_checkpoint(self.checkpoint)
         message = f"preempted: saved {self.checkpoint} at step {trainer.global_step}"

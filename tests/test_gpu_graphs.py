@@ -1,0 +1,54 @@
+"""The GPU graphs, defined on a machine without a GPU: DALI checks device placement when a graph is defined
+(a GPU node passed where only CPU data is allowed fails here), so CI catches GPU-path mistakes without a device."""
+
+import numpy as np
+import pytest
+
+from dali_pipelines.evaluate import eval_pipeline
+from dali_pipelines.params import ViewAugConfig
+from dali_pipelines.pretrain import pretrain_pipeline
+from dali_pipelines.sources import EvalSource, PretrainSource, VideoTable
+
+TABLE = VideoTable(("a.mp4",), np.array([50]), np.array([64]), np.array([48]), np.array([0]))
+VIEWS = (ViewAugConfig(32, blur_prob=1.0), ViewAugConfig(32, blur_prob=0.1, solarize_prob=0.2))
+FRAME_OPS = {"WarpAffine", "CoordTransform", "GaussianBlur", "Resize", "Crop", "Stack", "Cast"}
+
+
+def _ops(pipe) -> dict[str, set[str]]:
+    """Operator type -> the devices it runs on, for every operator upstream of the pipeline's outputs."""
+    found: dict[str, set[str]] = {}
+    stack, seen = list(pipe._graph_out), set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        found.setdefault(type(node.source._op).__name__, set()).add(node.device)
+        stack += list(node.source.inputs)
+    return found
+
+
+@pytest.mark.parametrize("decoder", ["dali", "pyav"])
+def test_pretraining_graph_for_a_gpu_decodes_and_augments_on_the_device(decoder):
+    source = PretrainSource(
+        TABLE, VIEWS, {"distribution": "decreasing"}, num_frames=4, stride=2, batch_size=2, decoder=decoder
+    )
+    pipe = pretrain_pipeline(source, device_id=0, py_workers=1)
+    assert pipe._graph_out[0].device == "gpu"  # the views
+    ops = _ops(pipe)
+    for name in ("WarpAffine", "CoordTransform", "GaussianBlur"):
+        assert ops[name] == {"gpu"}, ops
+    if decoder == "dali":
+        assert ops["Video"] == {"gpu"}  # fn.decoders.video(device="mixed"): NVDEC, output on the GPU
+    else:
+        assert "Video" not in ops  # PyAV decodes in the Python workers; the frames are copied to the GPU
+
+
+@pytest.mark.parametrize("mode", ["train", "test"])
+def test_evaluation_graphs_for_a_gpu_work_on_the_device(mode):
+    source = EvalSource(TABLE, mode, view=VIEWS[0], num_temporal=2, num_spatial=3, num_frames=4, stride=2, batch_size=2)
+    pipe = eval_pipeline(source, device_id=0, crop_size=32, short_side=40, py_workers=1)
+    assert pipe._graph_out[0].device == "gpu"
+    ops = _ops(pipe)
+    assert all(ops[name] == {"gpu"} for name in FRAME_OPS & set(ops)), ops
+    assert ops["Video"] == {"gpu"}

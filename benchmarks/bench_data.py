@@ -3,6 +3,8 @@
 - pipeline: the full CVRL pretraining pipeline (one read, both clips decoded in one call, two augmented views)
 - decode_only: the same source and decoder with no augmentation (the ceiling of the data path)
 - baseline: PyAV decoding + the same augmentation in torch ops, in a DataLoader with the same number of workers
+- with --stages, also the pipeline with its steps added one at a time (crop + flip, + colour, + blur, + solarize)
+  and what each step adds, in ms per clip (differences of rates: run long enough, --seconds 20, to trust them)
 
 Rates are clips per second (two clips per video). Example:
     python benchmarks/bench_data.py --videos 16 --width 340 --height 256 --seconds 10
@@ -12,9 +14,13 @@ Rates are clips per second (two clips per video). Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
+import itertools
 import json
+import statistics
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +37,7 @@ from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
 from dali_pipelines.sources import PretrainSource, VideoTable, decode, decode_pyav, pipeline_kwargs, read_samples
 
 
-def rate(batches, batch_size: int, seconds: float, warmup: int = 2) -> float:
+def rate(batches: Iterator, batch_size: int, seconds: float, warmup: int = 2) -> float:
     """Clips/s (2 per video) over ``seconds`` of iterating ``batches`` after ``warmup`` batches."""
     it = iter(batches)
     for _ in range(warmup):
@@ -57,6 +63,53 @@ def decode_only_pipeline(source: PretrainSource, device_id: int | None, workers:
         return decode(sample["video"], sample["frames"], source.decoder, "cpu" if device_id is None else "gpu")
 
     return graph(**pipeline_kwargs(source, device_id, threads, workers, 0, 2))
+
+
+STAGES = {  # stage -> the view settings switched off, the steps added one at a time
+    "crop": {"jitter_prob": 0.0, "grayscale_prob": 0.0, "blur_prob": 0.0, "solarize_prob": 0.0},
+    "colour": {"blur_prob": 0.0, "solarize_prob": 0.0},
+    "blur": {"solarize_prob": 0.0},
+    "solarize": {},  # all steps: the full pipeline, timed again as a stage
+}
+
+
+Variant = Callable[[], Iterator]  # builds a variant's loader and returns its endless batches
+
+
+def pipeline_variant(source: PretrainSource, device_id: int | None, args: argparse.Namespace) -> Variant:
+    return lambda: dali_batches(pretrain_pipeline(source, device_id, args.threads, args.workers), OUTPUTS)
+
+
+def stage_variants(source: PretrainSource, device_id: int | None, args: argparse.Namespace) -> dict[str, Variant]:
+    """The pipeline with only the steps up to each stage of ``STAGES``."""
+    variants = {}
+    for stage, off in STAGES.items():
+        views = tuple(dataclasses.replace(v, **off) for v in source.views)
+        kwargs = dict(num_frames=source.num_frames, stride=source.stride, batch_size=source.batch_size)
+        variant = PretrainSource(source.table, views, source.temporal, **kwargs, decoder=source.decoder)
+        variants[stage] = pipeline_variant(variant, device_id, args)
+    return variants
+
+
+def interleaved_rates(variants: dict[str, Variant], batch_size: int, seconds: float, rounds: int) -> dict[str, float]:
+    """Median clips/s of each variant over ``rounds`` rounds that time every variant in turn for seconds/rounds.
+
+    Timing the variants in turn, several times, keeps a slow minute of a shared machine from landing on one of
+    them. Each timing builds its variant afresh and releases it after, so no other loader runs in the background.
+    """
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, build in variants.items():
+            batches = build()
+            times[name].append(rate(batches, batch_size, seconds / rounds))
+            del batches
+            gc.collect()
+    return {name: statistics.median(r) for name, r in times.items()}
+
+
+def step_costs(rates: dict[str, float]) -> dict[str, float]:
+    """ms per clip that each stage adds to the one before it (rates in clips/s, in stage order)."""
+    return {b: round(1000 * (1 / rates[b] - 1 / rates[a]), 2) for a, b in itertools.pairwise(rates)}
 
 
 def blur_torch(view: torch.Tensor, sigma: float, window: int) -> torch.Tensor:
@@ -112,10 +165,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2, help="DALI CPU threads")
-    parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per variant")
+    parser.add_argument("--seconds", type=float, default=12.0, help="measuring time per variant, over all rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="times each variant is timed, in turn (median)")
     parser.add_argument("--codec", choices=sorted(ENCODERS), default="vp9")
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu", help="gpu: DALI mixed decoding, GPU ops")
     parser.add_argument("--video-dir", type=Path, help="keep (and reuse) the generated videos here")
+    parser.add_argument("--stages", action="store_true", help="also time the steps one at a time")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -128,26 +183,27 @@ def main() -> None:
         decoder = choose_decoder("auto", device_id is not None, {args.codec})
         source = PretrainSource(table, (view1, view2), {"distribution": "decreasing"}, **source_args, decoder=decoder)
 
-        # One variant at a time: each pipeline is released before the next starts (no prefetching in the background).
-        full = pretrain_pipeline(source, device_id, args.threads, args.workers)
-        pipeline = rate(dali_batches(full, OUTPUTS), args.batch, args.seconds)
-        del full
-        gc.collect()
-        decode_only = rate(
-            dali_batches(decode_only_pipeline(source, device_id, args.workers, args.threads), ("frames",)),
-            args.batch,
-            args.seconds,
-        )
-        gc.collect()
-        loader = torch.utils.data.DataLoader(
-            TorchPairs(table, (view1, view2), args.num_frames, args.stride),
-            batch_size=args.batch,
-            shuffle=True,
-            drop_last=True,
-            num_workers=args.workers,
-            persistent_workers=True,
-        )
-        baseline = rate((b for _ in iter(int, 1) for b in loader), args.batch, args.seconds)
+        def baseline_batches() -> Iterator:
+            loader = torch.utils.data.DataLoader(
+                TorchPairs(table, (view1, view2), args.num_frames, args.stride),
+                batch_size=args.batch,
+                shuffle=True,
+                drop_last=True,
+                num_workers=args.workers,
+                persistent_workers=True,
+            )
+            return (b for _ in iter(int, 1) for b in loader)
+
+        variants = {
+            "pipeline": pipeline_variant(source, device_id, args),
+            "decode_only": lambda: dali_batches(
+                decode_only_pipeline(source, device_id, args.workers, args.threads), ["a"]
+            ),
+            "baseline": baseline_batches,
+            **(stage_variants(source, device_id, args) if args.stages else {}),
+        }
+        rates = interleaved_rates(variants, args.batch, args.seconds, args.rounds)
+        pipeline, decode_only, baseline = rates["pipeline"], rates["decode_only"], rates["baseline"]
 
     figures = {
         "videos": f"{args.videos} x {args.frames} frames, {args.width}x{args.height}, {args.codec}",
@@ -161,6 +217,10 @@ def main() -> None:
         "pipeline_vs_baseline": round(pipeline / baseline, 3),
         "pipeline_vs_decode_only": round(pipeline / decode_only, 3),
     }
+    if args.stages:
+        stages = {"decode": decode_only, **{stage: rates[stage] for stage in STAGES}}
+        figures["stages_clips_s"] = {k: round(v, 1) for k, v in stages.items()}
+        figures["step_ms_per_clip"] = {"decode": round(1000 / decode_only, 2), **step_costs(stages)}
     print(json.dumps(figures))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))

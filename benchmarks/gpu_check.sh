@@ -26,7 +26,7 @@ python -c "import cvrl_pl" 2>/dev/null || pip install -q --no-deps -e .
 if [[ $device == gpu ]]; then
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
     videos=(--codec h264 --width 340 --height 256 --video-dir "$out/videos")
-    data=(--videos 64 --frames 250 --num-frames 16 --crop 224 --batch 32 --workers 8 --threads 8 --seconds 20)
+    data=(--videos 64 --frames 250 --num-frames 16 --crop 224 --batch 32 --workers 8 --threads 8 --seconds 30 --rounds 2)
     train=(--encoder r3d50 --base-channels 64 --frames 16 --size 224 --batch max --variants bf16,bf16+cl
            --videos 64 --video-frames 250 --workers 8 --threads 8 --warmup 5 --seconds 20)
     loss=(--sizes 256,512,1024,2048,4096)

@@ -39,3 +39,22 @@ def test_gpu_check_in_cpu_mode_writes_every_figure(tmp_path):
     assert loss[1]["batch_vs_previous"] == 2.0 and all(row["ms"] > 0 for row in loss)
     assert [row["logits_mib"] for row in loss] == [round(4 * (2 * n) ** 2 / 2**20, 1) for n in (64, 128)]
     assert len(list((tmp_path / "videos" / "all").glob("*.mp4"))) == 8  # shared by the data and train benchmarks
+
+
+def test_data_benchmark_stages_add_up_to_the_full_pipeline(tmp_path):
+    out = tmp_path / "data.json"
+    args = ["--videos", "4", "--frames", "30", "--width", "64", "--height", "48", "--num-frames", "4", "--crop", "32"]
+    args += ["--batch", "2", "--workers", "1", "--threads", "1", "--seconds", "1", "--rounds", "1", "--stages"]
+    proc = subprocess.run(
+        ["python", "benchmarks/bench_data.py", *args, "--video-dir", str(tmp_path), "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    stages = figures["stages_clips_s"]
+    assert list(stages) == ["decode", "crop", "colour", "blur", "solarize"] and all(r > 0 for r in stages.values())
+    # the steps' costs telescope: decoding plus every step is the time per clip of the full pipeline
+    total = sum(figures["step_ms_per_clip"].values())
+    assert total == pytest.approx(1000 / stages["solarize"], rel=0.02)

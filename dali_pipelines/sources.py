@@ -247,8 +247,7 @@ class EvalSource(ClipSource):
         out: list[np.ndarray] = [self.video(vid, frames), frames.astype(np.int32)]
         width, height = self.size(vid)
         if self.mode == "train":
-            p = draw_view_params(rng, self.view, self.num_frames, width, height)
-            out += [getattr(p, name) for name in PARAM_NAMES]
+            out += stack_clips([draw_view_params(rng, self.view, self.num_frames, width, height)]).values()
         else:
             centre = np.full(self.num_spatial, 0.5, np.float32)
             xy = (self._along, centre) if width >= height else (centre, self._along)

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 
+from cvrl_pl.callbacks import is_logging_step
 from cvrl_pl.config import Config, ConfigError
 from cvrl_pl.eval.features import flatten_views
 from cvrl_pl.eval.knn import topk_accuracy
@@ -64,7 +65,7 @@ def memory_format(cfg: DictConfig) -> torch.memory_format:
 def log_lr(module: pl.LightningModule, batch_size: int) -> None:
     """Log the learning rate, only on the steps Lightning writes logs: a logged Python float is copied to the
     device, and the training loop should copy nothing but the batch."""
-    if module.trainer._logger_connector.should_update_logs:
+    if is_logging_step(module.trainer):
         module.log("train/lr", module.optimizers().param_groups[0]["lr"], prog_bar=True, batch_size=batch_size)
 
 

@@ -71,7 +71,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, loggers: list[Logger]) -> li
             save_on_train_epoch_end=True,
         ),
         *([BatchTraceCallback(run_dir)] if t.trace_batches else []),
-        FiniteLossGuard(t.log_every_n_steps, last),
+        FiniteLossGuard(last),
         PreemptionCallback(last),  # after the step's other callbacks: it may end the run
         # The bar reads its metrics from the device when it refreshes: only as often as the logs are written.
         LogStepProgressBar(),

@@ -8,7 +8,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from cvrl_pl.callbacks import step_loss
+from cvrl_pl.callbacks import is_logging_step, step_loss
 
 
 class NonFiniteLossError(RuntimeError):
@@ -16,12 +16,12 @@ class NonFiniteLossError(RuntimeError):
 
 
 class FiniteLossGuard(pl.Callback):
-    """Records on the device the first step whose loss is not finite, and reads it on the host only every
-    ``check_every`` steps and before every checkpoint save: the training loop never waits on the device for it,
-    and no checkpoint is written after the loss went bad, so ``checkpoint`` keeps the last good state."""
+    """Records on the device the first step whose loss is not finite, and reads it on the host only on logging
+    steps and before every checkpoint save: the training loop never waits on the device for it, and no
+    checkpoint is written after the loss went bad, so ``checkpoint`` keeps the last good state."""
 
-    def __init__(self, check_every: int, checkpoint: Path):
-        self.check_every, self.checkpoint = max(1, check_every), Path(checkpoint)
+    def __init__(self, checkpoint: Path):
+        self.checkpoint = Path(checkpoint)
         self._first_bad: torch.Tensor | None = None  # step index, -1 while every loss was finite
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, *args) -> None:
@@ -31,7 +31,7 @@ class FiniteLossGuard(pl.Callback):
             self._first_bad = torch.full((), -1, dtype=torch.long, device=loss.device)
         bad = ~torch.isfinite(loss) & (self._first_bad < 0)
         self._first_bad = torch.where(bad, torch.full_like(self._first_bad, step), self._first_bad)
-        if trainer.global_step % self.check_every == 0:
+        if is_logging_step(trainer):
             self.check(trainer)
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:

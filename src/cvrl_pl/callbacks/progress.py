@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import TQDMProgressBar
 
+from cvrl_pl.callbacks import is_logging_step
+
 
 class LogStepProgressBar(TQDMProgressBar):
     """tqdm's bar, refreshed on the trainer's logging steps and on an epoch's last batch.
@@ -17,5 +19,5 @@ class LogStepProgressBar(TQDMProgressBar):
         super().__init__(refresh_rate=1)  # every call that reaches the parent refreshes
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int):
-        if trainer._logger_connector.should_update_logs or batch_idx + 1 == trainer.num_training_batches:
+        if is_logging_step(trainer) or batch_idx + 1 == trainer.num_training_batches:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)

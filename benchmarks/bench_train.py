@@ -3,7 +3,9 @@
 For each variant (precision, memory format, torch.compile), two Lightning runs of the same model and batch:
 - ceiling: the same batch, already on the device, every step (the model's own speed: no data loading at all)
 - end_to_end: the real DALI pipeline (CVRLDataModule) over generated videos
-Their ratio is the input pipeline's efficiency. Rates are clips per second (two clips per video per step).
+Their ratio is the input pipeline's efficiency. Rates are clips per second (two clips per video per step). The end
+to end run also reports its data wait: the fraction of its time spent between steps, waiting for batches. A ratio
+below 1 with little wait means the pipeline slows the steps down (on a CPU it shares the cores), not starves them.
 
     python benchmarks/bench_train.py                                          # a small CPU-sized model
     python benchmarks/bench_train.py --encoder r3d50 --base-channels 64 --frames 16 --size 224 --batch max \\
@@ -23,6 +25,7 @@ import torch
 from bench_videos import ENCODERS, make_videos, video_folder  # benchmarks/bench_videos.py
 from omegaconf import DictConfig
 
+from cvrl_pl.callbacks.throughput import StepTimer
 from cvrl_pl.config import load_config
 from cvrl_pl.data.datamodule import CVRLDataModule
 from cvrl_pl.data.layout import pretrain_batch
@@ -42,6 +45,7 @@ class Throughput(pl.Callback):
     def __init__(self, warmup: int, seconds: float):
         self.warmup, self.seconds = warmup, seconds
         self.steps, self.elapsed, self._start = 0, 0.0, None
+        self.gaps = StepTimer()  # the wait for batches between the timed steps
 
     def _now(self, module: pl.LightningModule) -> float:
         if module.device.type == "cuda":
@@ -51,10 +55,13 @@ class Throughput(pl.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if trainer.global_step == self.warmup:
             self._start = self._now(pl_module)
+        if self._start is not None:
+            self.gaps.step_start()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self._start is None:
             return
+        self.gaps.step_end(0)
         self.steps += 1
         if self.steps % 5 == 0 and self._now(pl_module) - self._start >= self.seconds:
             self.elapsed = self._now(pl_module) - self._start
@@ -92,8 +99,8 @@ def config(args: argparse.Namespace, root: Path, variant: str, batch: int) -> Di
     return load_config(None, overrides)
 
 
-def measure(cfg: DictConfig, device: str, data: str, warmup: int, seconds: float) -> float:
-    """Clips/s of a training run with ``data`` = ceiling or end_to_end."""
+def measure(cfg: DictConfig, device: str, data: str, warmup: int, seconds: float) -> tuple[float, float]:
+    """Clips/s and the data wait (a fraction of the time) of a training run with ``data`` = ceiling or end_to_end."""
     timer = Throughput(warmup, seconds)
     trainer = pl.Trainer(
         accelerator=device,
@@ -120,7 +127,7 @@ def measure(cfg: DictConfig, device: str, data: str, warmup: int, seconds: float
     gc.collect()
     if device == "gpu":
         torch.cuda.empty_cache()
-    return 2 * cfg.data.batch_size * timer.steps / timer.elapsed
+    return 2 * cfg.data.batch_size * timer.steps / timer.elapsed, timer.gaps.wait_fraction
 
 
 def largest_batch(args: argparse.Namespace, root: Path, variant: str) -> int:
@@ -171,13 +178,14 @@ def main() -> None:
         for variant in variants:
             batch = largest_batch(args, Path(tmp), variant) if args.batch == "max" else int(args.batch)
             cfg = config(args, Path(tmp), variant, batch)
-            ceiling = measure(cfg, args.device, "ceiling", args.warmup, args.seconds)
-            end_to_end = measure(cfg, args.device, "end_to_end", args.warmup, args.seconds)
+            ceiling, _ = measure(cfg, args.device, "ceiling", args.warmup, args.seconds)
+            end_to_end, wait = measure(cfg, args.device, "end_to_end", args.warmup, args.seconds)
             results[variant] = {
                 "batch": batch,
                 "ceiling_clips_s": round(ceiling, 1),
                 "end_to_end_clips_s": round(end_to_end, 1),
                 "end_to_end_vs_ceiling": round(end_to_end / ceiling, 3),
+                "end_to_end_data_wait": round(wait, 3),
             }
     base = results[variants[0]]["ceiling_clips_s"]
     for r in results.values():

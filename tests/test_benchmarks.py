@@ -33,6 +33,7 @@ def test_gpu_check_in_cpu_mode_writes_every_figure(tmp_path):
     assert train["end_to_end_vs_ceiling"] == pytest.approx(
         train["end_to_end_clips_s"] / train["ceiling_clips_s"], abs=2e-3
     )
+    assert 0.0 <= train["end_to_end_data_wait"] < 1.0
 
     loss = figures["loss"]["sizes"]
     assert [row["batch"] for row in loss] == [64, 128]

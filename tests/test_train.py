@@ -69,6 +69,9 @@ def test_bf16_channels_last_logs_loss_lr_and_retrieval(train, tmp_path):
         assert float(r["train/lr"]) == pytest.approx(lr_at(int(r["step"]), 3, 4, peak), rel=1e-6)
         assert 0.0 <= float(r["train/pos_top1"]) <= 1.0
         assert math.isfinite(float(r["train/loss"]))
+        # One logging window per step: 2 views x 4 videos in the step's wall time, none of it waited before step 0.
+        assert float(r["perf/clips_per_s"]) > 0 and 0.0 <= float(r["perf/data_wait"]) < 1.0
+    assert float(rows[0]["perf/data_wait"]) == 0.0
 
 
 def test_uneven_global_batch_is_a_config_error(train, tmp_path):

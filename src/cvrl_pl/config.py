@@ -130,6 +130,9 @@ class TrainerConfig:
     log_every_n_steps: int = _f(10, "logging interval in steps")
     checkpoint_every_n_steps: int = _f(1000, "also save last.ckpt every N steps (0: only at epoch ends)")
     trace_batches: bool = _f(False, "write each rank's per-step video ids, batch size and loss to <run>/trace/")
+    data_wait_warn: float = _f(
+        0.2, "on a GPU, warn once when a logging window waits more than this fraction for batches (0: never)"
+    )
 
 
 @dataclass

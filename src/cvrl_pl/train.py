@@ -26,6 +26,7 @@ from cvrl_pl.callbacks.preview import AugmentationPreview
 from cvrl_pl.callbacks.probes import ProbeCallback
 from cvrl_pl.callbacks.progress import LogStepProgressBar
 from cvrl_pl.callbacks.report import ReportCallback
+from cvrl_pl.callbacks.throughput import ThroughputMonitor
 from cvrl_pl.callbacks.trace import BatchTraceCallback
 from cvrl_pl.checkpoint_io import AtomicCheckpointIO
 from cvrl_pl.config import ConfigError, load_config, per_device_batch
@@ -58,8 +59,8 @@ def resume_checkpoint(resume: str, run_dir: Path) -> str | None:
 
 
 def build_callbacks(cfg: DictConfig, run_dir: Path, loggers: list[Logger]) -> list[pl.Callback]:
-    """Checkpoints, preemption and the loss guard; for pretraining also the kNN / linear probes when a labelled val
-    split is configured, the run report and the W&B augmentation preview."""
+    """Checkpoints, preemption, the loss guard and the throughput log; for pretraining also the kNN / linear
+    probes when a labelled val split is configured, the run report and the W&B augmentation preview."""
     t = cfg.trainer
     last = run_dir / "checkpoints" / "last.ckpt"
     callbacks: list[pl.Callback] = [
@@ -71,6 +72,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, loggers: list[Logger]) -> li
             save_on_train_epoch_end=True,
         ),
         *([BatchTraceCallback(run_dir)] if t.trace_batches else []),
+        ThroughputMonitor(t.data_wait_warn),
         FiniteLossGuard(last),
         PreemptionCallback(last),  # after the step's other callbacks: it may end the run
         # The bar reads its metrics from the device when it refreshes: only as often as the logs are written.

@@ -1,4 +1,5 @@
-"""Training callbacks: periodic kNN / linear-probe evaluation, the run report, preemption, the loss guard."""
+"""Training callbacks: periodic kNN / linear-probe evaluation, the run report, preemption, the loss guard,
+throughput."""
 
 from typing import Any
 

@@ -11,7 +11,8 @@
 # Steps: (1) H.264 test videos at Kinetics-like size (340x256, 10 s); (2) the DALI pipeline with mixed (NVDEC)
 # decoding and the full augmentation on the GPU, in clips/s, against decoding alone; (3) the R3D-50 16x224
 # training step in bf16 at the largest batch that fits, with the tensors on the GPU (ceiling) and fed by the
-# DALI pipeline (end to end), and their ratio; (4) NT-Xent against the global batch up to 4096.
+# DALI pipeline (end to end), their ratio and the end-to-end wait for batches; (4) NT-Xent against the global
+# batch up to 4096.
 # GPU_CHECK_DEVICE=cpu runs the same steps at toy sizes on a CPU (to check the script without a GPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -43,10 +43,24 @@ def run_steps(monitor, clock, module, trainer, steps):
         monitor.on_train_batch_end(trainer, module, None, batch(), 0)
 
 
-def setup(device="cpu", world_size=2, warn_above=0.2):
+class Strategy:
+    """Two ranks: this one, and another whose data wait is ``other``."""
+
+    def __init__(self, other: float):
+        self.other = other
+
+    def all_gather(self, value: torch.Tensor) -> torch.Tensor:
+        return torch.stack([value, torch.tensor(self.other)])
+
+
+def setup(device="cpu", world_size=1, warn_above=0.2, other_wait=0.0):
     clock = Clock()
     monitor = ThroughputMonitor(warn_above, clock=clock)
-    trainer = SimpleNamespace(world_size=world_size, _logger_connector=SimpleNamespace(should_update_logs=False))
+    trainer = SimpleNamespace(
+        world_size=world_size,
+        strategy=Strategy(other_wait),
+        _logger_connector=SimpleNamespace(should_update_logs=False),
+    )
     return monitor, clock, Module(device), trainer
 
 
@@ -57,7 +71,7 @@ def test_batch_clips_counts_every_clip_tensor():
 
 
 def test_window_figures_and_epoch_boundaries():
-    monitor, clock, module, trainer = setup()
+    monitor, clock, module, trainer = setup(world_size=2)
     monitor.on_train_epoch_start(trainer, module)
     # 10 s before the first step (pipeline start-up) is not counted; then 1 s steps with 0.5 s waits.
     run_steps(monitor, clock, module, trainer, [(10.0, 1.0, False), (0.5, 1.0, True)])
@@ -94,3 +108,10 @@ def test_no_warning_on_a_cpu_or_when_disabled(device, warn_above):
         warnings.simplefilter("always")
         run_steps(monitor, clock, module, trainer, [(0.0, 1.0, True)] + [(9.0, 1.0, True)] * 3)
     assert not caught and module.logged[-1]["perf/data_wait"] == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize(("other", "logged"), [(0.05, 0.2), (0.7, 0.7)])
+def test_data_wait_is_the_largest_over_ranks(other, logged):
+    monitor, clock, module, trainer = setup(world_size=2, other_wait=other)
+    run_steps(monitor, clock, module, trainer, [(0.0, 1.0, False), (0.5, 1.0, True)])  # this rank: 0.2
+    assert module.logged[0]["perf/data_wait"] == pytest.approx(logged)

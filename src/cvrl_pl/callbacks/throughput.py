@@ -24,6 +24,13 @@ def batch_clips(batch: Any) -> int:
     return sum(len(v) for v in batch.values() if isinstance(v, torch.Tensor) and v.dim() == 5)
 
 
+def largest_over_ranks(trainer: pl.Trainer, pl_module: pl.LightningModule, value: float) -> float:
+    """The largest of every rank's ``value`` (a collective: every rank calls it on the same step)."""
+    if trainer.world_size == 1:
+        return value
+    return float(trainer.strategy.all_gather(torch.tensor(value, device=pl_module.device)).max())
+
+
 class StepTimer:
     """Host wall time of training steps and of the gaps between them (the wait for the next batch), and clips."""
 
@@ -61,8 +68,9 @@ class StepTimer:
 
 class ThroughputMonitor(pl.Callback):
     """Logs, per logging window, ``perf/clips_per_s`` (all ranks together) and ``perf/data_wait``: the fraction of
-    this rank's wall time spent between training steps, which is the wait for the next batch (plus any checkpoint
-    written in the window). Time across epoch boundaries (validation, probes) is left out.
+    wall time spent between training steps, which is the wait for the next batch (plus any checkpoint written in
+    the window), on the rank that waited most (one starving rank holds all the others up in DDP's all-reduce).
+    Time across epoch boundaries (validation, probes) is left out.
 
     On a GPU, warns once when a window after the first (which holds the pipeline's start-up) waits more than
     ``warn_above`` of its time: the input pipeline, not the model, sets the pace. On a CPU the two share the cores,
@@ -87,7 +95,8 @@ class ThroughputMonitor(pl.Callback):
         timer.step_end(batch_clips(batch))
         if not is_logging_step(trainer) or timer.elapsed <= 0:
             return
-        clips_per_s, wait = timer.clips * trainer.world_size / timer.elapsed, timer.wait_fraction
+        clips_per_s = timer.clips * trainer.world_size / timer.elapsed
+        wait = largest_over_ranks(trainer, pl_module, timer.wait_fraction)
         pl_module.log("perf/clips_per_s", clips_per_s, on_step=True, on_epoch=False, batch_size=1)
         pl_module.log("perf/data_wait", wait, on_step=True, on_epoch=False, batch_size=1)
         self._windows += 1

@@ -25,7 +25,7 @@ import torch
 from bench_videos import ENCODERS, make_videos, video_folder  # benchmarks/bench_videos.py
 from omegaconf import DictConfig
 
-from cvrl_pl.callbacks.throughput import StepTimer
+from cvrl_pl.callbacks.throughput import StepTimer, batch_clips
 from cvrl_pl.config import load_config
 from cvrl_pl.data.datamodule import CVRLDataModule
 from cvrl_pl.data.layout import pretrain_batch
@@ -45,7 +45,7 @@ class Throughput(pl.Callback):
     def __init__(self, warmup: int, seconds: float):
         self.warmup, self.seconds = warmup, seconds
         self.steps, self.elapsed, self._start = 0, 0.0, None
-        self.gaps = StepTimer()  # the wait for batches between the timed steps
+        self.host = StepTimer()  # the timed steps' clips, and the wait for batches between them
 
     def _now(self, module: pl.LightningModule) -> float:
         if module.device.type == "cuda":
@@ -56,12 +56,12 @@ class Throughput(pl.Callback):
         if trainer.global_step == self.warmup:
             self._start = self._now(pl_module)
         if self._start is not None:
-            self.gaps.step_start()
+            self.host.step_start()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self._start is None:
             return
-        self.gaps.step_end(0)
+        self.host.step_end(batch_clips(batch))
         self.steps += 1
         if self.steps % 5 == 0 and self._now(pl_module) - self._start >= self.seconds:
             self.elapsed = self._now(pl_module) - self._start
@@ -127,7 +127,7 @@ def measure(cfg: DictConfig, device: str, data: str, warmup: int, seconds: float
     gc.collect()
     if device == "gpu":
         torch.cuda.empty_cache()
-    return 2 * cfg.data.batch_size * timer.steps / timer.elapsed, timer.gaps.wait_fraction
+    return timer.host.clips / timer.elapsed, timer.host.wait_fraction
 
 
 def largest_batch(args: argparse.Namespace, root: Path, variant: str) -> int:

@@ -29,12 +29,14 @@ from bench_videos import ENCODERS, make_videos, video_folder  # benchmarks/bench
 from nvidia.dali.pipeline import pipeline_def
 from nvidia.dali.plugin.pytorch import DALIGenericIterator
 
-from cvrl_pl.data.datamodule import choose_decoder
 from cvrl_pl.data.generated import random_resized_crop_flip
+from cvrl_pl.data.loader import choose_decoder
+from dali_pipelines.graph import decode, pipeline_kwargs, read_samples
 from dali_pipelines.params import ViewAugConfig, blur_window, colour_maps
 from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
+from dali_pipelines.pyav_decode import decode_pyav
 from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
-from dali_pipelines.sources import PretrainSource, VideoTable, decode, decode_pyav, pipeline_kwargs, read_samples
+from dali_pipelines.sources import PretrainSource, VideoTable
 
 
 def rate(batches: Iterator, batch_size: int, seconds: float, warmup: int = 2) -> float:
@@ -62,7 +64,7 @@ def decode_only_pipeline(source: PretrainSource, device_id: int | None, workers:
         sample = read_samples(source, workers, 2)
         return decode(sample["video"], sample["frames"], source.decoder, "cpu" if device_id is None else "gpu")
 
-    return graph(**pipeline_kwargs(source, device_id, threads, workers, 0, 2))
+    return graph(**pipeline_kwargs(source, device_id, num_threads=threads, py_workers=workers, seed=0, prefetch=2))
 
 
 STAGES = {  # stage -> the view settings switched off, the steps added one at a time; then "solarize": the pipeline
@@ -76,7 +78,9 @@ Variant = Callable[[], Iterator]  # builds a variant's loader and returns its en
 
 
 def pipeline_variant(source: PretrainSource, device_id: int | None, args: argparse.Namespace) -> Variant:
-    return lambda: dali_batches(pretrain_pipeline(source, device_id, args.threads, args.workers), OUTPUTS)
+    return lambda: dali_batches(
+        pretrain_pipeline(source, device_id, num_threads=args.threads, py_workers=args.workers), OUTPUTS
+    )
 
 
 def stage_variants(source: PretrainSource, device_id: int | None, args: argparse.Namespace) -> dict[str, Variant]:
@@ -139,7 +143,9 @@ class TorchPairs(torch.utils.data.Dataset):
         frames = torch.from_numpy(decode_pyav(self.table.paths[i], idx)).permute(0, 3, 1, 2).float() / 255
         views = []
         for clip, c in zip(frames.split(self.num_frames), self.views, strict=True):
-            view = random_resized_crop_flip(clip, c.crop_size, c.crop_area, c.crop_aspect, c.flip_prob, rng)
+            view = random_resized_crop_flip(
+                clip, c.crop_size, rng, area=c.crop_area, aspect=c.crop_aspect, flip_prob=c.flip_prob
+            )
             a, b = colour_maps(rng, rng.random() < c.jitter_prob, c.strength, rng.random() < c.grayscale_prob)
             a, b = torch.from_numpy(a), torch.from_numpy(b)
             mu = view.mean(dim=(1, 2, 3))
@@ -175,7 +181,7 @@ def main() -> None:
 
     device_id = 0 if args.device == "gpu" else None
     with video_folder(args.video_dir) as tmp:
-        table = make_videos(Path(tmp), args.videos, args.frames, args.width, args.height, args.codec)
+        table = make_videos(Path(tmp), args.videos, args.frames, size=(args.width, args.height), codec=args.codec)
         view1 = ViewAugConfig(crop_size=args.crop, blur_prob=1.0)
         view2 = ViewAugConfig(crop_size=args.crop, blur_prob=0.1, solarize_prob=0.2)
         source_args = dict(num_frames=args.num_frames, stride=args.stride, batch_size=args.batch)

@@ -28,7 +28,7 @@ from omegaconf import DictConfig
 from cvrl_pl.callbacks.throughput import StepTimer, batch_clips
 from cvrl_pl.config import load_config
 from cvrl_pl.data.datamodule import CVRLDataModule
-from cvrl_pl.data.layout import pretrain_batch
+from cvrl_pl.data.batches import pretrain_batch
 from cvrl_pl.module import CVRLModule
 
 VARIANTS = {  # name part -> config overrides
@@ -99,7 +99,7 @@ def config(args: argparse.Namespace, root: Path, variant: str, batch: int) -> Di
     return load_config(None, overrides)
 
 
-def measure(cfg: DictConfig, device: str, data: str, warmup: int, seconds: float) -> tuple[float, float]:
+def measure(cfg: DictConfig, device: str, data: str, *, warmup: int, seconds: float) -> tuple[float, float]:
     """Clips/s and the data wait (a fraction of the time) of a training run with ``data`` = ceiling or end_to_end."""
     timer = Throughput(warmup, seconds)
     trainer = pl.Trainer(
@@ -135,7 +135,7 @@ def largest_batch(args: argparse.Namespace, root: Path, variant: str) -> int:
 
     def fits(batch: int) -> bool:
         try:
-            measure(config(args, root, variant, batch), "gpu", "ceiling", 1, 0.0)
+            measure(config(args, root, variant, batch), "gpu", "ceiling", warmup=1, seconds=0.0)
             return True
         except torch.cuda.OutOfMemoryError:
             gc.collect()
@@ -174,12 +174,12 @@ def main() -> None:
 
     results = {}
     with video_folder(args.video_dir) as tmp:
-        make_videos(Path(tmp), args.videos, args.video_frames, args.width, args.height, args.codec)
+        make_videos(Path(tmp), args.videos, args.video_frames, size=(args.width, args.height), codec=args.codec)
         for variant in variants:
             batch = largest_batch(args, Path(tmp), variant) if args.batch == "max" else int(args.batch)
             cfg = config(args, Path(tmp), variant, batch)
-            ceiling, _ = measure(cfg, args.device, "ceiling", args.warmup, args.seconds)
-            end_to_end, wait = measure(cfg, args.device, "end_to_end", args.warmup, args.seconds)
+            ceiling, _ = measure(cfg, args.device, "ceiling", warmup=args.warmup, seconds=args.seconds)
+            end_to_end, wait = measure(cfg, args.device, "end_to_end", warmup=args.warmup, seconds=args.seconds)
             results[variant] = {
                 "batch": batch,
                 "ceiling_clips_s": round(ceiling, 1),

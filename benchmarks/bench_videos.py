@@ -26,12 +26,13 @@ def video_folder(path: Path | None) -> contextlib.AbstractContextManager[str]:
     return contextlib.nullcontext(str(path))
 
 
-def make_videos(folder: Path, count: int, frames: int, width: int, height: int, codec: str = "vp9") -> VideoTable:
-    """Write ``count`` videos to ``folder/all/`` (one class, the folder layout), keeping those already there (so
-    several benchmarks can share one folder), and return their table."""
+def make_videos(folder: Path, count: int, frames: int, *, size: tuple[int, int], codec: str = "vp9") -> VideoTable:
+    """Write ``count`` videos of ``size`` (width, height) to ``folder/all/`` (one class, the folder layout), keeping
+    those already there (so several benchmarks can share one folder), and return their table."""
     name, ext, options = ENCODERS[codec]
+    width, height = size
     (Path(folder) / "all").mkdir(parents=True, exist_ok=True)
-    size = max(width, height)
+    side = max(width, height)  # rendered square, then cut to size
     paths = []
     for i in range(count):
         path = Path(folder) / "all" / f"v{i:04d}_{frames}_{width}x{height}.{ext}"
@@ -43,7 +44,7 @@ def make_videos(folder: Path, count: int, frames: int, width: int, height: int, 
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.options = options
             for first in range(0, frames, 50):  # rendered in chunks: 10 s at 340x256 is 250 frames
-                chunk = render_frames(i, np.arange(first, min(first + 50, frames)), size, seed=1)
+                chunk = render_frames(i, np.arange(first, min(first + 50, frames)), side, seed=1)
                 for image in (chunk[:, :, :height, :width].permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8):
                     out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
             out.mux(stream.encode())

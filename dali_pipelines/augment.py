@@ -5,7 +5,7 @@ frame carries its own clip's parameters, so on a CPU the two views cost one pass
 nothing is sliced or transposed. Runs unchanged on CPU and GPU: the frames may live on either; parameters arrive
 as CPU nodes and are only moved to the GPU where they enter arithmetic with the frames (``on_device``).
 Output: float32 FHWC in [0, 1], channels last; the loader hands it on as (C, T, H, W) views of the same memory
-(the channels_last_3d layout), see cvrl_pl.data.layout.
+(the channels_last_3d layout), see cvrl_pl.data.batches.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ import nvidia.dali.fn as fn
 from nvidia.dali.pipeline import Pipeline, pipeline_def
 
 from dali_pipelines.augment import augment_clips, to_float
-from dali_pipelines.sources import EvalSource, decode, pipeline_kwargs, read_samples
+from dali_pipelines.graph import decode, pipeline_kwargs, read_samples
+from dali_pipelines.sources import EvalSource
 
 OUTPUTS = ("views", "label", "video_id", "clip_idx")
 
@@ -18,6 +19,7 @@ OUTPUTS = ("views", "label", "video_id", "clip_idx")
 def eval_pipeline(
     source: EvalSource,
     device_id: int | None,
+    *,
     crop_size: int,
     short_side: int = 256,
     num_threads: int = 2,
@@ -45,4 +47,5 @@ def eval_pipeline(
             views = to_float(fn.stack(*crops))
         return views, sample["label"], sample["video_id"], sample["clip_idx"]
 
-    return graph(**pipeline_kwargs(source, device_id, num_threads, py_workers, seed, prefetch))
+    kwargs = {"num_threads": num_threads, "py_workers": py_workers, "seed": seed, "prefetch": prefetch}
+    return graph(**pipeline_kwargs(source, device_id, **kwargs))

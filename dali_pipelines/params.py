@@ -24,7 +24,7 @@ _YIQ2RGB = np.linalg.inv(_RGB2YIQ)
 
 @dataclass(frozen=True)
 class ViewAugConfig:
-    """The spatial augmentation of one view (cvrl_recipe.md); probabilities are per view."""
+    """The spatial augmentation of one view (docs/recipe.md); probabilities are per view."""
 
     crop_size: int
     crop_area: tuple[float, float] = (0.3, 1.0)
@@ -61,12 +61,14 @@ def stack_clips(params: list[ViewParams]) -> dict[str, np.ndarray]:
 
 
 def random_resized_crop_box(
-    rng: np.random.Generator, width: int, height: int, area: tuple[float, float], aspect: tuple[float, float]
+    rng: np.random.Generator, size: tuple[int, int], area: tuple[float, float], aspect: tuple[float, float]
 ) -> tuple[float, float, float, float]:
-    """A crop box (x0, y0, w, h) with area fraction in ``area`` and log-uniform aspect ratio in ``aspect``.
+    """A crop box (x0, y0, w, h) of a (width, height) frame with area fraction in ``area`` and log-uniform aspect
+    ratio in ``aspect``.
 
     Ten tries as in Inception/SimCLR; then the largest centred box with the aspect ratio clamped into range.
     """
+    width, height = size
     total = width * height
     for _ in range(10):
         target = rng.uniform(*area) * total
@@ -142,12 +144,14 @@ def colour_maps(
     return a.astype(np.float32), b.astype(np.float32)
 
 
-def draw_view_params(rng: np.random.Generator, cfg: ViewAugConfig, num_frames: int, width: int, height: int):
-    """All random parameters of one view of ``num_frames`` frames from a (width x height) video."""
+def draw_view_params(
+    rng: np.random.Generator, cfg: ViewAugConfig, num_frames: int, size: tuple[int, int]
+) -> ViewParams:
+    """All random parameters of one view of ``num_frames`` frames from a video of ``size`` (width, height)."""
     draws = 1 if cfg.consistent else num_frames
     per_draw = []
     for _ in range(draws):
-        box = random_resized_crop_box(rng, width, height, cfg.crop_area, cfg.crop_aspect)
+        box = random_resized_crop_box(rng, size, cfg.crop_area, cfg.crop_aspect)
         warp = crop_flip_matrix(box, cfg.crop_size, flip=rng.random() < cfg.flip_prob)
         a, b = colour_maps(rng, rng.random() < cfg.jitter_prob, cfg.strength, rng.random() < cfg.grayscale_prob)
         sigma = rng.uniform(*cfg.blur_sigma) if rng.random() < cfg.blur_prob else 0.0

@@ -1,7 +1,7 @@
 """The CVRL pretraining graph: one read per video -> both clips in one decoder call -> both views augmented in one
 chain of operators (augment.augment_clips).
 
-The same graph runs on CPU (``device_id=None``) and GPU; the device-specific lines are in sources.decode
+The same graph runs on CPU (``device_id=None``) and GPU; the device-specific lines are in graph.decode
 (``mixed`` = NVDEC) and augment.on_device.
 """
 
@@ -10,8 +10,9 @@ from __future__ import annotations
 from nvidia.dali.pipeline import Pipeline, pipeline_def
 
 from dali_pipelines.augment import augment_clips
+from dali_pipelines.graph import decode, pipeline_kwargs, read_samples
 from dali_pipelines.params import PARAM_NAMES
-from dali_pipelines.sources import PretrainSource, decode, pipeline_kwargs, read_samples
+from dali_pipelines.sources import PretrainSource
 
 OUTPUTS = ("views", "starts", "video_id")
 
@@ -19,13 +20,14 @@ OUTPUTS = ("views", "starts", "video_id")
 def pretrain_pipeline(
     source: PretrainSource,
     device_id: int | None,
+    *,
     num_threads: int = 2,
     py_workers: int = 2,
     seed: int = 0,
     prefetch: int = 2,
 ) -> Pipeline:
     """Build the pretraining pipeline; outputs ``OUTPUTS``: ``views`` is float32 (2T, H, W, C) in [0, 1], view 1's
-    frames then view 2's (cvrl_pl.data.layout.split_views makes them two (C, T, H, W) clips without a copy)."""
+    frames then view 2's (cvrl_pl.data.batches.split_views makes them two (C, T, H, W) clips without a copy)."""
     device = "cpu" if device_id is None else "gpu"
 
     @pipeline_def(enable_conditionals=True)
@@ -35,4 +37,5 @@ def pretrain_pipeline(
         views = augment_clips(frames, {name: sample[name] for name in PARAM_NAMES}, source.views, device)
         return views, sample["starts"], sample["video_id"]
 
-    return graph(**pipeline_kwargs(source, device_id, num_threads, py_workers, seed, prefetch))
+    kwargs = {"num_threads": num_threads, "py_workers": py_workers, "seed": seed, "prefetch": prefetch}
+    return graph(**pipeline_kwargs(source, device_id, **kwargs))

@@ -1,30 +1,30 @@
-"""Where a pipeline's samples come from: epoch plans, shards, and the per-sample Python source.
+"""Where a pipeline's samples come from: the per-sample Python sources.
 
-A parallel ``fn.external_source`` calls a source object once per sample. The object decides which video the
-sample is (a shuffled, sharded epoch plan that is the same on every rank), draws the CVRL clip starts and the
-augmentation parameters, and returns either the encoded file (decoded by DALI: ``decoder="dali"``) or frames
-decoded with PyAV (``decoder="pyav"``: H.264/HEVC on a CPU-only machine, where DALI's CPU decoder cannot).
+A parallel ``fn.external_source`` (graph.read_samples) calls a source object once per sample. The object decides
+which video the sample is (plan.epoch_plan: shuffled, sharded, the same on every rank), draws the clip starts
+(sampling.py) and the augmentation parameters (params.py), and returns either the encoded file (decoded by DALI:
+``decoder="dali"``) or frames decoded with PyAV (``decoder="pyav"``: H.264/HEVC on a CPU-only machine, where
+DALI's CPU decoder cannot). Everything here is NumPy: the sources run in worker processes, outside the graph.
 """
 
 from __future__ import annotations
 
-import logging
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import nvidia.dali.fn as fn
-from nvidia.dali.pipeline import DataNode
 
 from dali_pipelines.params import PARAM_NAMES, ViewAugConfig, draw_view_params, stack_clips
-from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
+from dali_pipelines.plan import epoch_plan
+from dali_pipelines.pyav_decode import decode_pyav
+from dali_pipelines.sampling import (
+    clip_frame_indices,
+    eval_clip_start,
+    sample_clip_starts,
+    start_range,
+    train_clip_start,
+)
 
-log = logging.getLogger(__name__)
-
-# Parameters of steps that a view never applies (probability 0) are produced but pruned from the graph: harmless.
-warnings.filterwarnings("ignore", message="The external source node .* not used")
-
-# Codecs that DALI's CPU video decoder handles (dali_notes.md); anything else needs PyAV on a CPU-only machine.
+# Codecs that DALI's CPU video decoder handles (docs/data_pipeline.md); anything else needs PyAV without a GPU.
 DALI_CPU_CODECS = frozenset({"vp8", "vp9", "mjpeg"})
 
 
@@ -42,73 +42,6 @@ class VideoTable:
         return len(self.paths)
 
 
-def epoch_plan(
-    num_videos: int,
-    num_shards: int,
-    shard_id: int,
-    batch_size: int,
-    epoch: int,
-    seed: int,
-    shuffle: bool = True,
-    drop_last: bool = False,
-) -> np.ndarray:
-    """Video ids this shard reads in ``epoch``, a whole number of batches long, with equal length on all shards.
-
-    Every shard shuffles with the same seed, so shards stay disjoint. ``drop_last=False`` (FILL) pads with
-    videos from the start of the order so that every video is read at least once; ``True`` (DROP) reads each
-    video at most once.
-    """
-    if num_videos < 1:
-        raise ValueError("an epoch needs at least one video")
-    order = np.random.default_rng([seed, epoch]).permutation(num_videos) if shuffle else np.arange(num_videos)
-    if drop_last:
-        per_shard = num_videos // num_shards
-        steps = per_shard // batch_size
-        if steps == 0:
-            raise ValueError(
-                f"{num_videos} videos over {num_shards} shards do not fill one batch of {batch_size}; "
-                "use last_batch=fill or a smaller batch"
-            )
-    else:
-        per_shard = -(-num_videos // num_shards)
-        steps = -(-per_shard // batch_size)
-    order = np.resize(order, per_shard * num_shards)  # np.resize repeats from the start: FILL's padding
-    shard = order[shard_id * per_shard : (shard_id + 1) * per_shard]
-    return np.resize(shard, steps * batch_size).astype(np.int64)
-
-
-def decode_pyav(path: str, indices: np.ndarray) -> np.ndarray:
-    """Frames ``indices`` (any order, repeats allowed) of a video as uint8 (N, H, W, 3), decoded with PyAV.
-
-    Decodes from the start up to the last frame needed. If the file yields fewer frames than the index says
-    (damage past the probed part), the missing positions wrap around the frames that did decode, with a warning.
-    """
-    import av  # imported here: only the PyAV path needs it
-
-    wanted = set(int(i) for i in indices)
-    last = max(wanted)
-    got: dict[int, np.ndarray] = {}
-    decoded = 0
-    try:
-        with av.open(path) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            for k, frame in enumerate(container.decode(stream)):
-                decoded = k + 1
-                if k in wanted:
-                    got[k] = frame.to_ndarray(format="rgb24")
-                if k >= last:
-                    break
-    except av.error.FFmpegError as exc:
-        log.warning("%s: decoding stopped after %d frames: %s", path, decoded, exc)
-    if not got:
-        raise RuntimeError(f"{path}: no frame could be decoded")
-    if len(got) < len(wanted):
-        log.warning("%s: only %d frames decode; looping them", path, decoded)
-        return decode_pyav(path, np.asarray(indices) % decoded)
-    return np.stack([got[int(i)] for i in indices])
-
-
 class ClipSource:
     """What every per-sample source shares: the video table, the epoch plan of this shard, reading a video.
 
@@ -121,6 +54,7 @@ class ClipSource:
     def __init__(
         self,
         table: VideoTable,
+        *,
         num_frames: int,
         stride: int,
         batch_size: int,
@@ -145,8 +79,17 @@ class ClipSource:
         """This shard's items for ``epoch`` (cached: the source is called once per sample)."""
         if self._plan is None or self._plan[0] != epoch:
             n = len(self.table) * self.items_per_video
-            args = (self.batch_size, epoch, self.seed, self.shuffle, self.drop_last)
-            self._plan = (epoch, epoch_plan(n, self.num_shards, self.shard_id, *args))
+            plan = epoch_plan(
+                n,
+                self.num_shards,
+                self.shard_id,
+                self.batch_size,
+                epoch=epoch,
+                seed=self.seed,
+                shuffle=self.shuffle,
+                drop_last=self.drop_last,
+            )
+            self._plan = (epoch, plan)
         return self._plan[1]
 
     def __len__(self) -> int:
@@ -197,7 +140,7 @@ class PretrainSource(ClipSource):
         length = int(self.table.num_frames[vid])
         starts = sample_clip_starts(length, self.num_frames, self.stride, rng, **self.temporal)
         frames = np.concatenate([self.clip(vid, s) for s in starts])
-        params = stack_clips([draw_view_params(rng, cfg, self.num_frames, *self.size(vid)) for cfg in self.views])
+        params = stack_clips([draw_view_params(rng, cfg, self.num_frames, self.size(vid)) for cfg in self.views])
         out = [self.video(vid, frames), frames.astype(np.int32), *params.values()]
         return (*out, np.asarray(starts, np.int32), np.asarray(vid, np.int64))
 
@@ -216,6 +159,7 @@ class EvalSource(ClipSource):
         self,
         table: VideoTable,
         mode: str,
+        *,
         view: ViewAugConfig | None = None,
         num_temporal: int = 10,
         num_spatial: int = 3,
@@ -238,60 +182,18 @@ class EvalSource(ClipSource):
     def sample(self, item: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         vid, k = divmod(item, self.items_per_video)
         length = int(self.table.num_frames[vid])
-        last_start = length - (self.num_frames - 1) * self.stride - 1
         if self.mode == "train":
-            start = int(rng.integers(0, last_start + 1)) if last_start >= 0 else int(rng.integers(0, length))
+            start = train_clip_start(length, self.num_frames, self.stride, rng)
         else:
-            start = eval_clip_start(k, self.items_per_video, last_start)
+            start = eval_clip_start(k, self.items_per_video, start_range(length, self.num_frames, self.stride) - 1)
         frames = self.clip(vid, start)
         out: list[np.ndarray] = [self.video(vid, frames), frames.astype(np.int32)]
         width, height = self.size(vid)
         if self.mode == "train":
-            out += stack_clips([draw_view_params(rng, self.view, self.num_frames, width, height)]).values()
+            out += stack_clips([draw_view_params(rng, self.view, self.num_frames, (width, height))]).values()
         else:
             centre = np.full(self.num_spatial, 0.5, np.float32)
             xy = (self._along, centre) if width >= height else (centre, self._along)
             out.append(np.stack(xy, axis=1))
         label = np.asarray(self.table.labels[vid], np.int64)
         return (*out, label, np.asarray(vid, np.int64), np.asarray(k, np.int64))
-
-
-def eval_clip_start(k: int, num_clips: int, last_start: int) -> int:
-    """Start of test clip k of ``num_clips`` evenly spaced over [0, last_start] (0 for a video too short)."""
-    if last_start <= 0:
-        return 0
-    if num_clips == 1:
-        return last_start // 2
-    return int(round(k * last_start / (num_clips - 1)))
-
-
-def read_samples(source: ClipSource, py_workers: int, prefetch: int) -> dict[str, DataNode]:
-    """The graph's entry: the source's outputs by name, produced by ``py_workers`` processes in parallel."""
-    parallel = {"parallel": True, "prefetch_queue_depth": prefetch} if py_workers > 0 else {}
-    outputs = fn.external_source(source, num_outputs=len(source.OUTPUTS), batch=False, **parallel)
-    return dict(zip(source.OUTPUTS, outputs))  # noqa: B905 (DALI's autograph has no zip(strict=))
-
-
-def decode(video: DataNode, frames: DataNode, decoder: str, device: str) -> DataNode:
-    """uint8 frames (F, H, W, C) on ``device``: DALI's decoder picks ``frames`` (in any order, in one call) out of
-    the encoded file, on the GPU through NVDEC ("mixed"); PyAV frames arrive already decoded."""
-    if decoder == "dali":
-        return fn.decoders.video(video, frames=frames, device="mixed" if device == "gpu" else "cpu")
-    frames = fn.reshape(video, layout="FHWC")
-    return frames.gpu() if device == "gpu" else frames
-
-
-def pipeline_kwargs(
-    source: ClipSource, device_id: int | None, num_threads: int, py_workers: int, seed: int, prefetch: int
-) -> dict:
-    """Arguments of a ``pipeline_def`` graph fed by ``source``; ``device_id=None`` builds a CPU-only pipeline."""
-    return {
-        "batch_size": source.batch_size,
-        "num_threads": num_threads,
-        "device_id": device_id,
-        "seed": seed,
-        "py_num_workers": max(py_workers, 1),
-        # Forking a process that has initialised CUDA is unsafe: spawn the Python workers on GPU machines.
-        "py_start_method": "fork" if device_id is None else "spawn",
-        "prefetch_queue_depth": prefetch,
-    }

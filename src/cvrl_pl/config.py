@@ -1,17 +1,21 @@
-"""The configuration schema: one tree of dataclasses whose defaults are the paper's recipe.
+"""The configuration schema: one tree of dataclasses whose defaults are the paper's recipe (docs/recipe.md).
 
 YAML files in ``conf/`` and ``key=value`` arguments only override these defaults. Every field carries a help
 string (``metadata["help"]``) from which the README's config reference is generated
-(``python -m cvrl_pl.config --markdown``).
+(``python -m cvrl_pl.config --markdown``). A closed set of choices is taken from the registry that defines it
+(dataset layouts, temporal sampling laws, encoders, optimisers), so adding one there adds it here and to the
+README. Renamed keys still load, with a warning naming the new key (``RENAMED``).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import json
 import sys
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,16 +23,38 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
+from cvrl_pl.data.layouts import LAYOUT_CHOICES
+from cvrl_pl.errors import ConfigError
+from cvrl_pl.models.r3d import SPECS
+from cvrl_pl.optim import OPTIMIZERS
+from dali_pipelines.sampling import DISTRIBUTIONS
 
-def _f(default: Any, help: str) -> Any:
-    """A schema field with a default and a one-line help text for the config reference."""
+__all__ = ["Config", "ConfigError", "as_schema", "load_config", "markdown_reference"]
+
+
+def _f(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    """A schema field with a default and a one-line help text for the config reference; ``choices`` closes the
+    set of values (checked after merging) and fills ``{choices}`` in the help text."""
+    metadata = {"help": help.format(choices="|".join(choices)) if choices else help}
+    if choices:
+        metadata["choices"] = tuple(choices)
     if isinstance(default, list | dict):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 def _section(cls: type, help: str) -> Any:
     return field(default_factory=cls, metadata={"help": help})
+
+
+@dataclass
+class SplitConfig:
+    """A dataset split on disk: where it is and how its files are laid out (README, Datasets)."""
+
+    root: str | None = _f(None, "dataset root on disk")
+    layout: str = _f("auto", "dataset layout: {choices} (README, Datasets)", LAYOUT_CHOICES)
+    csv: str | None = _f(None, "list file: path,label CSV, or the Kinetics annotation CSV")
+    index: str | None = _f(None, "index file to build or reuse (default: <root>/.cvrl_index.json)")
 
 
 @dataclass
@@ -42,16 +68,21 @@ class GeneratedDataConfig:
 
 
 @dataclass
-class DataConfig:
-    source: str = _f("video", "where clips come from: video (files on disk through DALI) or generated (in memory)")
-    root: str = _f("data/kinetics400/train", "dataset root on disk")
+class DataConfig(SplitConfig):
+    """The training split and how its clips are made."""
+
+    root: str = _f("data/kinetics400/train", "dataset root on disk (the training split)")
+    source: str = _f(
+        "video", "where clips come from: {choices}: files on disk through DALI, or in memory", ("video", "generated")
+    )
     generate: str | None = _f(None, "write the built-in demo dataset (train/, val/) to this folder first if missing")
-    layout: str = _f("auto", "dataset layout: auto|folder|csv|kinetics|unlabelled (see README, Datasets)")
-    csv: str | None = _f(None, "list file: path,label CSV, or the Kinetics annotation CSV")
-    index: str | None = _f(None, "index file to build or reuse (default: <root>/.cvrl_index.json)")
-    decoder: str = _f("auto", "auto|dali|pyav: auto uses DALI on GPUs, and on CPU when every codec is VP8/VP9/MJPEG")
+    decoder: str = _f(
+        "auto",
+        "{choices}: auto uses DALI on GPUs, and on CPU when every codec is VP8/VP9/MJPEG",
+        ("auto", "dali", "pyav"),
+    )
     shuffle: bool = _f(True, "shuffle the videos every epoch (same order on every rank; shards stay disjoint)")
-    last_batch: str = _f("fill", "fill (pad the last batch with repeats) or drop (drop the remainder)")
+    last_batch: str = _f("fill", "{choices}: pad the last batch with repeats, or drop the remainder", ("fill", "drop"))
     dali_threads: int = _f(2, "DALI CPU threads per pipeline")
     num_frames: int = _f(16, "frames per clip")
     stride: int = _f(2, "temporal stride between the frames of a clip, in stored frames")
@@ -63,7 +94,7 @@ class DataConfig:
 
 @dataclass
 class TemporalAugConfig:
-    distribution: str = _f("decreasing", "law of the gap between the two clip starts: decreasing|uniform|fixed|same")
+    distribution: str = _f("decreasing", "law of the gap between the two clip starts: {choices}", tuple(DISTRIBUTIONS))
     power: float = _f(1.0, "p of the decreasing law P(t) ~ (1 - t/M)^p; 1 is the paper's linear decrease")
     gap: int = _f(0, "gap in stored frames for distribution=fixed (capped at the largest possible)")
 
@@ -85,7 +116,7 @@ class AugConfig:
 
 @dataclass
 class ModelConfig:
-    encoder: str = _f("r3d50", "backbone: r3d18|r3d50|r3d101|r3d152")
+    encoder: str = _f("r3d50", "backbone: {choices}", tuple(SPECS))
     width: int = _f(1, "width multiplier of every stage (the paper's 2x and 4x models)")
     base_channels: int = _f(64, "channels of the stem and first stage (64 in the paper; 16 makes a CPU-sized model)")
     zero_init_residual: bool = _f(False, "initialise the last BN of each residual block to zero")
@@ -107,7 +138,7 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
-    name: str = _f("sgd", "optimiser: sgd|lars|adamw")
+    name: str = _f("sgd", "optimiser: {choices}", tuple(OPTIMIZERS))
     base_lr: float = _f(0.08, "learning rate per 256 videos; peak LR = base_lr * global_batch / 256 (0.32 at 1024)")
     momentum: float = _f(0.9, "momentum of SGD and LARS (AdamW ignores it)")
     weight_decay: float = _f(1e-6, "weight decay on conv and linear weights (never on BN or biases)")
@@ -136,19 +167,41 @@ class TrainerConfig:
 
 
 @dataclass
-class EvalConfig:
-    train_root: str | None = _f(None, "labelled training split for the probes (default: data.root)")
-    val_root: str | None = _f(None, "labelled validation split; the kNN and linear probes run only when it is set")
+class ValConfig(SplitConfig):
+    """The labelled validation split: the probes' queries and the protocols' test set."""
+
+    root: str | None = _f(None, "labelled validation split; the kNN and linear probes run only when it is set")
+
+
+@dataclass
+class ProbeSplitConfig(SplitConfig):
+    """The labelled split the probes fit on (the kNN bank, the linear probe's training set)."""
+
+    root: str | None = _f(None, "labelled training split for the probes (null: the data.* split)")
+
+
+@dataclass
+class ProbeConfig:
+    """kNN and linear probes of the backbone during pretraining, on cached features."""
+
+    train: ProbeSplitConfig = _section(ProbeSplitConfig, "the probes' labelled training split")
     every_n_epochs: int = _f(10, "run the kNN and linear-probe evaluation every N epochs (0: only at the end)")
-    batch_size: int = _f(32, "GLOBAL batch of evaluation clips")
+    batch_size: int = _f(32, "GLOBAL batch of clips when extracting the probes' features")
     knn_k: int = _f(200, "kNN neighbours (capped at the bank size)")
     knn_temperature: float = _f(0.1, "kNN vote weight exp(sim / T)")
-    probe_epochs: int = _f(100, "epochs of the linear probe on cached features")
-    probe_lr: float = _f(0.01, "Adam learning rate of the linear probe")
-    probe_views: list[int] = _f([1, 1], "temporal x spatial test views per video for the probes' features")
-    num_frames: int = _f(32, "linear eval / fine-tune: frames per clip (the paper: 32)")
-    stride: int = _f(2, "linear eval / fine-tune: temporal stride")
-    crop_size: int = _f(224, "linear eval / fine-tune: training crop")
+    epochs: int = _f(100, "epochs of the linear probe on cached features")
+    lr: float = _f(0.01, "Adam learning rate of the linear probe")
+    views: list[int] = _f([1, 1], "temporal x spatial test views per video for the probes' features")
+
+
+@dataclass
+class EvalConfig:
+    """The linear-evaluation and fine-tuning protocols (task=linear_eval|finetune): clips and test views."""
+
+    batch_size: int = _f(32, "GLOBAL batch of test views")
+    num_frames: int = _f(32, "frames per clip (the paper: 32)")
+    stride: int = _f(2, "temporal stride")
+    crop_size: int = _f(224, "training crop")
     num_temporal: int = _f(10, "test views: clips per video, evenly spaced")
     num_spatial: int = _f(3, "test views: square crops along the long side of each clip")
     short_side: int = _f(256, "test views: short side after resizing")
@@ -157,7 +210,11 @@ class EvalConfig:
 
 @dataclass
 class WandbConfig:
-    mode: str = _f("offline", "offline (to <run>/wandb; `wandb sync` uploads it later), online, or disabled")
+    mode: str = _f(
+        "offline",
+        "{choices}: offline writes to <run>/wandb (`wandb sync` uploads it later)",
+        ("offline", "online", "disabled"),
+    )
     project: str = _f("cvrl-pl", "W&B project")
     entity: str | None = _f(None, "W&B team or user (default: your W&B default)")
     tags: list[str] = _f([], "W&B run tags")
@@ -171,33 +228,38 @@ class LoggerConfig:
 
 @dataclass
 class Config:
-    task: str = _f("pretrain", "pretrain (CVRL), linear_eval (frozen encoder + linear layer) or finetune")
+    task: str = _f(
+        "pretrain",
+        "{choices}: CVRL pretraining, frozen encoder + linear layer, or end-to-end fine-tuning",
+        ("pretrain", "linear_eval", "finetune"),
+    )
     data: DataConfig = _section(DataConfig, "videos and clips")
     aug: AugConfig = _section(AugConfig, "temporal and spatial augmentation")
     model: ModelConfig = _section(ModelConfig, "encoder and projection head")
     loss: LossConfig = _section(LossConfig, "contrastive objective")
     optim: OptimConfig = _section(OptimConfig, "optimiser and learning-rate schedule")
     trainer: TrainerConfig = _section(TrainerConfig, "Lightning trainer and run folder")
-    eval: EvalConfig = _section(EvalConfig, "periodic evaluation")
+    val: ValConfig = _section(ValConfig, "labelled validation split")
+    probe: ProbeConfig = _section(ProbeConfig, "kNN and linear probes during pretraining")
+    eval: EvalConfig = _section(EvalConfig, "linear-evaluation and fine-tuning protocols")
     logger: LoggerConfig = _section(LoggerConfig, "metric loggers besides the CSV files, which are always written")
 
 
-# Values whose set of allowed choices is closed; checked after merging (omegaconf types them only as str).
-CHOICES: dict[str, tuple[str, ...]] = {
-    "task": ("pretrain", "linear_eval", "finetune"),
-    "data.source": ("video", "generated"),
-    "data.layout": ("auto", "folder", "csv", "kinetics", "unlabelled"),
-    "data.decoder": ("auto", "dali", "pyav"),
-    "data.last_batch": ("fill", "drop"),
-    "aug.temporal.distribution": ("decreasing", "uniform", "fixed", "same"),
-    "model.encoder": ("r3d18", "r3d50", "r3d101", "r3d152"),
-    "optim.name": ("sgd", "lars", "adamw"),
-    "logger.wandb.mode": ("offline", "online", "disabled"),
+# Keys renamed since they were introduced: the old name still loads, with a warning naming the new one.
+RENAMED: dict[str, str] = {
+    "eval.train_root": "probe.train.root",
+    "eval.val_root": "val.root",
+    "eval.every_n_epochs": "probe.every_n_epochs",
+    "eval.knn_k": "probe.knn_k",
+    "eval.knn_temperature": "probe.knn_temperature",
+    "eval.probe_epochs": "probe.epochs",
+    "eval.probe_lr": "probe.lr",
+    "eval.probe_views": "probe.views",
 }
 
 
-class ConfigError(ValueError):
-    """A configuration problem, with a message that names the file or key at fault."""
+class DeprecatedKeyWarning(FutureWarning):
+    """A renamed config key was used; it still works, under its new name."""
 
 
 def _walk(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any, dataclasses.Field]]:
@@ -224,18 +286,59 @@ def _explain(exc: OmegaConfBaseException, origin: str) -> ConfigError:
     return ConfigError(f"{origin}: {str(exc).splitlines()[0]}")
 
 
+def choices() -> dict[str, tuple[str, ...]]:
+    """Every key whose values form a closed set, with its allowed values (from the registries that define them)."""
+    return {key: f.metadata["choices"] for key, _, f in _walk(Config()) if "choices" in f.metadata}
+
+
 def _check_choices(cfg: DictConfig) -> None:
-    for key, allowed in CHOICES.items():
+    for key, allowed in choices().items():
         value = OmegaConf.select(cfg, key)
         if value not in allowed:
             raise ConfigError(f"config key '{key}' is '{value}'; allowed values: {', '.join(allowed)}")
 
 
-def per_device_batch(global_batch: int, world_size: int) -> int:
-    """The share of the global batch each device trains on; an uneven split is a config error."""
-    if global_batch % world_size:
-        raise ConfigError(f"data.batch_size={global_batch} is not divisible by the {world_size} devices in use")
-    return global_batch // world_size
+def _renamed(key: str, origin: str) -> str:
+    """The current name of ``key``, warning when it is a renamed one."""
+    new = RENAMED.get(key)
+    if new is None:
+        return key
+    warnings.warn(
+        f"{origin}: config key '{key}' is deprecated; use '{new}' (it is read as '{new}' for now)",
+        DeprecatedKeyWarning,
+        stacklevel=4,
+    )
+    return new
+
+
+def upgrade_keys(tree: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """A nested config dict with every renamed key moved to its new name (with a warning naming both); setting
+    both names is an error."""
+    tree = copy.deepcopy(dict(tree))
+    for old in RENAMED:
+        *parents, leaf = old.split(".")
+        node = tree
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            continue
+        value = node.pop(leaf)
+        new = _renamed(old, origin)
+        *new_parents, new_leaf = new.split(".")
+        target = tree
+        for part in new_parents:
+            target = target.setdefault(part, {})
+        if new_leaf in target:
+            raise ConfigError(f"{origin}: both '{old}' (deprecated) and '{new}' are set; keep only '{new}'")
+        target[new_leaf] = value
+    return tree
+
+
+def as_schema(cfg: DictConfig | Mapping[str, Any]) -> DictConfig:
+    """``cfg`` (a loaded config, or the plain dict a checkpoint stored) merged over the schema's defaults, renamed
+    keys upgraded: what a module rebuilds from its hyper-parameters."""
+    tree = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    return OmegaConf.merge(OmegaConf.structured(Config), upgrade_keys(tree, "checkpoint config"))
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
@@ -250,14 +353,15 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         except Exception as exc:  # yaml errors come in several types
             raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
         try:
-            cfg = OmegaConf.merge(cfg, file_cfg)
+            cfg = OmegaConf.merge(cfg, upgrade_keys(OmegaConf.to_container(file_cfg), str(path)))
         except OmegaConfBaseException as exc:
             raise _explain(exc, str(path)) from exc
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override '{item}' is not of the form dotted.key=value")
+        key, value = item.split("=", 1)
         try:
-            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([item]))
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{_renamed(key, f'override {item!r}')}={value}"]))
         except OmegaConfBaseException as exc:
             raise _explain(exc, f"override '{item}'") from exc
     try:

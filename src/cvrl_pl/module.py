@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 
-from cvrl_pl.callbacks import is_logging_step
-from cvrl_pl.config import Config, ConfigError
+from cvrl_pl.config import ConfigError, as_schema
 from cvrl_pl.eval.features import flatten_views
 from cvrl_pl.eval.knn import topk_accuracy
 from cvrl_pl.eval.views import average_by_video
@@ -17,6 +16,8 @@ from cvrl_pl.losses import NTXentLoss, positive_top1
 from cvrl_pl.models import ProjectionHead, build_encoder
 from cvrl_pl.models.encoder_file import arch_of, load_encoder_weights
 from cvrl_pl.optim import build_optimizer, lr_at, peak_lr
+from cvrl_pl.runtime.distributed import gather
+from cvrl_pl.runtime.lightning_private import is_logging_step
 
 
 class CVRLModule(pl.LightningModule):
@@ -25,7 +26,7 @@ class CVRLModule(pl.LightningModule):
     def __init__(self, cfg: DictConfig | dict):
         super().__init__()
         # Stored as a plain dict so a checkpoint restores the exact configuration it was trained with.
-        cfg = OmegaConf.merge(OmegaConf.structured(Config), cfg)
+        cfg = as_schema(cfg)
         self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg)})
         self.cfg = cfg
         m = cfg.model
@@ -73,7 +74,9 @@ def optimizer_and_schedule(module: pl.LightningModule, cfg: DictConfig) -> dict:
     """SGD, LARS or AdamW over the trainable parameters, LR scaled by the global batch, per-step warm-up then cosine."""
     o = cfg.optim
     peak = peak_lr(o.base_lr, cfg.data.batch_size)
-    optimizer = build_optimizer(o.name, module, peak, o.momentum, o.weight_decay, o.lars_eta)
+    optimizer = build_optimizer(
+        o.name, module, peak, momentum=o.momentum, weight_decay=o.weight_decay, lars_eta=o.lars_eta
+    )
     total = int(module.trainer.estimated_stepping_batches)
     warmup = round(o.warmup_epochs * module.trainer.num_training_batches)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step, total, warmup, peak) / peak)
@@ -86,7 +89,7 @@ class ClassifierModule(pl.LightningModule):
 
     def __init__(self, cfg: DictConfig | dict, num_classes: int):
         super().__init__()
-        cfg = OmegaConf.merge(OmegaConf.structured(Config), cfg)
+        cfg = as_schema(cfg)
         self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg), "num_classes": num_classes})
         self.cfg, self.frozen = cfg, cfg.task == "linear_eval"
         m = cfg.model
@@ -131,7 +134,7 @@ class ClassifierModule(pl.LightningModule):
         )
 
     def on_validation_epoch_end(self) -> None:
-        probs, labels, videos, clips = (_gather_cat(t, self) for t in zip(*self._val, strict=True))
+        probs, labels, videos, clips = (gather(torch.cat(t)) for t in zip(*self._val, strict=True))
         self._val.clear()
         ids, mean, counts = average_by_video(probs, videos, clips)
         label_of = torch.zeros(int(videos.max()) + 1, dtype=labels.dtype, device=labels.device)
@@ -147,10 +150,3 @@ class ClassifierModule(pl.LightningModule):
 
     def configure_optimizers(self):
         return optimizer_and_schedule(self, self.cfg)
-
-
-def _gather_cat(parts: tuple[torch.Tensor, ...], module: pl.LightningModule) -> torch.Tensor:
-    """Concatenate this rank's tensors, then those of every rank (equal lengths: the evaluation plans are equal)."""
-    local = torch.cat(parts)
-    gathered = module.all_gather(local)
-    return gathered.flatten(0, 1) if module.trainer.world_size > 1 else local

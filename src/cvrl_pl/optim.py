@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -45,7 +45,7 @@ class LARS(torch.optim.Optimizer):
     """SGD with momentum and layer-wise adaptive rate scaling, skipped for groups with ``lars_adapt=False``."""
 
     def __init__(
-        self, params: Iterable, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, eta: float = 0.001
+        self, params: Iterable, lr: float, *, momentum: float = 0.9, weight_decay: float = 0.0, eta: float = 0.001
     ):
         defaults = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "eta": eta, "lars_adapt": True}
         super().__init__(params, defaults)
@@ -73,23 +73,39 @@ class LARS(torch.optim.Optimizer):
         return loss
 
 
-def build_optimizer(
-    name: str, model: nn.Module, lr: float, momentum: float, weight_decay: float, lars_eta: float
-) -> torch.optim.Optimizer:
-    """SGD (the paper's default), LARS or AdamW, all without weight decay on BN parameters and biases.
+def _plain(groups: list[dict]) -> list[dict]:
+    """The groups without the LARS flag, for optimisers that do not know it."""
+    return [{k: v for k, v in g.items() if k != "lars_adapt"} for g in groups]
 
-    AdamW (``momentum`` unused) suits small models trained for few steps, such as the CPU demo.
-    """
-    groups = param_groups(model, weight_decay)
-    if name == "sgd":
-        for g in groups:
-            g.pop("lars_adapt")
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum)
-    if name == "lars":
-        return LARS(groups, lr=lr, momentum=momentum, eta=lars_eta)
-    if name == "adamw":
-        for g in groups:
-            g.pop("lars_adapt")
-        # fused: one kernel per step, and the step counts stay on the device (the default reads them with .item()).
-        return torch.optim.AdamW(groups, lr=lr, fused=True)
-    raise ValueError(f"unknown optimiser '{name}'; choose sgd, lars or adamw")
+
+def _sgd(groups: list[dict], lr: float, momentum: float, lars_eta: float) -> torch.optim.Optimizer:
+    return torch.optim.SGD(_plain(groups), lr=lr, momentum=momentum)
+
+
+def _lars(groups: list[dict], lr: float, momentum: float, lars_eta: float) -> torch.optim.Optimizer:
+    return LARS(groups, lr=lr, momentum=momentum, eta=lars_eta)
+
+
+def _adamw(groups: list[dict], lr: float, momentum: float, lars_eta: float) -> torch.optim.Optimizer:
+    # fused: one kernel per step, and the step counts stay on the device (the default reads them with .item()).
+    return torch.optim.AdamW(_plain(groups), lr=lr, fused=True)
+
+
+# name -> (parameter groups, lr, momentum, lars_eta) -> optimiser. Adding one here is all it takes: the config's
+# choices (optim.name) are these names. SGD is the paper's default; LARS its large-batch option; AdamW (momentum
+# unused) suits small models trained for few steps, such as the CPU demo.
+OPTIMIZERS: dict[str, Callable[[list[dict], float, float, float], torch.optim.Optimizer]] = {
+    "sgd": _sgd,
+    "lars": _lars,
+    "adamw": _adamw,
+}
+
+
+def build_optimizer(
+    name: str, model: nn.Module, lr: float, *, momentum: float, weight_decay: float, lars_eta: float
+) -> torch.optim.Optimizer:
+    """An optimiser of ``OPTIMIZERS`` over ``model``'s trainable parameters, without weight decay on BN parameters
+    and biases."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimiser '{name}'; choose one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name](param_groups(model, weight_decay), lr, momentum, lars_eta)

@@ -28,13 +28,14 @@ from cvrl_pl.callbacks.progress import LogStepProgressBar
 from cvrl_pl.callbacks.report import ReportCallback
 from cvrl_pl.callbacks.throughput import ThroughputMonitor
 from cvrl_pl.callbacks.trace import BatchTraceCallback
-from cvrl_pl.checkpoint_io import AtomicCheckpointIO
-from cvrl_pl.config import ConfigError, load_config, per_device_batch
-from cvrl_pl.data.datamodule import CVRLDataModule, eval_loader
+from cvrl_pl.config import load_config
+from cvrl_pl.data.datamodule import CVRLDataModule, eval_loader, split_index
 from cvrl_pl.data.generated import GeneratedDataModule
-from cvrl_pl.data.index import DatasetError, load_or_build_index
 from cvrl_pl.data.synthetic import SyntheticSpec, generate
+from cvrl_pl.errors import ConfigError, DatasetError
 from cvrl_pl.module import ClassifierModule, CVRLModule
+from cvrl_pl.runtime.checkpoint_io import AtomicCheckpointIO
+from cvrl_pl.runtime.distributed import per_device_batch
 
 EXIT_PREEMPTED = 3  # stopped on SIGUSR1 after saving: rerunning the command resumes
 
@@ -80,7 +81,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, loggers: list[Logger]) -> li
     ]
     if cfg.task != "pretrain":
         return callbacks
-    probes = ProbeCallback(cfg) if cfg.eval.val_root else None
+    probes = ProbeCallback(cfg) if cfg.val.root else None
     callbacks += [*([probes] if probes else []), ReportCallback(run_dir, probes)]
     wandb = [logger for logger in loggers if isinstance(logger, WandbLogger)]
     if wandb and cfg.logger.wandb.preview_clips:
@@ -193,31 +194,32 @@ def run(cfg: DictConfig) -> Path:
 
 
 def evaluate_protocol(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, ckpt: str | None) -> dict:
-    """Linear evaluation or fine-tuning: train a classifier on data.root, test eval.val_root with the multi-view
-    protocol (eval.num_temporal x eval.num_spatial views per video), write metrics.json."""
+    """Linear evaluation or fine-tuning: train a classifier on the data.* split, test the val.* split with the
+    multi-view protocol (eval.num_temporal x eval.num_spatial views per video), write metrics.json."""
     d, e = cfg.data, cfg.eval
-    if not e.val_root:
-        raise ConfigError(f"task={cfg.task} needs eval.val_root, the labelled split to test on")
+    if not cfg.val.root:
+        raise ConfigError(f"task={cfg.task} needs val.root, the labelled split to test on")
     if not cfg.model.init and trainer.is_global_zero:
         print(f"warning: task={cfg.task} without model.init starts from a random encoder", file=sys.stderr)
-    train_index = load_or_build_index(d.root, d.index, d.csv, d.layout)
-    val_index = load_or_build_index(e.val_root)
+    train_index = split_index(d)
+    val_index = split_index(cfg.val)
     if train_index.classes != val_index.classes:
-        raise DatasetError(f"{d.root} and {e.val_root} have different classes")
+        raise DatasetError(f"{d.root} and {cfg.val.root} have different classes")
+    clips = {"num_frames": e.num_frames, "stride": e.stride}
     train = eval_loader(
-        cfg, train_index, trainer, "train", e.num_frames, e.stride, e.crop_size, batch_size=d.batch_size
+        cfg, train_index, trainer, mode="train", batch_size=d.batch_size, crop_size=e.crop_size, **clips
     )
     test = eval_loader(
         cfg,
         val_index,
         trainer,
-        "test",
-        e.num_frames,
-        e.stride,
-        e.test_crop_size,
-        e.num_temporal,
-        e.num_spatial,
-        e.short_side,
+        mode="test",
+        batch_size=e.batch_size,
+        crop_size=e.test_crop_size,
+        num_temporal=e.num_temporal,
+        num_spatial=e.num_spatial,
+        short_side=e.short_side,
+        **clips,
     )
     module = ClassifierModule(cfg, len(train_index.classes))
     trainer.fit(module, train_dataloaders=train, ckpt_path=ckpt)

@@ -8,7 +8,8 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from cvrl_pl.callbacks import is_logging_step, step_loss
+from cvrl_pl.callbacks import step_loss
+from cvrl_pl.runtime.lightning_private import is_logging_step
 
 
 class NonFiniteLossError(RuntimeError):

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -19,22 +17,11 @@ import torch
 import torch.distributed as dist
 from pytorch_lightning.utilities import rank_zero_info
 
-PREEMPT_SIGNAL = signal.SIGUSR1
+from cvrl_pl.runtime.signals import PREEMPT_SIGNAL
 
 
 class Preempted(Exception):
     """Training stopped on the preemption signal after saving a checkpoint; rerunning the command resumes."""
-
-
-@contextmanager
-def preemption_signal_ignored() -> Iterator[None]:
-    """Worker processes started inside this block ignore the preemption signal (they inherit SIG_IGN through
-    fork and exec). Slurm signals every process of a job step, and the default action of SIGUSR1 is to die."""
-    previous = signal.signal(PREEMPT_SIGNAL, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(PREEMPT_SIGNAL, previous)
 
 
 class PreemptionCallback(pl.Callback):

@@ -6,7 +6,7 @@ import numpy as np
 import pytorch_lightning as pl
 from pytorch_lightning.loggers import WandbLogger
 
-from cvrl_pl.tools.preview_augment import grid
+from cvrl_pl.data.preview import grid
 
 
 class AugmentationPreview(pl.Callback):

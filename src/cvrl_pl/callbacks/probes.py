@@ -13,8 +13,7 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
 
-from cvrl_pl.data.datamodule import eval_loader
-from cvrl_pl.data.index import load_or_build_index
+from cvrl_pl.data.datamodule import eval_loader, split_index
 from cvrl_pl.eval.features import extract_features
 from cvrl_pl.eval.knn import knn_scores, topk_accuracy
 from cvrl_pl.eval.linear import fit_linear_probe, probe_scores
@@ -29,24 +28,38 @@ class ProbeCallback(pl.Callback):
         self._loaders = None
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        e, d = self.cfg.eval, self.cfg.data
-        train_index = load_or_build_index(e.train_root or d.root, progress=False)
-        val_index = load_or_build_index(e.val_root, progress=False)
+        p, d = self.cfg.probe, self.cfg.data
+        bank_split = p.train if p.train.root else d  # the probes fit on the training split unless told otherwise
+        train_index = split_index(bank_split, progress=False)
+        val_index = split_index(self.cfg.val, progress=False)
         if train_index.classes != val_index.classes:
-            raise ValueError(f"the train and val splits have different classes: {e.train_root or d.root}, {e.val_root}")
+            raise ValueError(f"the train and val splits have different classes: {bank_split.root}, {self.cfg.val.root}")
         self.num_classes = len(train_index.classes)
-        temporal, spatial = e.probe_views
+        temporal, spatial = p.views
         self._loaders = [
-            eval_loader(self.cfg, index, trainer, "test", d.num_frames, d.stride, d.crop_size, temporal, spatial)
+            eval_loader(
+                self.cfg,
+                index,
+                trainer,
+                mode="test",
+                batch_size=p.batch_size,
+                num_frames=d.num_frames,
+                stride=d.stride,
+                crop_size=d.crop_size,
+                num_temporal=temporal,
+                num_spatial=spatial,
+            )
             for index in (train_index, val_index)
         ]
 
     def evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
         """Probe the current backbone; log the results and append them to the history."""
-        e = self.cfg.eval
+        p = self.cfg.probe
         bank, queries = (extract_features(pl_module.encoder, loader, pl_module.device) for loader in self._loaders)
         knn = topk_accuracy(
-            knn_scores(bank.features, bank.labels, queries.features, self.num_classes, e.knn_k, e.knn_temperature),
+            knn_scores(
+                bank.features, bank.labels, queries.features, self.num_classes, k=p.knn_k, temperature=p.knn_temperature
+            ),
             queries.labels,
         )
         with torch.enable_grad(), torch.inference_mode(False):
@@ -54,8 +67,8 @@ class ProbeCallback(pl.Callback):
                 bank.features.cpu(),
                 bank.labels.cpu(),
                 self.num_classes,
-                e.probe_epochs,
-                e.probe_lr,
+                epochs=p.epochs,
+                lr=p.lr,
                 seed=self.cfg.trainer.seed,
             )
         linear = topk_accuracy(probe_scores(probe, queries.features.cpu()), queries.labels.cpu())
@@ -78,7 +91,7 @@ class ProbeCallback(pl.Callback):
             self.evaluate(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        every = self.cfg.eval.every_n_epochs
+        every = self.cfg.probe.every_n_epochs
         if every and (trainer.current_epoch + 1) % every == 0:
             self.evaluate(trainer, pl_module)
 

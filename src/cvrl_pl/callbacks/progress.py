@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import TQDMProgressBar
 
-from cvrl_pl.callbacks import is_logging_step
+from cvrl_pl.runtime.lightning_private import is_logging_step
 
 
 class LogStepProgressBar(TQDMProgressBar):
     """tqdm's bar, refreshed on the trainer's logging steps and on an epoch's last batch.
 
     Lightning's ``refresh_rate`` counts batches within the epoch, which drifts from the logging steps (counted over
-    the run) after the first epoch, and every refresh is a host-device sync (tests/test_host_syncs.py).
+    the run) after the first epoch, and every refresh is a host-device sync (tests/callbacks/test_host_syncs.py).
     """
 
     def __init__(self) -> None:

@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_warn
 
-from cvrl_pl.callbacks import is_logging_step
+from cvrl_pl.runtime.lightning_private import is_logging_step
 
 
 def batch_clips(batch: Any) -> int:
@@ -106,7 +106,7 @@ class ThroughputMonitor(pl.Callback):
             rank_zero_warn(
                 f"the input pipeline is the bottleneck: {wait:.0%} of the last logging window was spent waiting "
                 f"for batches ({clips_per_s:.1f} clips/s). Knobs: data.dali_threads, data.num_workers, "
-                "data.decoder (README: Benchmarks); trainer.data_wait_warn silences this."
+                "data.decoder (docs/benchmarks.md); trainer.data_wait_warn silences this."
             )
         timer.reset()
         self._saved = False

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 
-from cvrl_pl.config import per_device_batch
+from cvrl_pl.runtime.distributed import per_device_batch
 from dali_pipelines.params import random_resized_crop_box
 from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
 
@@ -46,15 +46,16 @@ def render_frames(video: int, frames: np.ndarray, size: int, seed: int) -> torch
 def random_resized_crop_flip(
     clip: torch.Tensor,
     out_size: int,
+    rng: np.random.Generator,
+    *,
     area: tuple[float, float],
     aspect: tuple[float, float],
     flip_prob: float,
-    rng: np.random.Generator,
 ) -> torch.Tensor:
     """One crop box and one flip decision for all frames of ``clip`` (T, C, H, W); returns (C, T, S, S)."""
     _, _, h, w = clip.shape
     # The same box law as the DALI pipelines (params.random_resized_crop_box), rounded to whole pixels.
-    x0, y0, bw, bh = random_resized_crop_box(rng, w, h, area, aspect)
+    x0, y0, bw, bh = random_resized_crop_box(rng, (w, h), area, aspect)
     x, y = int(x0), int(y0)
     cw, ch = max(1, min(w - x, round(bw))), max(1, min(h - y, round(bh)))
     crop = F.interpolate(
@@ -79,7 +80,9 @@ class GeneratedVideoPairs(Dataset):
         rng = np.random.default_rng(int(torch.randint(0, 2**62, ())))
         gen, t = self.data.generated, self.aug.temporal
         length = gen.num_video_frames
-        starts = sample_clip_starts(length, self.data.num_frames, self.data.stride, rng, t.distribution, t.power, t.gap)
+        starts = sample_clip_starts(
+            length, self.data.num_frames, self.data.stride, rng, distribution=t.distribution, power=t.power, gap=t.gap
+        )
         views = {"video_id": torch.tensor(index)}
         for name, s in zip(("view1", "view2"), starts, strict=True):
             frames = render_frames(
@@ -88,10 +91,10 @@ class GeneratedVideoPairs(Dataset):
             views[name] = random_resized_crop_flip(
                 frames,
                 self.data.crop_size,
-                tuple(self.aug.crop_area),
-                tuple(self.aug.crop_aspect),
-                self.aug.flip_prob,
                 rng,
+                area=tuple(self.aug.crop_area),
+                aspect=tuple(self.aug.crop_aspect),
+                flip_prob=self.aug.flip_prob,
             )
         return views
 

@@ -127,6 +127,7 @@ def _timed(frames: Iterable[av.VideoFrame], step: Fraction) -> Iterator[tuple[Fr
 def convert_video(
     src: str | os.PathLike,
     dst: str | os.PathLike,
+    *,
     short_side: int = 256,
     codec: str = "vp9",
     fps: float | None = None,
@@ -217,7 +218,7 @@ def _job(args: tuple) -> str | None:
     """Convert one file; the reason of a failure, or None. Never raises (a worker must survive a bad file)."""
     src, dst, short_side, codec, fps, crf, threads = args
     try:
-        convert_video(src, dst, short_side, codec, fps, crf, threads)
+        convert_video(src, dst, short_side=short_side, codec=codec, fps=fps, crf=crf, threads=threads)
     except av.FFmpegError as exc:
         return f"corrupt: {exc.strerror or exc}"
     except Exception as exc:
@@ -228,6 +229,7 @@ def _job(args: tuple) -> str | None:
 def prepare_dataset(
     src: str | os.PathLike,
     dst: str | os.PathLike,
+    *,
     short_side: int = 256,
     codec: str = "vp9",
     fps: float | None = None,
@@ -290,7 +292,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = prepare_dataset(
-            args.src, args.dst, args.short_side, args.codec, args.fps, args.workers, args.crf, not args.quiet
+            args.src,
+            args.dst,
+            short_side=args.short_side,
+            codec=args.codec,
+            fps=args.fps,
+            workers=args.workers,
+            crf=args.crf,
+            progress=not args.quiet,
         )
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -62,8 +62,9 @@ def background(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.clip(colour + 0.1 * ramp[..., None], 0, 1)
 
 
-def shape_mask(shape: str, size: int, radius: float, cx: float, cy: float, angle: float = 0.0) -> np.ndarray:
-    """A soft-edged (size, size) mask of ``shape`` centred at (cx, cy), turned by ``angle`` radians."""
+def shape_mask(shape: str, size: int, radius: float, centre: tuple[float, float], *, angle: float = 0.0) -> np.ndarray:
+    """A soft-edged (size, size) mask of ``shape`` centred at ``centre`` (x, y), turned by ``angle`` radians."""
+    cx, cy = centre
     yy, xx = np.mgrid[0:size, 0:size] + 0.5
     c, s = np.cos(angle), np.sin(angle)
     dx, dy = c * (xx - cx) + s * (yy - cy), -s * (xx - cx) + c * (yy - cy)
@@ -82,7 +83,7 @@ def shape_mask(shape: str, size: int, radius: float, cx: float, cy: float, angle
 
 
 def trajectory(
-    motion: str, rng: np.random.Generator, num_frames: int, size: int, radius: float
+    motion: str, rng: np.random.Generator, num_frames: int, *, size: int, radius: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Object centres (num_frames, 2) and angles (num_frames,).
 
@@ -113,9 +114,9 @@ def render_video(label: int, seed: int, spec: SyntheticSpec) -> np.ndarray:
     back = background(np.random.default_rng(99), size)  # the same for every video
     colour = np.array([0.95, 0.95, 0.9])
     frames = np.empty((spec.num_frames, size, size, 3), np.uint8)
-    centres, angles = trajectory(motion, rng, spec.num_frames, size, radius)
-    for k, ((cx, cy), angle) in enumerate(zip(centres, angles, strict=True)):
-        alpha = shape_mask(shape, size, radius, cx, cy, angle)[..., None]
+    centres, angles = trajectory(motion, rng, spec.num_frames, size=size, radius=radius)
+    for k, (centre, angle) in enumerate(zip(centres, angles, strict=True)):
+        alpha = shape_mask(shape, size, radius, tuple(centre), angle=angle)[..., None]
         frames[k] = np.round(255 * (alpha * colour + (1 - alpha) * back)).astype(np.uint8)
     return frames
 

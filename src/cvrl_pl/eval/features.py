@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
-import torch.distributed as dist
 
 from cvrl_pl.eval.views import average_by_video
+from cvrl_pl.runtime.distributed import gather
 
 
 @dataclass
@@ -18,15 +18,6 @@ class Features:
     features: torch.Tensor
     labels: torch.Tensor
     video_ids: torch.Tensor
-
-
-def _gather(x: torch.Tensor) -> torch.Tensor:
-    """Concatenate equal-length tensors from every rank (the evaluation plans give every rank equal lengths)."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return x
-    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, x.contiguous())
-    return torch.cat(parts)
 
 
 def flatten_views(views: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -52,7 +43,7 @@ def extract_features(encoder: torch.nn.Module, batches: Iterable[dict], device: 
         videos.append(batch["video_id"].view(-1).to(device))
         clips.append(batch["clip_idx"].view(-1).to(device))
     encoder.train(was_training)
-    feats, labels, videos, clips = (_gather(torch.cat(t)) for t in (feats, labels, videos, clips))
+    feats, labels, videos, clips = (gather(torch.cat(t)) for t in (feats, labels, videos, clips))
     ids, mean, _ = average_by_video(feats, videos, clips)
     label_of = torch.zeros(int(videos.max()) + 1, dtype=labels.dtype, device=labels.device)
     label_of[videos] = labels

@@ -16,6 +16,7 @@ def knn_scores(
     bank_labels: torch.Tensor,
     queries: torch.Tensor,
     num_classes: int,
+    *,
     k: int = 200,
     temperature: float = 0.1,
     chunk_size: int = 1024,

@@ -10,6 +10,7 @@ def fit_linear_probe(
     features: torch.Tensor,
     labels: torch.Tensor,
     num_classes: int,
+    *,
     epochs: int = 100,
     lr: float = 0.1,
     weight_decay: float = 0.0,

@@ -10,42 +10,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-
-def _distributed() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-class _GatherWithGrad(torch.autograd.Function):
-    """all_gather whose backward sums the incoming gradients over ranks and returns this rank's slice.
-
-    Rank r's loss depends on every rank's embeddings, so the gradient of an embedding made on rank q is the sum
-    of the gradients that all ranks' losses send to it. A plain all_gather returns no gradient at all.
-    """
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-        dist.all_gather(parts, x.contiguous())
-        return torch.cat(parts)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        grad = grad.contiguous()
-        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
-        n = grad.shape[0] // dist.get_world_size()
-        rank = dist.get_rank()
-        return grad[rank * n : (rank + 1) * n]
-
-
-def gather_with_grad(x: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Concatenate ``x`` (same shape on every rank) over ranks; return it and this rank's row offset."""
-    if not _distributed():
-        return x, 0
-    return _GatherWithGrad.apply(x), dist.get_rank() * x.shape[0]
+from cvrl_pl.runtime.distributed import gather_with_grad
 
 
 class NTXentOutput(NamedTuple):

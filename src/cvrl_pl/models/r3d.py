@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-# The paper's R3D puts temporal kernels only in the last two stages (cvrl_recipe.md, "Encoder").
+# The paper's R3D puts temporal kernels only in the last two stages (docs/recipe.md, "Encoder").
 TEMPORAL_KERNELS = (1, 1, 3, 3)
 
 
@@ -41,7 +41,7 @@ def _conv_bn(c_in: int, c_out: int, kernel: tuple[int, int, int], stride: tuple[
 class ResBlock(nn.Module):
     """A residual block: bottleneck [k_t x1x1] -> [1x3x3] -> [1x1x1], or basic [k_t x3x3] -> [1x3x3]."""
 
-    def __init__(self, c_in: int, inner: int, c_out: int, k_t: int, spatial_stride: int, bottleneck: bool):
+    def __init__(self, c_in: int, inner: int, c_out: int, *, k_t: int, spatial_stride: int, bottleneck: bool):
         super().__init__()
         stride = (1, spatial_stride, spatial_stride)
         if bottleneck:
@@ -91,7 +91,7 @@ class R3D(nn.Module):
             blocks = []
             for j in range(n_blocks):
                 stride = 2 if (j == 0 and i > 0) else 1
-                blocks.append(ResBlock(c_in, inner, c_out, k_t, stride, spec.bottleneck))
+                blocks.append(ResBlock(c_in, inner, c_out, k_t=k_t, spatial_stride=stride, bottleneck=spec.bottleneck))
                 c_in = c_out
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.Sequential(*stages)

@@ -1,4 +1,4 @@
-"""The pipelines' channels-last frames as the (C, T, H, W) clips the encoders take, without a copy.
+"""The pipelines' outputs as the batches the modules take: channels-last frames as (C, T, H, W) clips, no copy.
 
 The DALI graphs end in float (..., T, H, W, C) (a transpose to channels first would be one more pass over every
 pixel on the CPU). Moving the channel axis in torch is a view: the clips keep channels-last strides, which is

@@ -1,0 +1,47 @@
+"""The pieces every graph starts with: the per-sample source as the graph's entry, decoding on the chosen device,
+and the pipeline's arguments. The device-specific lines of the whole project's graphs are here and in
+augment.on_device: ``mixed`` is DALI's NVDEC decoder (GPU), ``cpu`` its software one (VP8/VP9/MJPEG only)."""
+
+from __future__ import annotations
+
+import warnings
+
+import nvidia.dali.fn as fn
+from nvidia.dali.pipeline import DataNode
+
+from dali_pipelines.sources import ClipSource
+
+# Parameters of steps that a view never applies (probability 0) are produced but pruned from the graph: harmless.
+warnings.filterwarnings("ignore", message="The external source node .* not used")
+
+
+def read_samples(source: ClipSource, py_workers: int, prefetch: int) -> dict[str, DataNode]:
+    """The graph's entry: the source's outputs by name, produced by ``py_workers`` processes in parallel."""
+    parallel = {"parallel": True, "prefetch_queue_depth": prefetch} if py_workers > 0 else {}
+    outputs = fn.external_source(source, num_outputs=len(source.OUTPUTS), batch=False, **parallel)
+    return dict(zip(source.OUTPUTS, outputs))  # noqa: B905 (DALI's autograph has no zip(strict=))
+
+
+def decode(video: DataNode, frames: DataNode, decoder: str, device: str) -> DataNode:
+    """uint8 frames (F, H, W, C) on ``device``: DALI's decoder picks ``frames`` (in any order, in one call) out of
+    the encoded file, on the GPU through NVDEC ("mixed"); PyAV frames arrive already decoded."""
+    if decoder == "dali":
+        return fn.decoders.video(video, frames=frames, device="mixed" if device == "gpu" else "cpu")
+    frames = fn.reshape(video, layout="FHWC")
+    return frames.gpu() if device == "gpu" else frames
+
+
+def pipeline_kwargs(
+    source: ClipSource, device_id: int | None, *, num_threads: int, py_workers: int, seed: int, prefetch: int
+) -> dict:
+    """Arguments of a ``pipeline_def`` graph fed by ``source``; ``device_id=None`` builds a CPU-only pipeline."""
+    return {
+        "batch_size": source.batch_size,
+        "num_threads": num_threads,
+        "device_id": device_id,
+        "seed": seed,
+        "py_num_workers": max(py_workers, 1),
+        # Forking a process that has initialised CUDA is unsafe: spawn the Python workers on GPU machines.
+        "py_start_method": "fork" if device_id is None else "spawn",
+        "prefetch_queue_depth": prefetch,
+    }

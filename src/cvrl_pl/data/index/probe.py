@@ -1,0 +1,121 @@
+"""Probing one video file with PyAV: its frame count (counted packets, never guessed from the duration), fps,
+codec and size, and proof that its first frame decodes; or the reason it is not usable. Never raises for a bad
+file, so one corrupt video is a line in the report, not a stopped run."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+
+import av
+import av.logging
+from tqdm import tqdm
+
+from cvrl_pl.data.index.records import VideoInfo
+
+# Demuxers of still images: FFmpeg opens a .jpg as a one-frame "video", which is not what a video dataset means.
+IMAGE_FORMATS = re.compile(r"^(image2|.*_pipe)$")
+
+
+def _first_line(text: str) -> str:
+    return (str(text).strip().splitlines() or ["unknown error"])[0].strip()
+
+
+def _error_text(exc: BaseException) -> str:
+    """FFmpeg's message without PyAV's '[Errno N]' prefix and file name suffix."""
+    strerror = getattr(exc, "strerror", None)
+    return _first_line(strerror if strerror else str(exc) or type(exc).__name__)
+
+
+def open_video(path: str) -> av.container.InputContainer | str:
+    """The opened container, or a reason. FFmpeg's log tells a known but broken container from an unknown format."""
+    level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
+    av.logging.set_level(av.logging.ERROR)  # only around open: logging from decoder threads can deadlock
+    av.logging.set_skip_repeated(False)
+    try:
+        with av.logging.Capture() as logs:
+            try:
+                return av.open(path, metadata_errors="ignore")
+            except av.FFmpegError as exc:
+                demuxer_errors = [m for lvl, name, m in logs if lvl <= av.logging.ERROR and name]
+                if demuxer_errors:  # a demuxer accepted the file, then failed on it
+                    return f"corrupt: {_first_line(demuxer_errors[0])}"
+                if isinstance(exc, av.InvalidDataError):  # no demuxer recognised it
+                    return "not a video"
+                return f"corrupt: {_error_text(exc)}"
+    finally:
+        av.logging.set_level(level)
+        av.logging.set_skip_repeated(skip)
+
+
+def _count_and_check(container: av.container.InputContainer) -> VideoInfo | str:
+    """Count the video packets that carry a frame, and decode the first frame to prove the stream decodes."""
+    if IMAGE_FORMATS.match(container.format.name):
+        return "not a video"
+    streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not streams:
+        return "not a video"
+    stream = streams[0]
+    context = stream.codec_context
+    context.thread_count = 1  # probes run one per core already
+    first = None
+    count = 0
+    for packet in container.demux(stream):
+        # Empty packets are flushes; a corrupt one is the cut-off tail of a truncated file, which does not decode.
+        if packet.size == 0 or packet.is_corrupt:
+            continue
+        count += 1
+        if first is None:
+            try:
+                frames = context.decode(packet)
+            except av.FFmpegError as exc:
+                return f"corrupt: cannot decode the first frame: {_error_text(exc)}"
+            first = frames[0] if frames else None
+    if count == 0:
+        return "corrupt: no video frames"
+    if first is None:  # decoders with a delay give their first frame at the flush
+        frames = context.decode(None)
+        if not frames:
+            return "corrupt: no frame decodes"
+        first = frames[0]
+    fps = float(stream.average_rate or stream.guessed_rate or 0)
+    return VideoInfo(count, fps, context.codec.canonical_name, first.width, first.height)
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo | str:
+    """Probe one file: its VideoInfo, or the reason it is not usable. Never raises for a bad file."""
+    path = os.fspath(path)
+    try:
+        if os.path.getsize(path) == 0:
+            return "empty file"
+        container = open_video(path)
+        if isinstance(container, str):
+            return container
+        with container:
+            return _count_and_check(container)
+    except av.FFmpegError as exc:
+        return f"corrupt: {_error_text(exc)}"
+    except Exception as exc:  # an unreadable file must become a reason, never stop the indexing
+        return f"corrupt: {type(exc).__name__}: {_first_line(str(exc))}"
+
+
+def probe_all(paths: list[str], workers: int | None = None, progress: bool = True) -> list[VideoInfo | str]:
+    """``probe_video`` over ``paths`` in order, in a process pool (spawned: safe from a threaded parent)."""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
+    bar = tqdm(total=len(paths), desc="probing videos", unit="video", disable=not progress, dynamic_ncols=True)
+    results: list[VideoInfo | str] = []
+    with bar:
+        if workers == 1:
+            for path in paths:
+                results.append(probe_video(path))
+                bar.update()
+            return results
+        chunksize = max(1, min(64, len(paths) // (workers * 8)))
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for result in pool.map(probe_video, paths, chunksize=chunksize):
+                results.append(result)
+                bar.update()
+    return results

@@ -1,0 +1,149 @@
+"""The index of a dataset: its usable videos (path, label, counted frames, codec, size), its classes, and every
+rejected file with its reason; saved as JSON next to the data and read back."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from cvrl_pl.data.layouts.files import abspath
+from cvrl_pl.errors import DatasetError
+
+FORMAT_VERSION = 1
+DEFAULT_INDEX_NAME = ".cvrl_index.json"
+
+
+@dataclass
+class VideoRecord:
+    """One usable video: where it is, its label, and what probing found in it."""
+
+    path: str  # relative to the index root, POSIX separators
+    label: int  # class id, -1 when unlabelled
+    num_frames: int  # counted, never estimated from duration
+    fps: float
+    codec: str  # FFmpeg codec name: "vp9", "vp8", "h264", "hevc", "mjpeg", ...
+    width: int
+    height: int
+    size: int  # bytes on disk
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What probing a readable video finds."""
+
+    num_frames: int
+    fps: float
+    codec: str
+    width: int
+    height: int
+
+
+@dataclass
+class VideoIndex:
+    """The usable videos of a dataset root, the class names, and every rejected file with its reason."""
+
+    root: str  # absolute path of the dataset root
+    classes: list[str]  # class names; label i is classes[i]; [] when unlabelled
+    videos: list[VideoRecord]  # usable videos, sorted by path
+    excluded: list[tuple[str, str]]  # (path relative to root, reason) for every rejected file
+    layout: str = "unlabelled"  # the resolved layout (never "auto")
+    csv: str | None = None  # absolute path of the CSV for the csv and kinetics layouts
+    min_frames: int = 1
+    # Per excluded path: its stat and, for a readable but too short video, its probe; what reuse needs.
+    excluded_meta: dict[str, dict] = field(default_factory=dict, repr=False)
+
+    def abspath(self, i: int) -> str:
+        """Absolute path of video ``i``."""
+        return abspath(self.root, self.videos[i].path)
+
+    def to_dict(self) -> dict:
+        return {
+            "format": "cvrl_pl.video_index",
+            "version": FORMAT_VERSION,
+            "root": self.root,
+            "layout": self.layout,
+            "csv": self.csv,
+            "min_frames": self.min_frames,
+            "classes": list(self.classes),
+            "videos": [asdict(v) for v in self.videos],
+            "excluded": [{"path": p, "reason": r, **self.excluded_meta.get(p, {})} for p, r in self.excluded],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> VideoIndex:
+        if data.get("format") != "cvrl_pl.video_index" or data.get("version") != FORMAT_VERSION:
+            raise ValueError(f"not a version {FORMAT_VERSION} cvrl_pl video index")
+        meta_keys = ("size", "mtime_ns", "info")
+        return cls(
+            root=data["root"],
+            classes=list(data["classes"]),
+            videos=[VideoRecord(**v) for v in data["videos"]],
+            excluded=[(e["path"], e["reason"]) for e in data["excluded"]],
+            layout=data["layout"],
+            csv=data["csv"],
+            min_frames=int(data["min_frames"]),
+            excluded_meta={e["path"]: {k: e[k] for k in meta_keys if k in e} for e in data["excluded"]},
+        )
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write as JSON atomically: a temporary file in the same folder, then ``os.replace``."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(self.to_dict(), f, indent=1)
+                f.write("\n")
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> VideoIndex:
+        """Read an index written by ``save``; DatasetError if it is missing or not a valid index."""
+        try:
+            with open(path) as f:
+                return cls.from_dict(json.load(f))
+        except FileNotFoundError:
+            raise DatasetError(f"index file not found: {path}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DatasetError(f"{path}: not a valid video index: {exc}") from exc
+
+    def report(self) -> str:
+        """A human summary: counts, codecs, frame counts, and one line per excluded file with its reason."""
+        lines = [
+            f"video index of {self.root} (layout {self.layout}"
+            + (f", csv {self.csv}" if self.csv else "")
+            + (f", {len(self.classes)} classes" if self.classes else "")
+            + f"): {len(self.videos)} usable videos, {len(self.excluded)} excluded"
+        ]
+        if self.videos:
+            codecs = Counter(v.codec for v in self.videos)
+            frames = [v.num_frames for v in self.videos]
+            fps = [v.fps for v in self.videos]
+            lines.append("  codecs: " + ", ".join(f"{c} {n}" for c, n in sorted(codecs.items())))
+            lines.append(
+                f"  frames: {min(frames)} to {max(frames)} (median {statistics.median(frames):g}, total {sum(frames)})"
+            )
+            lines.append(f"  fps: {min(fps):g} to {max(fps):g}")
+            short = [min(v.width, v.height) for v in self.videos]
+            lines.append(f"  short side: {min(short)} to {max(short)} pixels")
+            if self.classes:
+                labelled = Counter(v.label for v in self.videos)
+                empty = [c for i, c in enumerate(self.classes) if not labelled[i]]
+                if empty:
+                    shown = ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else "")
+                    lines.append(f"  classes without a usable video: {len(empty)} ({shown})")
+        if self.excluded:
+            reasons = Counter(r.split(":")[0] for _, r in self.excluded)
+            lines.append("excluded (" + ", ".join(f"{r} {n}" for r, n in reasons.most_common()) + "):")
+            lines.extend(f"  {p}: {r}" for p, r in self.excluded)
+        return "\n".join(lines)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 
 def run_train(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -16,6 +16,7 @@ def run_train(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.Co
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def train():
+    """``run_train``; session-scoped so that module- and session-scoped fixtures can train too."""
     return run_train

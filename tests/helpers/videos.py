@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -67,4 +68,19 @@ def write_video(
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+    return path
+
+
+def write_vfr(path: Path, times_ms: list[int], encoder: str = "libx264") -> Path:
+    """A variable-frame-rate video: frame k at time times_ms[k] milliseconds (a 1/1000 time base)."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(encoder, rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        stream.options = {"preset": "ultrafast"} if encoder == "libx264" else {"deadline": "realtime"}
+        for k, t in enumerate(times_ms):
+            frame = av.VideoFrame.from_ndarray(index_frame(k, 48, 64), format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
     return path

@@ -15,8 +15,8 @@ from cvrl_pl.checkpoint_io import AtomicCheckpointIO
 from cvrl_pl.config import load_config
 from cvrl_pl.train import EXIT_PREEMPTED, run
 from dali_pipelines.sources import epoch_plan
-from tests.conftest import ROOT
-from tests.videos import write_video
+from tests.helpers import ROOT
+from tests.helpers.videos import write_video
 
 NUM_VIDEOS, BATCH = 16, 2  # 8 steps an epoch
 MAX_STEPS = 20

@@ -1,5 +1,5 @@
-"""The project's own sbatch script on a REAL two-node Slurm cluster (tests/slurm_cluster.py): 2 nodes x 1 task,
-gloo, DALI on CPU. Both ranks train on disjoint videos with one loss; SIGUSR1 checkpoints, requeues and resumes."""
+"""The project's own sbatch script on a REAL two-node Slurm cluster (tests/helpers/slurm_cluster.py): 2 nodes x
+1 task, gloo, DALI on CPU. Both ranks train on disjoint videos with one loss; SIGUSR1 checkpoints, requeues, resumes."""
 
 import json
 import time
@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from dali_pipelines.sources import epoch_plan
-from tests.conftest import ROOT
-from tests.slurm_cluster import slurm_cluster  # noqa: F401
-from tests.videos import write_video
+from tests.helpers import ROOT
+from tests.helpers.slurm_cluster import slurm_cluster  # noqa: F401
+from tests.helpers.videos import write_video
 
 pytestmark = pytest.mark.slurm
 

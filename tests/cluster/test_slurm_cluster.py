@@ -1,4 +1,5 @@
-"""Smoke test of tests/slurm_cluster.py: a real two-node cluster runs sbatch jobs, signals srun tasks, requeues."""
+"""Smoke test of tests/helpers/slurm_cluster.py: a real two-node cluster runs sbatch jobs, signals srun tasks,
+requeues."""
 
 import sys
 import time
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.slurm_cluster import SlurmCluster, slurm_cluster  # noqa: F401
+from tests.helpers.slurm_cluster import SlurmCluster, slurm_cluster  # noqa: F401
 
 pytestmark = pytest.mark.slurm
 

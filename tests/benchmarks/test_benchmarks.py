@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_gpu_check_in_cpu_mode_writes_every_figure(tmp_path):

@@ -4,7 +4,7 @@ Two ``slurmd`` (nodes ``n1``, ``n2``) and one ``slurmctld`` run on localhost wit
 logs under a scratch folder; ``munged`` is started too unless one already answers. Needs root and Debian's packages
 (installed with apt-get when missing). See ``/work/shared/reference/slurm_notes.md`` for the settings that mattered.
 
-Use the ``slurm_cluster`` fixture (``from tests.slurm_cluster import slurm_cluster  # noqa: F401``) or
+Use the ``slurm_cluster`` fixture (``from tests.helpers.slurm_cluster import slurm_cluster  # noqa: F401``) or
 ``with SlurmCluster(tmp_path) as cluster: ...``. Submit *named* jobs: Lightning treats a job named ``bash`` or
 ``interactive`` as an interactive session (``sbatch`` names a job after its script by default, which is fine).
 """
@@ -190,8 +190,8 @@ class SlurmCluster:
         """Send ``sig`` to the tasks of all the job's ``srun`` steps (as ``sbatch --signal=SIG@T`` does).
 
         Plain ``scancel --signal=SIG ID`` signals every step except the batch step, i.e. each srun task once
-        (checked by tests/test_slurm_cluster.py). ``--full`` also signals the batch shell and its children: a bash
-        script without a trap dies of SIGUSR1 and the job ends FAILED. ``--batch`` reaches only the batch shell.
+        (checked by tests/cluster/test_slurm_cluster.py). ``--full`` also signals the batch shell and its children: a
+        bash script without a trap dies of SIGUSR1 and the job ends FAILED. ``--batch`` reaches only the batch shell.
         """
         self.run("scancel", f"--signal={sig}", str(job_id))
 

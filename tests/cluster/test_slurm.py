@@ -9,8 +9,6 @@ import torch
 
 from dali_pipelines.sources import epoch_plan
 from tests.helpers import ROOT
-from tests.helpers.slurm_cluster import slurm_cluster  # noqa: F401
-from tests.helpers.videos import write_video
 
 pytestmark = pytest.mark.slurm
 
@@ -19,11 +17,8 @@ NUM_VIDEOS, GLOBAL_BATCH = 16, 4  # 2 clips per rank a step, 4 steps an epoch
 
 
 @pytest.fixture(scope="module")
-def videos(tmp_path_factory):
-    root = tmp_path_factory.mktemp("slurm_videos")
-    for i in range(NUM_VIDEOS):
-        write_video(root / f"class{i % 2}" / f"v{i:02d}.webm", 20, width=40, height=32)
-    return root
+def videos(class_videos):
+    return class_videos(NUM_VIDEOS)  # 20 frames of 40 x 32 each, in two classes
 
 
 def _submit(cluster, videos, out, max_steps, *extra):
@@ -87,7 +82,7 @@ def _check_ranks_agree(rank0, rank1, steps):
             assert record["video_ids"] == plan[k * half : (k + 1) * half].tolist()
 
 
-def test_two_nodes_train_one_model_on_disjoint_videos(slurm_cluster, videos, tmp_path):  # noqa: F811
+def test_two_nodes_train_one_model_on_disjoint_videos(slurm_cluster, videos, tmp_path):
     job = _submit(slurm_cluster, videos, tmp_path, 6)
     slurm_cluster.wait(job, timeout=300)
     run_dir = tmp_path / "slurm"
@@ -101,7 +96,7 @@ def test_two_nodes_train_one_model_on_disjoint_videos(slurm_cluster, videos, tmp
 
 
 def test_sigusr1_checkpoints_requeues_and_the_job_finishes_from_where_it_stopped(
-    slurm_cluster,  # noqa: F811
+    slurm_cluster,
     videos,
     tmp_path,
 ):

@@ -84,3 +84,13 @@ def write_vfr(path: Path, times_ms: list[int], encoder: str = "libx264") -> Path
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     return path
+
+
+def write_class_videos(
+    root: str | Path, num_videos: int, num_frames: int = 20, width: int = 40, height: int = 32, classes: int = 2
+) -> Path:
+    """A folder layout of ``num_videos`` index-coded VP9 videos: ``root/class{i % classes}/v{i:02d}.webm``."""
+    root = Path(root)
+    for i in range(num_videos):
+        write_video(root / f"class{i % classes}" / f"v{i:02d}.webm", num_frames, width=width, height=height)
+    return root

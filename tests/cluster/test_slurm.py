@@ -2,6 +2,7 @@
 1 task, gloo, DALI on CPU. Both ranks train on disjoint videos with one loss; SIGUSR1 checkpoints, requeues, resumes."""
 
 import json
+import sys
 import time
 
 import pytest
@@ -51,7 +52,8 @@ def _submit(cluster, videos, out, max_steps, *extra):
             "--time=10",
             f"--output={out}/slurm-%x-%j.out",
         ],
-        env={"OMP_NUM_THREADS": "1"},
+        # The script runs "${PYTHON:-python}": the interpreter running the tests, not the first python on PATH.
+        env={"OMP_NUM_THREADS": "1", "PYTHON": sys.executable},
     )
 
 

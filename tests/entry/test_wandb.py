@@ -4,6 +4,7 @@ files; a resumed run continues the same W&B run; the sweep's command, expanded a
 import os
 import random
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -97,6 +98,7 @@ def test_sweep_command_as_the_agent_expands_it_trains_with_the_sampled_values(tm
         "trainer.max_steps=2",
         f"trainer.output_dir={tmp_path}",
     ]
+    command[command.index("python")] = sys.executable  # the agent's `python` is the one on PATH; ours runs the trial
     env = {**os.environ, "WANDB_RUN_ID": "trial42"}  # set by the agent for each trial
     proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1,4 +1,4 @@
-"""Shared helpers: run the real entry point in a subprocess."""
+"""Shared fixtures: run the real entry point in a subprocess; small video datasets written once per session."""
 
 import subprocess
 import sys
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+from tests.helpers.videos import write_class_videos
 
 
 def run_train(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -16,6 +17,22 @@ def run_train(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.Co
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def train():
+    """``run_train``; session-scoped so that module- and session-scoped fixtures can train too."""
     return run_train
+
+
+@pytest.fixture(scope="session")
+def class_videos(tmp_path_factory):
+    """``class_videos(num_videos, **kwargs)``: the folder of ``write_class_videos(root, num_videos, **kwargs)``,
+    written once per session for each set of arguments and shared by the tests that ask for it (do not modify it)."""
+    written: dict[tuple, Path] = {}
+
+    def get(num_videos: int, **kwargs) -> Path:
+        key = (num_videos, *sorted(kwargs.items()))
+        if key not in written:
+            written[key] = write_class_videos(tmp_path_factory.mktemp("class_videos"), num_videos, **kwargs)
+        return written[key]
+
+    return get

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from cvrl_pl.config import ConfigError, load_config, markdown_reference
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_defaults_are_the_papers_recipe():

@@ -3,16 +3,18 @@
 This checks that the benchmarks work, not how fast anything is: speed is shown by running them, never by tests."""
 
 import json
-import os
 import subprocess
+import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
+from tests.helpers.interpreter import python_on_path
 
 
-def test_gpu_check_in_cpu_mode_writes_every_figure(tmp_path):
-    env = {**os.environ, "GPU_CHECK_DEVICE": "cpu"}
+def test_gpu_check_in_cpu_mode_writes_every_figure(tmp_path, tmp_path_factory):
+    # The script runs `python ...`: make that the interpreter running the tests.
+    env = {**python_on_path(tmp_path_factory.mktemp("bin")), "GPU_CHECK_DEVICE": "cpu"}
     proc = subprocess.run(
         ["bash", "benchmarks/gpu_check.sh", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True
     )
@@ -47,7 +49,7 @@ def test_data_benchmark_stages_add_up_to_the_full_pipeline(tmp_path):
     args = ["--videos", "4", "--frames", "30", "--width", "64", "--height", "48", "--num-frames", "4", "--crop", "32"]
     args += ["--batch", "2", "--workers", "1", "--threads", "1", "--seconds", "1", "--rounds", "1", "--stages"]
     proc = subprocess.run(
-        ["python", "benchmarks/bench_data.py", *args, "--video-dir", str(tmp_path), "--json", str(out)],
+        [sys.executable, "benchmarks/bench_data.py", *args, "--video-dir", str(tmp_path), "--json", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -68,3 +69,28 @@ def write_video(
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def write_vfr(path: Path, times_ms: list[int], encoder: str = "libx264") -> Path:
+    """A variable-frame-rate video: frame k at time times_ms[k] milliseconds (a 1/1000 time base)."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(encoder, rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        stream.options = {"preset": "ultrafast"} if encoder == "libx264" else {"deadline": "realtime"}
+        for k, t in enumerate(times_ms):
+            frame = av.VideoFrame.from_ndarray(index_frame(k, 48, 64), format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def write_class_videos(
+    root: str | Path, num_videos: int, num_frames: int = 20, width: int = 40, height: int = 32, classes: int = 2
+) -> Path:
+    """A folder layout of ``num_videos`` index-coded VP9 videos: ``root/class{i % classes}/v{i:02d}.webm``."""
+    root = Path(root)
+    for i in range(num_videos):
+        write_video(root / f"class{i % classes}" / f"v{i:02d}.webm", num_frames, width=width, height=height)
+    return root

@@ -1,16 +1,14 @@
 """NT-Xent: against a plain loop over anchors, gradcheck in float64, and 2-process DDP against 1 process."""
 
 import math
-import os
-import socket
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
 
 from cvrl_pl.losses import NTXentLoss, positive_top1
+from tests.helpers.ddp import run_gloo
 
 
 def loop_ntxent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -72,30 +70,19 @@ def _batch_and_model():
     return x1, x2, model
 
 
-def _worker(rank: int, port: int, results: dict) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
-    try:
-        x1, x2, model = _batch_and_model()
-        ddp = torch.nn.parallel.DistributedDataParallel(model)
-        half = slice(rank * N // WORLD, (rank + 1) * N // WORLD)
-        loss = NTXentLoss(0.1)(ddp(x1[half]), ddp(x2[half]))
-        loss.backward()  # DDP averages the parameter gradients over the ranks
-        mean_loss = loss.detach().clone()
-        dist.all_reduce(mean_loss)
-        results[rank] = {
-            "local_loss": loss.item(),
-            "loss": mean_loss.item() / WORLD,
-            "grads": [p.grad.clone() for p in model.parameters()],
-        }
-    finally:
-        dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _rank(rank: int, world_size: int) -> dict:
+    x1, x2, model = _batch_and_model()
+    ddp = torch.nn.parallel.DistributedDataParallel(model)
+    half = slice(rank * N // world_size, (rank + 1) * N // world_size)
+    loss = NTXentLoss(0.1)(ddp(x1[half]), ddp(x2[half]))
+    loss.backward()  # DDP averages the parameter gradients over the ranks
+    mean_loss = loss.detach().clone()
+    dist.all_reduce(mean_loss)
+    return {
+        "local_loss": loss.item(),
+        "loss": mean_loss.item() / world_size,
+        "grads": [p.grad.clone() for p in model.parameters()],
+    }
 
 
 def test_two_processes_equal_one_process():
@@ -104,10 +91,7 @@ def test_two_processes_equal_one_process():
     full.backward()
     expected = [p.grad for p in model.parameters()]
 
-    with mp.Manager() as manager:
-        results = manager.dict()
-        mp.spawn(_worker, args=(_free_port(), results), nprocs=WORLD, join=True)
-        results = dict(results)
+    results = run_gloo(WORLD, _rank)
 
     for rank in range(WORLD):
         assert results[rank]["loss"] == pytest.approx(full.item(), abs=1e-10)

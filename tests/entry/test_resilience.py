@@ -15,19 +15,15 @@ from cvrl_pl.checkpoint_io import AtomicCheckpointIO
 from cvrl_pl.config import load_config
 from cvrl_pl.train import EXIT_PREEMPTED, run
 from dali_pipelines.sources import epoch_plan
-from tests.conftest import ROOT
-from tests.videos import write_video
+from tests.helpers import ROOT
 
 NUM_VIDEOS, BATCH = 16, 2  # 8 steps an epoch
 MAX_STEPS = 20
 
 
 @pytest.fixture(scope="module")
-def videos(tmp_path_factory):
-    root = tmp_path_factory.mktemp("resilience") / "videos"
-    for i in range(NUM_VIDEOS):
-        write_video(root / f"class{i % 2}" / f"v{i:02d}.webm", 20, width=40, height=32)
-    return root
+def videos(class_videos):
+    return class_videos(NUM_VIDEOS)  # 20 frames of 40 x 32 each, in two classes
 
 
 def _command(videos, out, *extra):

@@ -1,11 +1,11 @@
-"""R3D encoders: parameter counts from cvrl_recipe.md, output shapes, accepted clip sizes."""
+"""R3D encoders: parameter counts from docs/recipe.md, output shapes, accepted clip sizes."""
 
 import pytest
 import torch
 
 from cvrl_pl.models import build_encoder
 
-# Parameter counts of a faithful build (r3d50: 31.67M in cvrl_recipe.md, 31.7M in the paper; width 2: ~126.5M).
+# Parameter counts of a faithful build (r3d50: 31.67M in docs/recipe.md, 31.7M in the paper; width 2: ~126.5M).
 EXPECTED = {
     ("r3d18", 1): (20.062e6, 512),
     ("r3d50", 1): (31.672e6, 2048),

@@ -6,7 +6,7 @@ import torch
 
 from cvrl_pl.config import ConfigError, load_config
 from cvrl_pl.data.datamodule import choose_decoder, view_configs
-from tests.videos import write_video
+from tests.helpers.videos import write_video
 
 TINY = [
     "data.num_frames=4",

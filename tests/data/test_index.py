@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -15,7 +14,7 @@ import pytest
 
 from cvrl_pl.data import index as index_mod
 from cvrl_pl.data.index import DatasetError, VideoIndex, build_index, load_or_build_index, probe_video
-from tests.videos import index_frame, write_video
+from tests.helpers.videos import index_frame, write_vfr, write_video
 
 
 @pytest.fixture(scope="module")
@@ -55,21 +54,6 @@ def decodable_frames(path: Path) -> int:
         except av.FFmpegError:
             pass
     return count
-
-
-def write_vfr(path: Path, times_ms: list[int], encoder: str = "libx264") -> Path:
-    """A variable-frame-rate video: frame k at time times_ms[k] milliseconds (a 1/1000 time base)."""
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(encoder, rate=25)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.codec_context.time_base = Fraction(1, 1000)
-        stream.options = {"preset": "ultrafast"} if encoder == "libx264" else {"deadline": "realtime"}
-        for k, t in enumerate(times_ms):
-            frame = av.VideoFrame.from_ndarray(index_frame(k, 48, 64), format="rgb24")
-            frame.pts, frame.time_base = t, Fraction(1, 1000)
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
 
 
 def write_faststart_h264(path: Path, num_frames: int) -> Path:

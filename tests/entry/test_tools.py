@@ -7,8 +7,8 @@ import sys
 import numpy as np
 
 from dali_pipelines.sampling import clip_frame_indices
-from tests.conftest import ROOT
-from tests.videos import read_index, write_video
+from tests.helpers import ROOT
+from tests.helpers.videos import read_index, write_video
 
 PLAIN_AUG = [
     "aug.crop_area=[1.0,1.0]",

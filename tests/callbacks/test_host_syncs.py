@@ -12,7 +12,7 @@ from cvrl_pl.config import load_config
 from cvrl_pl.data.generated import GeneratedDataModule
 from cvrl_pl.module import CVRLModule
 from cvrl_pl.train import build_trainer
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 READS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__")
 

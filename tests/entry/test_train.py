@@ -1,36 +1,16 @@
 """The real entry point: a few CPU steps through ``python train.py`` write a checkpoint, and a rerun resumes."""
 
-import csv
 import math
 
 import pytest
 import torch
 
 from cvrl_pl.optim import lr_at
-
-TINY = [
-    "data.num_frames=4",
-    "data.crop_size=64",
-    "data.batch_size=4",
-    "data.num_workers=0",
-    "data.generated.num_videos=16",
-    "data.generated.size=72",
-    "model.proj_hidden_dim=64",
-    "trainer.log_every_n_steps=1",
-    "trainer.checkpoint_every_n_steps=0",
-]
-
-
-def _rows(run_dir):
-    rows = []
-    for version in sorted((run_dir / "logs").iterdir()):
-        with open(version / "metrics.csv") as f:
-            rows += [row for row in csv.DictReader(f) if row.get("train/loss")]
-    return rows
+from tests.helpers.runs import TINY, metric_rows
 
 
 def _losses(run_dir):
-    return [float(row["train/loss"]) for row in _rows(run_dir)]
+    return [float(row["train/loss"]) for row in metric_rows(run_dir)]
 
 
 def test_train_writes_checkpoint_and_resumes(train, tmp_path):
@@ -61,7 +41,7 @@ def test_bf16_channels_last_logs_loss_lr_and_retrieval(train, tmp_path):
         "--config", "conf/generated.yaml", *args, "trainer.precision=bf16-mixed", "model.channels_last_3d=true"
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = _rows(tmp_path / "b")
+    rows = metric_rows(tmp_path / "b")
     assert [int(r["step"]) for r in rows] == [0, 1, 2]
     # quickstart: base_lr 0.3 at batch 4 -> peak 0.3 * 4 / 256; 1 warm-up epoch = 16 videos / 4 = 4 steps
     peak = 0.3 * 4 / 256

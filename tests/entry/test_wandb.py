@@ -4,6 +4,7 @@ files; a resumed run continues the same W&B run; the sweep's command, expanded a
 import os
 import random
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -11,9 +12,9 @@ from omegaconf import OmegaConf
 from wandb.sdk.launch.sweeps.utils import create_sweep_command, create_sweep_command_args
 
 from cvrl_pl.data.synthetic import SyntheticSpec, generate
-from tests.conftest import ROOT
-from tests.test_train import TINY, _rows
-from tests.wandb_records import logged
+from tests.helpers import ROOT
+from tests.helpers.runs import TINY, metric_rows
+from tests.helpers.wandb_records import logged
 
 SWEEP = ROOT / "conf" / "sweeps" / "aug_strength.yaml"
 
@@ -29,7 +30,7 @@ def test_offline_wandb_logs_config_lr_preview_next_to_csv_and_resumes_the_same_r
     assert config["aug.strength"] == 0.7 and config["model.encoder"] == "r3d18"  # the resolved config, dotted
     assert config["data.batch_size"] == 4
     lrs = [row["train/lr"] for row in history if "train/lr" in row]
-    csv_lrs = [float(row["train/lr"]) for row in _rows(run_dir)]
+    csv_lrs = [float(row["train/lr"]) for row in metric_rows(run_dir)]
     assert lrs == pytest.approx(csv_lrs) and len(lrs) == 2  # the same metrics are in the CSV files
     (preview,) = [row for row in history if "aug/preview/height" in row]
     # 4 clips x 64 px rows; both views of 4 frames of 64 px side by side with a 4 px gap
@@ -97,6 +98,7 @@ def test_sweep_command_as_the_agent_expands_it_trains_with_the_sampled_values(tm
         "trainer.max_steps=2",
         f"trainer.output_dir={tmp_path}",
     ]
+    command[command.index("python")] = sys.executable  # the agent's `python` is the one on PATH; ours runs the trial
     env = {**os.environ, "WANDB_RUN_ID": "trial42"}  # set by the agent for each trial
     proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

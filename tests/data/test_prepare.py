@@ -13,8 +13,7 @@ import pytest
 
 from cvrl_pl.data.index import build_index
 from cvrl_pl.data.prepare import constant_rate, convert_video, prepare_dataset, resize_shape, temp_path
-from tests.test_index import write_vfr
-from tests.videos import read_index, write_video
+from tests.helpers.videos import read_index, write_vfr, write_video
 
 
 def frames_of(path: Path) -> tuple[av.video.stream.VideoStream, list[tuple[Fraction, int]]]:

@@ -1,4 +1,5 @@
-"""Smoke test of tests/slurm_cluster.py: a real two-node cluster runs sbatch jobs, signals srun tasks, requeues."""
+"""Smoke test of tests/helpers/slurm_cluster.py: a real two-node cluster runs sbatch jobs, signals srun tasks,
+requeues."""
 
 import sys
 import time
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.slurm_cluster import SlurmCluster, slurm_cluster  # noqa: F401
+from tests.helpers.slurm_cluster import SlurmCluster
 
 pytestmark = pytest.mark.slurm
 
@@ -62,7 +63,7 @@ srun {sys.executable} {tmp_path}/{name}_task.py "$1"
     return script
 
 
-def test_two_node_job_runs_one_rank_per_node(slurm_cluster: SlurmCluster, tmp_path: Path) -> None:  # noqa: F811
+def test_two_node_job_runs_one_rank_per_node(slurm_cluster: SlurmCluster, tmp_path: Path) -> None:
     out = tmp_path / "ranks"
     out.mkdir()
     job = slurm_cluster.submit(write_job(tmp_path, "ranks", RANK_SCRIPT), str(out))
@@ -83,7 +84,7 @@ def test_two_node_job_runs_one_rank_per_node(slurm_cluster: SlurmCluster, tmp_pa
         assert (fields["first"], fields["first_ip"]) == ("n1", "127.0.0.1")  # /etc/hosts entry while the cluster runs
 
 
-def test_signal_reaches_srun_tasks_and_requeue_reruns(slurm_cluster: SlurmCluster, tmp_path: Path) -> None:  # noqa: F811
+def test_signal_reaches_srun_tasks_and_requeue_reruns(slurm_cluster: SlurmCluster, tmp_path: Path) -> None:
     out = tmp_path / "signal"
     out.mkdir()
     job = slurm_cluster.submit(write_job(tmp_path, "signal", SIGNAL_SCRIPT), str(out))

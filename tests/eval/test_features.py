@@ -1,13 +1,9 @@
 """Feature extraction for the probes: views averaged per video, and under DDP gathered with padding removed."""
 
-import os
-import socket
-
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from cvrl_pl.eval.features import extract_features
+from tests.helpers.ddp import run_gloo
 
 
 def _encoder():
@@ -56,25 +52,14 @@ def test_views_are_averaged_per_video():
     torch.testing.assert_close(got.features, expected)
 
 
-def _worker(rank, port, results):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=2)
-    try:
-        f = extract_features(_encoder(), _batches(SHARDS[rank]), torch.device("cpu"))
-        results[rank] = (f.features, f.labels, f.video_ids)
-    finally:
-        dist.destroy_process_group()
+def _rank(rank, world_size):
+    f = extract_features(_encoder(), _batches(SHARDS[rank]), torch.device("cpu"))
+    return f.features, f.labels, f.video_ids
 
 
 def test_ranks_gather_every_video_once():
     single = extract_features(_encoder(), _batches(ALL), torch.device("cpu"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with mp.Manager() as manager:
-        results = manager.dict()
-        mp.spawn(_worker, args=(port, results), nprocs=2, join=True)
-        results = dict(results)
+    results = run_gloo(2, _rank)
     for rank in (0, 1):
         features, labels, ids = results[rank]
         assert ids.tolist() == [0, 1, 2] and labels.tolist() == [0, 1, 2]

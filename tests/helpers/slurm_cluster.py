@@ -2,9 +2,9 @@
 
 Two ``slurmd`` (nodes ``n1``, ``n2``) and one ``slurmctld`` run on localhost with a configuration, state, spool and
 logs under a scratch folder; ``munged`` is started too unless one already answers. Needs root and Debian's packages
-(installed with apt-get when missing). See ``/work/shared/reference/slurm_notes.md`` for the settings that mattered.
+(installed with apt-get when missing). See ``docs/slurm.md`` for the settings that mattered.
 
-Use the ``slurm_cluster`` fixture (``from tests.slurm_cluster import slurm_cluster  # noqa: F401``) or
+Use the ``slurm_cluster`` fixture of ``tests/cluster/conftest.py`` (tests under ``tests/cluster/``) or
 ``with SlurmCluster(tmp_path) as cluster: ...``. Submit *named* jobs: Lightning treats a job named ``bash`` or
 ``interactive`` as an interactive session (``sbatch`` names a job after its script by default, which is fine).
 """
@@ -190,8 +190,8 @@ class SlurmCluster:
         """Send ``sig`` to the tasks of all the job's ``srun`` steps (as ``sbatch --signal=SIG@T`` does).
 
         Plain ``scancel --signal=SIG ID`` signals every step except the batch step, i.e. each srun task once
-        (checked by tests/test_slurm_cluster.py). ``--full`` also signals the batch shell and its children: a bash
-        script without a trap dies of SIGUSR1 and the job ends FAILED. ``--batch`` reaches only the batch shell.
+        (checked by tests/cluster/test_slurm_cluster.py). ``--full`` also signals the batch shell and its children: a
+        bash script without a trap dies of SIGUSR1 and the job ends FAILED. ``--batch`` reaches only the batch shell.
         """
         self.run("scancel", f"--signal={sig}", str(job_id))
 
@@ -434,7 +434,7 @@ PartitionName=debug Nodes={",".join(NODES)} Default=YES MaxTime=INFINITE State=U
         self._restore_hosts()
 
 
-def _start_or_report(scratch: Path) -> Iterator[SlurmCluster]:
+def start_or_skip(scratch: Path) -> Iterator[SlurmCluster]:
     """Skip (fail under CI=true) where a cluster cannot run here; otherwise yield a started one."""
     reason = cluster_unavailable_reason()
     if reason:
@@ -444,9 +444,3 @@ def _start_or_report(scratch: Path) -> Iterator[SlurmCluster]:
     # Prerequisites are there: a cluster that fails to start is a failure (SlurmClusterError), never a skip.
     with SlurmCluster(scratch) as cluster:
         yield cluster
-
-
-@pytest.fixture(scope="module")
-def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
-    """A running two-node cluster for the test module; skipped where it cannot run (a failure under CI=true)."""
-    yield from _start_or_report(tmp_path_factory.mktemp("slurm"))

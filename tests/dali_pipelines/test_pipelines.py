@@ -12,7 +12,7 @@ from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import pretrain_pipeline
 from dali_pipelines.sampling import clip_frame_indices
 from dali_pipelines.sources import EvalSource, PretrainSource, VideoTable, decode_pyav, epoch_plan, eval_clip_start
-from tests.videos import read_index, write_video
+from tests.helpers.videos import read_index, write_video
 
 T, STRIDE = 6, 2
 # Resize the whole frame, no flip, no colour: the decoded frames stay readable.

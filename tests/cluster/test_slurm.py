@@ -1,16 +1,15 @@
-"""The project's own sbatch script on a REAL two-node Slurm cluster (tests/slurm_cluster.py): 2 nodes x 1 task,
-gloo, DALI on CPU. Both ranks train on disjoint videos with one loss; SIGUSR1 checkpoints, requeues and resumes."""
+"""The project's own sbatch script on a REAL two-node Slurm cluster (tests/helpers/slurm_cluster.py): 2 nodes x
+1 task, gloo, DALI on CPU. Both ranks train on disjoint videos with one loss; SIGUSR1 checkpoints, requeues, resumes."""
 
 import json
+import sys
 import time
 
 import pytest
 import torch
 
 from dali_pipelines.sources import epoch_plan
-from tests.conftest import ROOT
-from tests.slurm_cluster import slurm_cluster  # noqa: F401
-from tests.videos import write_video
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slurm
 
@@ -19,11 +18,8 @@ NUM_VIDEOS, GLOBAL_BATCH = 16, 4  # 2 clips per rank a step, 4 steps an epoch
 
 
 @pytest.fixture(scope="module")
-def videos(tmp_path_factory):
-    root = tmp_path_factory.mktemp("slurm_videos")
-    for i in range(NUM_VIDEOS):
-        write_video(root / f"class{i % 2}" / f"v{i:02d}.webm", 20, width=40, height=32)
-    return root
+def videos(class_videos):
+    return class_videos(NUM_VIDEOS)  # 20 frames of 40 x 32 each, in two classes
 
 
 def _submit(cluster, videos, out, max_steps, *extra):
@@ -56,7 +52,8 @@ def _submit(cluster, videos, out, max_steps, *extra):
             "--time=10",
             f"--output={out}/slurm-%x-%j.out",
         ],
-        env={"OMP_NUM_THREADS": "1"},
+        # The script runs "${PYTHON:-python}": the interpreter running the tests, not the first python on PATH.
+        env={"OMP_NUM_THREADS": "1", "PYTHON": sys.executable},
     )
 
 
@@ -87,7 +84,7 @@ def _check_ranks_agree(rank0, rank1, steps):
             assert record["video_ids"] == plan[k * half : (k + 1) * half].tolist()
 
 
-def test_two_nodes_train_one_model_on_disjoint_videos(slurm_cluster, videos, tmp_path):  # noqa: F811
+def test_two_nodes_train_one_model_on_disjoint_videos(slurm_cluster, videos, tmp_path):
     job = _submit(slurm_cluster, videos, tmp_path, 6)
     slurm_cluster.wait(job, timeout=300)
     run_dir = tmp_path / "slurm"
@@ -101,7 +98,7 @@ def test_two_nodes_train_one_model_on_disjoint_videos(slurm_cluster, videos, tmp
 
 
 def test_sigusr1_checkpoints_requeues_and_the_job_finishes_from_where_it_stopped(
-    slurm_cluster,  # noqa: F811
+    slurm_cluster,
     videos,
     tmp_path,
 ):

@@ -33,10 +33,8 @@ EVAL = [
 
 
 @pytest.fixture(scope="module")
-def pretrained(tmp_path_factory):
+def pretrained(tmp_path_factory, train):
     """A tiny labelled dataset and a checkpoint of a tiny CVRL pretraining on it."""
-    from tests.conftest import run_train
-
     root = tmp_path_factory.mktemp("protocols")
     generate(
         root / "demo",
@@ -44,7 +42,7 @@ def pretrained(tmp_path_factory):
         workers=1,
         progress=False,
     )
-    proc = run_train(
+    proc = train(
         "--config",
         "conf/quickstart.yaml",
         *SMALL,

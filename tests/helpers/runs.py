@@ -1,0 +1,25 @@
+"""Tiny training runs through train.py: the overrides that keep them small and the metrics they log to CSV."""
+
+import csv
+
+# A few CPU steps of conf/generated.yaml.
+TINY = [
+    "data.num_frames=4",
+    "data.crop_size=64",
+    "data.batch_size=4",
+    "data.num_workers=0",
+    "data.generated.num_videos=16",
+    "data.generated.size=72",
+    "model.proj_hidden_dim=64",
+    "trainer.log_every_n_steps=1",
+    "trainer.checkpoint_every_n_steps=0",
+]
+
+
+def metric_rows(run_dir):
+    """The rows of every CSV log version of ``run_dir`` that logged a training loss, oldest first."""
+    rows = []
+    for version in sorted((run_dir / "logs").iterdir()):
+        with open(version / "metrics.csv") as f:
+            rows += [row for row in csv.DictReader(f) if row.get("train/loss")]
+    return rows

@@ -5,7 +5,19 @@ import re
 import pytest
 import yaml
 
-from cvrl_pl.config import ConfigError, load_config, markdown_reference
+from cvrl_pl.config import (
+    RENAMED,
+    ConfigError,
+    DeprecatedKeyWarning,
+    as_schema,
+    choices,
+    load_config,
+    markdown_reference,
+)
+from cvrl_pl.data.layouts import LAYOUTS
+from cvrl_pl.models.r3d import SPECS
+from cvrl_pl.optim import OPTIMIZERS
+from dali_pipelines.sampling import DISTRIBUTIONS
 from tests.helpers import ROOT
 
 
@@ -58,8 +70,8 @@ def test_cli_unknown_key_exits_nonzero_before_training(train, tmp_path):
 def test_cli_wrong_type_and_missing_file(train):
     proc = train("--config", "conf/generated.yaml", "trainer.max_epochs=ten")
     assert proc.returncode == 2 and "invalid value for 'trainer.max_epochs'" in proc.stderr
-    proc = train("--config", "conf/nope.yaml")
-    assert proc.returncode == 2 and "config file not found: conf/nope.yaml" in proc.stderr
+    proc = train("--config", "no_such_config.yaml")
+    assert proc.returncode == 2 and "config file not found: no_such_config.yaml" in proc.stderr
 
 
 def test_print_config_prints_resolved_config(train):
@@ -75,3 +87,66 @@ def test_readme_config_reference_is_in_sync():
     block = re.search(r"<!-- config-reference:start -->\n(.*?)<!-- config-reference:end -->", readme, re.S)
     assert block, "README.md lacks the config-reference markers"
     assert block.group(1) == markdown_reference(), "regenerate with: python -m cvrl_pl.config --markdown"
+
+
+def test_choices_come_from_the_registries_they_name():
+    allowed = choices()
+    assert allowed["model.encoder"] == tuple(SPECS)
+    assert allowed["optim.name"] == tuple(OPTIMIZERS)
+    assert allowed["aug.temporal.distribution"] == tuple(DISTRIBUTIONS)
+    for key in ("data.layout", "val.layout", "probe.train.layout"):
+        assert allowed[key] == ("auto", *LAYOUTS)
+    reference = markdown_reference()
+    for key, names in allowed.items():  # and the README's table lists them
+        row = next(line for line in reference.splitlines() if line.startswith(f"| `{key}` |"))
+        assert "\\|".join(names) in row
+
+
+def test_an_unknown_encoder_names_the_registrys_choices():
+    with pytest.raises(ConfigError, match=r"'model.encoder' is 'r3d34'; allowed values: r3d18, r3d50, r3d101, r3d152"):
+        load_config(None, ["model.encoder=r3d34"])
+
+
+def test_validation_splits_take_layout_and_csv(tmp_path):
+    cfg = load_config(None, [f"val.root={tmp_path}", "val.layout=csv", f"val.csv={tmp_path}/val.csv"])
+    assert (cfg.val.layout, cfg.val.csv) == ("csv", f"{tmp_path}/val.csv")
+    cfg = load_config(None, ["probe.train.layout=kinetics", "probe.train.csv=k400.csv", "probe.train.root=k400"])
+    assert (cfg.probe.train.root, cfg.probe.train.layout, cfg.probe.train.csv) == ("k400", "kinetics", "k400.csv")
+    with pytest.raises(ConfigError, match="'val.layout' is 'tree'"):
+        load_config(None, ["val.layout=tree"])
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(RENAMED.items()))
+def test_renamed_keys_still_load_with_a_warning_naming_the_new_key(tmp_path, old, new):
+    value = {"eval.probe_views": "[2,1]", "eval.knn_temperature": "0.5", "eval.probe_lr": "0.5"}.get(old, "7")
+    if old.endswith("_root"):
+        value = "some/split"
+    expected = load_config(None, [f"{new}={value}"])
+    with pytest.warns(DeprecatedKeyWarning, match=rf"override '{old}=.*'{old}' is deprecated; use '{new}'"):
+        from_override = load_config(None, [f"{old}={value}"])
+    section, leaf = old.split(".")
+    path = tmp_path / "old.yaml"
+    path.write_text(f"{section}:\n  {leaf}: {value}\n")
+    with pytest.warns(DeprecatedKeyWarning, match=rf"{path}: config key '{old}' is deprecated; use '{new}'"):
+        from_file = load_config(path)
+    assert from_override == expected == from_file
+
+
+def test_old_and_new_name_together_is_an_error(tmp_path):
+    path = tmp_path / "both.yaml"
+    path.write_text("eval:\n  val_root: a\nval:\n  root: b\n")
+    both = "both 'eval.val_root' \\(deprecated\\) and 'val.root' are set"
+    with pytest.raises(ConfigError, match=both), pytest.warns(DeprecatedKeyWarning):
+        load_config(path)
+
+
+def test_a_checkpoints_old_config_rebuilds_under_the_new_names():
+    stored = {"eval": {"val_root": "data/val", "probe_epochs": 3, "num_frames": 8}, "model": {"encoder": "r3d18"}}
+    with pytest.warns(DeprecatedKeyWarning) as caught:
+        cfg = as_schema(stored)
+    assert sorted(str(w.message).split(": ", 1)[1] for w in caught) == [
+        "config key 'eval.probe_epochs' is deprecated; use 'probe.epochs' (it is read as 'probe.epochs' for now)",
+        "config key 'eval.val_root' is deprecated; use 'val.root' (it is read as 'val.root' for now)",
+    ]
+    assert (cfg.val.root, cfg.probe.epochs, cfg.eval.num_frames, cfg.model.encoder) == ("data/val", 3, 8, "r3d18")
+    assert stored["eval"]["val_root"] == "data/val"  # the caller's dict is left as it was

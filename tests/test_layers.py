@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import ROOT
 
 LINT = [
@@ -42,20 +44,24 @@ def test_every_contract_is_kept():
     assert "Contracts: 5 kept, 0 broken." in proc.stdout
 
 
-def test_an_upward_import_breaks_the_layers(tmp_path):
+@pytest.mark.parametrize(
+    ("module", "planted", "broken"),
+    [
+        (
+            "src/cvrl_pl/models/heads.py",
+            "from cvrl_pl.module import CVRLModule",
+            "cvrl_pl.models.heads -> cvrl_pl.module",
+        ),
+        ("dali_pipelines/sampling.py", "import torch", "dali_pipelines.sampling -> torch"),
+        ("src/cvrl_pl/losses/ntxent.py", "import cvrl_pl.eval.knn", "cvrl_pl.losses.ntxent -> cvrl_pl.eval.knn"),
+    ],
+    ids=["upward", "graphs-import-torch", "components-not-independent"],
+)
+def test_a_planted_import_breaks_one_contract(tmp_path, module, planted, broken):
     tree = _copy_tree(tmp_path)
-    heads = tree / "src/cvrl_pl/models/heads.py"
-    heads.write_text(heads.read_text() + "\nfrom cvrl_pl.module import CVRLModule  # noqa: E402\n")
+    path = tree / module
+    path.write_text(path.read_text() + f"\n{planted}  # noqa\n")
     proc = _lint(tree)
     assert proc.returncode == 1
-    assert "cvrl_pl.models.heads -> cvrl_pl.module" in proc.stdout
+    assert broken in proc.stdout
     assert "Contracts: 4 kept, 1 broken." in proc.stdout
-
-
-def test_a_graph_importing_torch_breaks_the_dali_contract(tmp_path):
-    tree = _copy_tree(tmp_path)
-    sampling = tree / "dali_pipelines/sampling.py"
-    sampling.write_text(sampling.read_text() + "\nimport torch  # noqa: E402, F401\n")
-    proc = _lint(tree)
-    assert proc.returncode == 1
-    assert "dali_pipelines.sampling -> torch" in proc.stdout

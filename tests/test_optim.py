@@ -83,4 +83,4 @@ def test_build_optimizer(name):
     assert [g["weight_decay"] for g in opt.param_groups] == [1e-6, 0.0]
     assert all(g["lr"] == 0.3 for g in opt.param_groups)
     with pytest.raises(ValueError, match="adamw"):
-        build_optimizer("adam", _model(), 0.1, 0.9, 0.0, 0.001)
+        build_optimizer("adam", _model(), 0.1, momentum=0.9, weight_decay=0.0, lars_eta=0.001)

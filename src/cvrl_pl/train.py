@@ -29,7 +29,7 @@ from cvrl_pl.callbacks.report import ReportCallback
 from cvrl_pl.callbacks.throughput import ThroughputMonitor
 from cvrl_pl.callbacks.trace import BatchTraceCallback
 from cvrl_pl.config import load_config
-from cvrl_pl.data.datamodule import CVRLDataModule, eval_loader, split_index
+from cvrl_pl.data.datamodule import CVRLDataModule, EvalClips, eval_loader, split_index
 from cvrl_pl.data.generated import GeneratedDataModule
 from cvrl_pl.data.synthetic import SyntheticSpec, generate
 from cvrl_pl.errors import ConfigError, DatasetError
@@ -205,22 +205,10 @@ def evaluate_protocol(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, ckpt:
     val_index = split_index(cfg.val)
     if train_index.classes != val_index.classes:
         raise DatasetError(f"{d.root} and {cfg.val.root} have different classes")
-    clips = {"num_frames": e.num_frames, "stride": e.stride}
-    train = eval_loader(
-        cfg, train_index, trainer, mode="train", batch_size=d.batch_size, crop_size=e.crop_size, **clips
-    )
-    test = eval_loader(
-        cfg,
-        val_index,
-        trainer,
-        mode="test",
-        batch_size=e.batch_size,
-        crop_size=e.test_crop_size,
-        num_temporal=e.num_temporal,
-        num_spatial=e.num_spatial,
-        short_side=e.short_side,
-        **clips,
-    )
+    train_clips = EvalClips(e.num_frames, e.stride, e.crop_size)
+    test_clips = EvalClips(e.num_frames, e.stride, e.test_crop_size, e.num_temporal, e.num_spatial, e.short_side)
+    train = eval_loader(cfg, train_index, trainer, mode="train", batch_size=d.batch_size, clips=train_clips)
+    test = eval_loader(cfg, val_index, trainer, mode="test", batch_size=e.batch_size, clips=test_clips)
     module = ClassifierModule(cfg, len(train_index.classes))
     trainer.fit(module, train_dataloaders=train, ckpt_path=ckpt)
     trainer.validate(module, dataloaders=test)

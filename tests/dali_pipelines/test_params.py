@@ -22,7 +22,7 @@ def test_crop_boxes_respect_area_aspect_and_bounds():
     rng = np.random.default_rng(0)
     areas, ratios = [], []
     for _ in range(3000):
-        x0, y0, w, h = random_resized_crop_box(rng, 340, 256, (0.3, 1.0), (0.5, 2.0))
+        x0, y0, w, h = random_resized_crop_box(rng, (340, 256), (0.3, 1.0), (0.5, 2.0))
         assert x0 >= 0 and y0 >= 0 and x0 + w <= 340 + 1e-9 and y0 + h <= 256 + 1e-9
         areas.append(w * h / (340 * 256))
         ratios.append(w / h)
@@ -34,7 +34,7 @@ def test_crop_boxes_respect_area_aspect_and_bounds():
 
 def test_crop_box_fallback_is_centred():
     # an aspect range impossible for the area forces the fallback: the largest centred box, ratio clamped
-    x0, y0, w, h = random_resized_crop_box(np.random.default_rng(0), 100, 50, (1.0, 1.0), (0.9, 1.0))
+    x0, y0, w, h = random_resized_crop_box(np.random.default_rng(0), (100, 50), (1.0, 1.0), (0.9, 1.0))
     assert (w, h) == (50.0, 50.0) and (x0, y0) == (25.0, 0.0)
 
 
@@ -116,18 +116,18 @@ def test_strength_zero_means_no_jitter():
 
 def test_consistent_parameters_repeat_one_draw_per_frame():
     cfg = ViewAugConfig(crop_size=32, blur_prob=0.5, solarize_prob=0.5)
-    p = draw_view_params(np.random.default_rng(3), cfg, 8, 80, 64)
+    p = draw_view_params(np.random.default_rng(3), cfg, 8, (80, 64))
     assert p.warp.shape == (8, 2, 3) and p.colour_a.shape == (8, 3, 3) and p.blur_sigma.shape == (8,)
     for field in (p.warp, p.colour_a, p.colour_b, p.blur_sigma, p.solarize):
         assert (field == field[:1]).all()
-    q = draw_view_params(np.random.default_rng(3), ViewAugConfig(crop_size=32, consistent=False), 8, 80, 64)
+    q = draw_view_params(np.random.default_rng(3), ViewAugConfig(crop_size=32, consistent=False), 8, (80, 64))
     assert len({m.tobytes() for m in q.warp}) == 8
 
 
 def test_probabilities_are_honoured():
     rng = np.random.default_rng(4)
     cfg = ViewAugConfig(crop_size=32, jitter_prob=0.8, grayscale_prob=0.2, blur_prob=0.1, solarize_prob=0.2)
-    draws = [draw_view_params(rng, cfg, 1, 64, 64) for _ in range(4000)]
+    draws = [draw_view_params(rng, cfg, 1, (64, 64)) for _ in range(4000)]
     blur = np.mean([d.blur_sigma[0] > 0 for d in draws])
     solarize = np.mean([d.solarize[0] > 0 for d in draws])
     flipped = np.mean([d.warp[0, 0, 0] < 0 for d in draws])
@@ -150,7 +150,7 @@ def test_blur_window_is_ten_percent_of_the_crop_cut_at_three_sigma():
 
 def test_parameters_per_frame_and_stacked_clips():
     cfg = ViewAugConfig(crop_size=112, blur_prob=1.0)
-    views = [draw_view_params(np.random.default_rng(s), c, 8, 80, 64) for s, c in ((0, cfg), (1, ViewAugConfig(112)))]
+    views = [draw_view_params(np.random.default_rng(s), c, 8, (80, 64)) for s, c in ((0, cfg), (1, ViewAugConfig(112)))]
     assert views[0].blur_window.dtype == np.int32 and (views[0].blur_window >= 3).all()
     assert (views[1].blur_window == 1).all() and (views[1].blur_sigma == 0).all()  # not blurred: the identity
     stacked = stack_clips(views)

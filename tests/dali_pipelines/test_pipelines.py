@@ -1,4 +1,4 @@
-"""DALI pipelines on CPU: frame-exact clips for both decoders, consistent augmentation, shards, epochs, test views."""
+"""DALI pipelines on CPU: frame-exact clips for both decoders, consistent augmentation, shards, test views."""
 
 from dataclasses import replace
 
@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from cvrl_pl.data.layout import channels_first, split_views
+from cvrl_pl.data.batches import channels_first, split_views
 from dali_pipelines.evaluate import eval_pipeline
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import pretrain_pipeline
-from dali_pipelines.sampling import clip_frame_indices
-from dali_pipelines.sources import EvalSource, PretrainSource, VideoTable, decode_pyav, epoch_plan, eval_clip_start
+from dali_pipelines.sampling import clip_frame_indices, eval_clip_start
+from dali_pipelines.sources import EvalSource, PretrainSource, VideoTable
 from tests.helpers.videos import read_index, write_video
 
 T, STRIDE = 6, 2
@@ -138,26 +138,6 @@ def test_odd_sizes_give_the_crop_size(tmp_path):
         pretrain_pipeline(source((PLAIN, crop)), None, py_workers=0)
 
 
-@pytest.mark.parametrize(
-    ("n", "shards", "batch", "drop"),
-    [(6, 2, 3, False), (5, 2, 2, False), (10, 3, 2, True), (101, 4, 8, False), (7, 1, 3, False), (9, 2, 2, True)],
-)
-def test_epoch_plans_partition_the_index(n, shards, batch, drop):
-    for epoch in range(3):
-        plans = [epoch_plan(n, shards, r, batch, epoch, seed=7, drop_last=drop) for r in range(shards)]
-        assert len({len(p) for p in plans}) == 1 and len(plans[0]) % batch == 0  # equal whole batches
-        seen = np.concatenate(plans)
-        if drop:
-            assert len(seen) == len(set(seen.tolist()))  # each video at most once
-            assert len(seen) >= n - shards * batch - shards  # and only the remainder dropped
-        else:
-            assert set(seen.tolist()) == set(range(n))  # every video, at least once
-            per_shard = -(-n // shards)
-            unique_per_shard = [set(p[:per_shard].tolist()) for p in plans]
-            assert sum(map(len, unique_per_shard)) == per_shard * shards
-    assert not np.array_equal(epoch_plan(50, 1, 0, 5, 0, 7), epoch_plan(50, 1, 0, 5, 1, 7))  # reshuffled
-
-
 def test_two_ranks_read_disjoint_videos_that_cover_the_index(videos):
     paths, lengths = videos["vp9"]
     table = _table(paths + paths[:1], lengths + lengths[:1])  # 6 videos
@@ -236,20 +216,6 @@ def test_train_views_for_evaluation(videos):
         (3, 1),
         (4, 0),
     ]
-
-
-def test_eval_clip_starts_are_evenly_spaced():
-    assert [eval_clip_start(k, 10, 90) for k in range(10)] == list(range(0, 91, 10))
-    assert eval_clip_start(0, 1, 90) == 45
-    assert eval_clip_start(3, 10, -5) == 0  # a video shorter than a clip: loops from its start
-
-
-def test_pyav_decode_loops_when_a_file_has_fewer_frames_than_indexed(videos, caplog):
-    path = videos["h264"][0][4]  # 9 frames
-    frames = decode_pyav(str(path), np.array([8, 2, 30]))
-    assert [read_index(f) for f in frames[:2]] == [8, 2]
-    assert read_index(frames[2]) == 30 % 9
-    assert "looping" in caplog.text
 
 
 def test_blur_and_solarize_are_applied(tmp_path):

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from cvrl_pl.config import ConfigError, load_config
-from cvrl_pl.data.datamodule import choose_decoder, view_configs
+from cvrl_pl.data.datamodule import split_index, view_configs
+from cvrl_pl.data.loader import choose_decoder
 from tests.helpers.videos import write_video
 
 TINY = [
@@ -93,3 +94,24 @@ def test_missing_root_and_empty_dataset_are_clear_errors(train, tmp_path):
     (tmp_path / "empty" / "a" / "x.mp4").write_bytes(b"")
     proc = train("--config", "conf/generated.yaml", *TINY, f"data.root={tmp_path / 'empty'}")
     assert proc.returncode == 2 and "x.mp4: empty file" in proc.stderr
+
+
+def test_a_validation_split_takes_its_own_layout_and_csv(tmp_path):
+    """val.* and probe.train.* index like data.*: here a CSV list in a flat folder, which `auto` would call
+    unlabelled, with its index file where the config says."""
+    root = tmp_path / "val"
+    for name, frames in (("x.webm", 12), ("y.webm", 9), ("z.webm", 10)):
+        write_video(root / name, frames)
+    (tmp_path / "val.csv").write_text("path,label\nx.webm,dog\ny.webm,cat\nz.webm,dog\n")
+    cfg = load_config(
+        None,
+        [f"val.root={root}", "val.layout=csv", f"val.csv={tmp_path}/val.csv", f"val.index={tmp_path}/val.json"],
+    )
+    index = split_index(cfg.val, progress=False)
+    assert (index.layout, index.classes) == ("csv", ["cat", "dog"])
+    assert [(v.path, v.label, v.num_frames) for v in index.videos] == [
+        ("x.webm", 1, 12),
+        ("y.webm", 0, 9),
+        ("z.webm", 1, 10),
+    ]
+    assert (tmp_path / "val.json").is_file() and not (root / ".cvrl_index.json").exists()

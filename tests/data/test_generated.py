@@ -38,7 +38,9 @@ def test_same_start_and_no_spatial_augmentation_gives_identical_views():
 
 def test_crop_and_flip_are_the_same_for_every_frame():
     still = render_frames(1, np.zeros(5, dtype=int), 48, seed=0)  # five copies of one frame
-    view = random_resized_crop_flip(still, 32, (0.3, 1.0), (0.5, 2.0), 0.5, np.random.default_rng(0))
+    view = random_resized_crop_flip(
+        still, 32, np.random.default_rng(0), area=(0.3, 1.0), aspect=(0.5, 2.0), flip_prob=0.5
+    )
     for t in range(1, 5):
         assert torch.equal(view[:, 0], view[:, t])
 

@@ -48,7 +48,7 @@ def pretrained(tmp_path_factory, train):
         *SMALL,
         "data.generate=null",
         f"data.root={root}/demo/train",
-        "eval.val_root=null",
+        "val.root=null",
         "trainer.max_steps=2",
         f"trainer.output_dir={root}",
         "trainer.run_name=pre",
@@ -99,7 +99,7 @@ def test_protocol_trains_a_classifier_and_tests_every_view(train, pretrained, ta
         *SMALL,
         *EVAL,
         f"data.root={root}/demo/train",
-        f"eval.val_root={root}/demo/val",
+        f"val.root={root}/demo/val",
         f"model.init={ckpt}",
         f"trainer.output_dir={root}",
         f"trainer.run_name={task}",
@@ -120,12 +120,12 @@ def test_encoder_of_another_architecture_is_a_config_error(train, pretrained, tm
     root, ckpt = pretrained
     assert _export(ckpt, tmp_path / "encoder.pt").returncode == 0
     args = ["--config", "conf/linear_eval.yaml", *SMALL, *EVAL, f"data.root={root}/demo/train"]
-    proc = train(*args, f"eval.val_root={root}/demo/val", f"model.init={tmp_path}/encoder.pt", "model.base_channels=16")
+    proc = train(*args, f"val.root={root}/demo/val", f"model.init={tmp_path}/encoder.pt", "model.base_channels=16")
     assert proc.returncode == 2
     assert "model.init:" in proc.stderr and "encoder.pt" in proc.stderr and "set model.base_channels" in proc.stderr
 
 
 def test_protocol_without_val_split_is_a_config_error(train, pretrained):
     root, _ = pretrained
-    proc = train("--config", "conf/linear_eval.yaml", *SMALL, f"data.root={root}/demo/train", "eval.val_root=null")
-    assert proc.returncode == 2 and "needs eval.val_root" in proc.stderr
+    proc = train("--config", "conf/linear_eval.yaml", *SMALL, f"data.root={root}/demo/train", "val.root=null")
+    assert proc.returncode == 2 and "needs val.root" in proc.stderr

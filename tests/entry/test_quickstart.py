@@ -13,10 +13,10 @@ TINY = [
     "model.base_channels=8",
     "model.proj_hidden_dim=32",
     "trainer.max_epochs=2",
-    "eval.every_n_epochs=1",
-    "eval.probe_epochs=5",
-    "eval.probe_views=[1,1]",
-    "eval.batch_size=16",
+    "probe.every_n_epochs=1",
+    "probe.epochs=5",
+    "probe.views=[1,1]",
+    "probe.batch_size=16",
 ]
 
 
@@ -28,7 +28,7 @@ def test_quickstart_run_writes_metrics_and_report(train, tmp_path):
         *TINY,
         f"data.generate={demo}",
         f"data.root={demo}/train",
-        f"eval.val_root={demo}/val",
+        f"val.root={demo}/val",
         f"trainer.output_dir={tmp_path}",
         timeout=900,
     )

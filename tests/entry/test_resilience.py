@@ -11,10 +11,10 @@ import time
 import pytest
 import torch
 
-from cvrl_pl.checkpoint_io import AtomicCheckpointIO
 from cvrl_pl.config import load_config
+from cvrl_pl.runtime.checkpoint_io import AtomicCheckpointIO
 from cvrl_pl.train import EXIT_PREEMPTED, run
-from dali_pipelines.sources import epoch_plan
+from dali_pipelines.plan import epoch_plan
 from tests.helpers import ROOT
 
 NUM_VIDEOS, BATCH = 16, 2  # 8 steps an epoch
@@ -73,7 +73,7 @@ def _step(ckpt_path):
 def _expected_ids(step):
     """The videos an uninterrupted run trains on at ``step``: the epoch plan's batch."""
     epoch, b = divmod(step, NUM_VIDEOS // BATCH)
-    return epoch_plan(NUM_VIDEOS, 1, 0, BATCH, epoch, 0)[b * BATCH : (b + 1) * BATCH].tolist()
+    return epoch_plan(NUM_VIDEOS, 1, 0, BATCH, epoch=epoch, seed=0)[b * BATCH : (b + 1) * BATCH].tolist()
 
 
 def _check_resumed_exactly(first, second, saved):

@@ -61,5 +61,5 @@ def test_logging_steps_are_the_steps_the_loggers_write(tmp_path):
 
 
 def test_batches_done_count_within_the_epoch(tmp_path):
-    record = _fit(tmp_path, max_epochs=2, log_every_n_steps=50)
+    record = _fit(tmp_path, max_epochs=2, log_every_n_steps=5)
     assert record.done == [(epoch, i, i) for epoch in (0, 1) for i in range(5)]

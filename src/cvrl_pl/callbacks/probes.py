@@ -13,7 +13,7 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
 
-from cvrl_pl.data.datamodule import eval_loader, split_index
+from cvrl_pl.data.datamodule import EvalClips, eval_loader, split_index
 from cvrl_pl.eval.features import extract_features
 from cvrl_pl.eval.knn import knn_scores, topk_accuracy
 from cvrl_pl.eval.linear import fit_linear_probe, probe_scores
@@ -35,20 +35,9 @@ class ProbeCallback(pl.Callback):
         if train_index.classes != val_index.classes:
             raise ValueError(f"the train and val splits have different classes: {bank_split.root}, {self.cfg.val.root}")
         self.num_classes = len(train_index.classes)
-        temporal, spatial = p.views
+        clips = EvalClips(d.num_frames, d.stride, d.crop_size, *p.views)  # the pretraining clips, as test views
         self._loaders = [
-            eval_loader(
-                self.cfg,
-                index,
-                trainer,
-                mode="test",
-                batch_size=p.batch_size,
-                num_frames=d.num_frames,
-                stride=d.stride,
-                crop_size=d.crop_size,
-                num_temporal=temporal,
-                num_spatial=spatial,
-            )
+            eval_loader(self.cfg, index, trainer, mode="test", batch_size=p.batch_size, clips=clips)
             for index in (train_index, val_index)
         ]
 

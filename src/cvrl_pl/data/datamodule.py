@@ -8,6 +8,7 @@ never meets an empty batch. The trainer must run with ``use_distributed_sampler=
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,8 +17,8 @@ from nvidia.dali.pipeline import Pipeline
 from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_info
 
-from cvrl_pl.data.index import VideoIndex, load_or_build_index
 from cvrl_pl.data.batches import eval_batch, pretrain_batch
+from cvrl_pl.data.index import VideoIndex, load_or_build_index
 from cvrl_pl.data.loader import DaliLoader, choose_decoder, fit_progress, placement, video_table
 from cvrl_pl.runtime.distributed import per_device_batch
 from dali_pipelines.evaluate import OUTPUTS as EVAL_OUTPUTS
@@ -54,26 +55,30 @@ def view_configs(cfg: DictConfig) -> tuple[ViewAugConfig, ViewAugConfig]:
     return tuple(ViewAugConfig(**common, blur_prob=a.blur_prob[v], solarize_prob=a.solarize_prob[v]) for v in (0, 1))
 
 
+@dataclass(frozen=True)
+class EvalClips:
+    """What an evaluation loader cuts from each video: clips of ``num_frames`` frames every ``stride``, square
+    crops of ``crop_size``; test views: ``num_temporal`` x ``num_spatial`` per video, after resizing the short side
+    to ``short_side`` (default: the crop size)."""
+
+    num_frames: int
+    stride: int
+    crop_size: int
+    num_temporal: int = 1
+    num_spatial: int = 1
+    short_side: int | None = None
+
+
 def eval_loader(
-    cfg: DictConfig,
-    index: VideoIndex,
-    trainer: pl.Trainer | None,
-    *,
-    mode: str,
-    batch_size: int,
-    num_frames: int,
-    stride: int,
-    crop_size: int,
-    num_temporal: int = 1,
-    num_spatial: int = 1,
-    short_side: int | None = None,
+    cfg: DictConfig, index: VideoIndex, trainer: pl.Trainer | None, *, mode: str, batch_size: int, clips: EvalClips
 ) -> DaliLoader:
     """Batches {"views", "label", "video_id", "clip_idx"} of a labelled split through the evaluation graphs;
     ``batch_size`` is GLOBAL (split over the ranks).
 
-    ``test``: every video's ``num_temporal`` x ``num_spatial`` views, each (video, clip) on exactly one rank
-    except the padding repeats. ``train``: one random-crop-and-flip clip per video, shuffled each epoch.
+    ``test``: every video's test views, each (video, clip) on exactly one rank except the padding repeats.
+    ``train``: one random-crop-and-flip clip per video, shuffled each epoch.
     """
+    crop_size = clips.crop_size
     world, rank, device_id = placement(trainer)
     d = cfg.data
     # Linear evaluation trains on random resized crops and flips only (docs/recipe.md).
@@ -90,10 +95,10 @@ def eval_loader(
         video_table(index),
         mode,
         view=view,
-        num_temporal=num_temporal,
-        num_spatial=num_spatial,
-        num_frames=num_frames,
-        stride=stride,
+        num_temporal=clips.num_temporal,
+        num_spatial=clips.num_spatial,
+        num_frames=clips.num_frames,
+        stride=clips.stride,
         batch_size=per_device_batch(batch_size, world),
         shard_id=rank,
         num_shards=world,
@@ -107,7 +112,7 @@ def eval_loader(
             source,
             device_id,
             crop_size=crop_size,
-            short_side=short_side or crop_size,
+            short_side=clips.short_side or crop_size,
             num_threads=d.dali_threads,
             py_workers=d.num_workers,
             seed=cfg.trainer.seed,

@@ -2,7 +2,7 @@
 
 import torch
 
-from cvrl_pl.data.layout import channels_first, pretrain_batch, split_views
+from cvrl_pl.data.batches import channels_first, pretrain_batch, split_views
 
 
 def test_split_views_are_channels_last_views_of_the_pipeline_output():

@@ -26,7 +26,9 @@ def decode(video: DataNode, frames: DataNode, decoder: str, device: str) -> Data
     """uint8 frames (F, H, W, C) on ``device``: DALI's decoder picks ``frames`` (in any order, in one call) out of
     the encoded file, on the GPU through NVDEC ("mixed"); PyAV frames arrive already decoded."""
     if decoder == "dali":
-        return fn.decoders.video(video, frames=frames, device="mixed" if device == "gpu" else "cpu")
+        # pad_mode "none": a frame past the end of the file is an error (the file changed since it was indexed),
+        # not a silently padded clip; the loader finds the video and leaves it out.
+        return fn.decoders.video(video, frames=frames, device="mixed" if device == "gpu" else "cpu", pad_mode="none")
     frames = fn.reshape(video, layout="FHWC")
     return frames.gpu() if device == "gpu" else frames
 

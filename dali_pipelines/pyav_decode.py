@@ -3,18 +3,19 @@ CPU decoder handles only VP8/VP9/MJPEG (docs/data_pipeline.md)."""
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
-log = logging.getLogger(__name__)
+
+class VideoDecodeError(RuntimeError):
+    """A video that does not decode as its index says: damaged, truncated or replaced since it was indexed."""
 
 
 def decode_pyav(path: str, indices: np.ndarray) -> np.ndarray:
     """Frames ``indices`` (any order, repeats allowed) of a video as uint8 (N, H, W, 3), decoded with PyAV.
 
-    Decodes from the start up to the last frame needed. If the file yields fewer frames than the index says
-    (damage past the probed part), the missing positions wrap around the frames that did decode, with a warning.
+    Decodes from the start up to the last frame needed. A decoding error, or a file that ends before a wanted
+    frame (the index counted more), raises :class:`VideoDecodeError` naming the file: the loader leaves the
+    video out rather than train on a clip that is not what was sampled.
     """
     import av  # imported here: only the PyAV path needs it
 
@@ -33,10 +34,7 @@ def decode_pyav(path: str, indices: np.ndarray) -> np.ndarray:
                 if k >= last:
                     break
     except av.error.FFmpegError as exc:
-        log.warning("%s: decoding stopped after %d frames: %s", path, decoded, exc)
-    if not got:
-        raise RuntimeError(f"{path}: no frame could be decoded")
+        raise VideoDecodeError(f"{path}: decoding failed after {decoded} frames: {exc}") from exc
     if len(got) < len(wanted):
-        log.warning("%s: only %d frames decode; looping them", path, decoded)
-        return decode_pyav(path, np.asarray(indices) % decoded)
+        raise VideoDecodeError(f"{path}: the file ends after {decoded} frames; frame {last} was asked for")
     return np.stack([got[int(i)] for i in indices])

@@ -73,6 +73,8 @@ class ClipSource:
         # A resumed run sets the epoch it resumes at, so the shuffles continue, not repeat, and, resuming mid-epoch,
         # the samples of that epoch already trained on.
         self.first_epoch, self.skip = 0, 0
+        # Videos that failed to read or decode at run time (the loader fills it): their places go to other videos.
+        self.excluded: frozenset[int] = frozenset()
         self._plan: tuple[int, np.ndarray] | None = None
 
     def plan(self, epoch: int) -> np.ndarray:
@@ -96,14 +98,39 @@ class ClipSource:
         """Samples per epoch on this shard (a whole number of batches)."""
         return len(self.plan(0))
 
+    def video_of(self, item: int) -> int:
+        """The video an item of the plan reads."""
+        return item // self.items_per_video
+
+    def item_at(self, epoch: int, i: int) -> tuple[int, np.random.Generator]:
+        """The item that sample ``i`` of ``epoch`` reads, and its random generator (a function of the position, so
+        a resumed run draws exactly what an uninterrupted one draws).
+
+        An excluded video's place goes to the item at the same place one batch later in the plan (or the next one
+        after it that is not excluded), with a generator of its own: the batch keeps its size, no video appears
+        twice in it (unless the epoch is one batch), and every other sample is unchanged. A test view taken this
+        way repeats a (video, clip) pair of the plan, which the per-video averages count once.
+        """
+        items = self.plan(epoch)
+        item = int(items[i])
+        if self.video_of(item) not in self.excluded:
+            return item, np.random.default_rng([self.seed, epoch, self.shard_id, i])
+        for j in range(1, len(items) + 1):
+            other = int(items[(i + self.batch_size - 1 + j) % len(items)])
+            if self.video_of(other) not in self.excluded:
+                return other, np.random.default_rng([self.seed, epoch, self.shard_id, i, j])
+        raise RuntimeError(f"every video of shard {self.shard_id}'s epoch {epoch} is excluded as unreadable")
+
+    def sample_at(self, epoch: int, i: int) -> tuple[np.ndarray, ...]:
+        """The outputs of sample ``i`` of ``epoch``."""
+        return self.sample(*self.item_at(epoch, i))
+
     def __call__(self, info) -> tuple[np.ndarray, ...]:
         epoch = self.first_epoch + info.epoch_idx
-        items = self.plan(epoch)
         i = info.idx_in_epoch + (self.skip if info.epoch_idx == 0 else 0)
-        if i >= len(items):
+        if i >= len(self.plan(epoch)):
             raise StopIteration
-        rng = np.random.default_rng([self.seed, epoch, self.shard_id, i])
-        return self.sample(int(items[i]), rng)
+        return self.sample_at(epoch, i)
 
     def sample(self, item: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         raise NotImplementedError

@@ -3,6 +3,7 @@ non-finite loss stops the run naming the step while keeping the last good checkp
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from cvrl_pl.runtime.checkpoint_io import AtomicCheckpointIO
 from cvrl_pl.train import EXIT_PREEMPTED, run
 from dali_pipelines.plan import epoch_plan
 from tests.helpers import ROOT
+from tests.helpers.damage import damage_payload
 
 NUM_VIDEOS, BATCH = 16, 2  # 8 steps an epoch
 MAX_STEPS = 20
@@ -183,3 +185,33 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoin
     ckpt = torch.load(last, map_location="cpu", weights_only=False)
     assert ckpt["global_step"] == 5  # the weights step 5 started from; its NaN update was never saved
     assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+
+
+def test_sigkill_with_a_video_that_breaks_resumes_exactly(videos, tmp_path):
+    """A video whose payload breaks after its first frames is found, reported and left out in epoch 0; killed in
+    epoch 1 and rerun, the run still trains every good video's batches exactly as the epoch plan says, and the
+    steps it redoes fill the bad video's place as the killed run did."""
+    data = tmp_path / "data"
+    shutil.copytree(videos, data)
+    damage_payload(videos / "class0" / "v00.webm", data / "class0" / "v00.webm", from_frame=2)  # video id 0
+    cmd, run_dir = _command(data, tmp_path), tmp_path / "r"
+    proc = _start_and_wait(cmd, run_dir, step=10)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first, saved = _trace(run_dir), _step(run_dir / "checkpoints" / "last.ckpt")
+    (run_dir / "trace" / "rank0.jsonl").unlink()
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    second = _trace(run_dir)
+    assert [r["step"] for r in second] == list(range(saved, MAX_STEPS))
+    reports = [json.loads(line) for line in (run_dir / "bad_videos.jsonl").read_text().splitlines()]
+    assert [(r["path"], r["epoch"]) for r in reports] == [(str(data / "class0" / "v00.webm"), 0)]  # once
+    for r in first + second:
+        expected = _expected_ids(r["step"])
+        assert 0 not in r["video_ids"] or r["step"] < 8  # left out after epoch 0 found it (not even as a filler)
+        assert [v for v, e in zip(r["video_ids"], expected, strict=True) if e != 0] == [e for e in expected if e != 0]
+    redone = {r["step"]: r for r in first if r["step"] >= saved}
+    for r in second:
+        if r["step"] in redone:
+            assert r["video_ids"] == redone[r["step"]]["video_ids"]
+            assert r["loss"] == pytest.approx(redone[r["step"]]["loss"], rel=1e-5)

@@ -28,7 +28,7 @@ class BatchTraceCallback(pl.Callback):
             "epoch": trainer.current_epoch,
             "rank": trainer.global_rank,
             "world_size": trainer.world_size,
-            "batch_size": len(batch["view1"]),
+            "batch_size": len(batch["video_id"]),  # pretraining and the protocols' batches both carry it
             "video_ids": [int(v) for v in batch["video_id"].view(-1).tolist()],
             "loss": float(loss),
             "global_loss": float(trainer.strategy.reduce(loss, reduce_op="mean")),

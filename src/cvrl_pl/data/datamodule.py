@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from nvidia.dali.pipeline import Pipeline
 from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_info
 
+from cvrl_pl.data.bad_videos import BAD_VIDEOS_FILE, BadVideoGuard
 from cvrl_pl.data.batches import eval_batch, pretrain_batch
 from cvrl_pl.data.index import VideoIndex, load_or_build_index
 from cvrl_pl.data.loader import DaliLoader, choose_decoder, fit_progress, placement, video_table
@@ -31,10 +33,15 @@ from dali_pipelines.sources import EvalSource, PretrainSource
 
 
 def split_index(split: Mapping[str, Any], *, progress: bool = True) -> VideoIndex:
-    """The index of a dataset split: a config section with ``root``, ``layout``, ``csv`` and ``index`` (``data``,
-    ``val`` or ``probe.train``)."""
+    """The index of a dataset split: a config section with ``root``, ``layout``, ``csv``, ``index`` and ``verify``
+    (``data``, ``val`` or ``probe.train``)."""
     return load_or_build_index(
-        split["root"], index_path=split["index"], csv=split["csv"], layout=split["layout"], progress=progress
+        split["root"],
+        index_path=split["index"],
+        csv=split["csv"],
+        layout=split["layout"],
+        verify=split["verify"],
+        progress=progress,
     )
 
 
@@ -53,6 +60,20 @@ def view_configs(cfg: DictConfig) -> tuple[ViewAugConfig, ViewAugConfig]:
         "consistent": a.consistent,
     }
     return tuple(ViewAugConfig(**common, blur_prob=a.blur_prob[v], solarize_prob=a.solarize_prob[v]) for v in (0, 1))
+
+
+def bad_video_guard(cfg: DictConfig, trainer: pl.Trainer | None, device_id: int | None) -> BadVideoGuard:
+    """The run's guard against videos that fail at run time; it records them in the run folder when there is a
+    trainer (a run), in the log only otherwise (the preview tool)."""
+    run = Path(cfg.trainer.output_dir) / cfg.trainer.run_name
+    return BadVideoGuard(
+        run / BAD_VIDEOS_FILE if trainer is not None else None,
+        max_batch_share=cfg.data.max_bad_batch_share,
+        max_epoch_share=cfg.data.max_bad_epoch_share,
+        device_id=device_id,
+        rank=trainer.global_rank if trainer is not None else 0,
+        step=(lambda: trainer.global_step) if trainer is not None else (lambda: -1),
+    )
 
 
 @dataclass(frozen=True)
@@ -120,7 +141,8 @@ def eval_loader(
 
     # The probes' and the test loaders run outside the fit loop: always their first and only epoch.
     progress = fit_progress(trainer) if mode == "train" else lambda: (0, 0)
-    return DaliLoader(source, build=build, names=EVAL_OUTPUTS, progress=progress, transform=eval_batch)
+    guard = bad_video_guard(cfg, trainer, device_id)
+    return DaliLoader(source, build=build, names=EVAL_OUTPUTS, progress=progress, transform=eval_batch, guard=guard)
 
 
 def check_epoch_coverage(source: PretrainSource, world: int) -> None:
@@ -197,5 +219,11 @@ class CVRLDataModule(pl.LightningDataModule):
                 source, device_id, num_threads=d.dali_threads, py_workers=d.num_workers, seed=self.cfg.trainer.seed
             )
 
-        progress = fit_progress(trainer)
-        return DaliLoader(source, build=build, names=PRETRAIN_OUTPUTS, progress=progress, transform=pretrain_batch)
+        return DaliLoader(
+            source,
+            build=build,
+            names=PRETRAIN_OUTPUTS,
+            progress=fit_progress(trainer),
+            transform=pretrain_batch,
+            guard=bad_video_guard(self.cfg, trainer, device_id),
+        )

@@ -12,6 +12,7 @@ from nvidia.dali.backend import GetCUDADeviceCount
 from nvidia.dali.pipeline import Pipeline
 from nvidia.dali.plugin.pytorch import DALIGenericIterator
 
+from cvrl_pl.data.bad_videos import BadVideoGuard
 from cvrl_pl.data.index import VideoIndex
 from cvrl_pl.errors import ConfigError
 from cvrl_pl.runtime.lightning_private import batches_done_in_epoch
@@ -68,6 +69,11 @@ class DaliLoader:
     trainer stands: a resumed run continues the sequence of shuffles and, resumed mid-epoch from a checkpoint saved
     after batch k, reads that epoch's batches from k on, exactly those an uninterrupted run reads (every sample's
     randomness is a function of its epoch and position).
+
+    With a ``guard``, a video that fails to read or decode costs one sample, not the run: the pipeline error is
+    caught, the guard finds and reports the video, and the pipeline is rebuilt at the same batch with the video
+    excluded (its place filled by another; see ClipSource.item_at). Videos reported by other ranks or an earlier
+    start of the run are excluded from the next epoch on.
     """
 
     def __init__(
@@ -78,24 +84,65 @@ class DaliLoader:
         names: tuple[str, ...],
         progress: Callable[[], tuple[int, int]],
         transform: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
+        guard: BadVideoGuard | None = None,
     ):
         self.source, self._build, self.names, self._progress = source, build, names, progress
         self.transform = transform  # the pipeline's outputs -> the batch the module takes (data/batches.py)
+        self.guard = guard
         self.steps = len(source) // source.batch_size
-        self._iterator: DALIGenericIterator | None = None
+        self._iterator: DALIGenericIterator | None = None  # None: (re)built before the next batch
+        self._started = False
+        self._epoch = self._batch = 0  # where the next batch is in the plan
 
     def __len__(self) -> int:
         return self.steps
 
+    def _start(self) -> None:
+        """Build the pipeline to deliver the plan's batches from ``self._batch`` of ``self._epoch`` on. DALI's
+        iterator runs the pipeline as it is made, so a failure can surface here as well as at a batch."""
+        self.source.first_epoch, self.source.skip = self._epoch, self._batch * self.source.batch_size
+        pipeline = self._build(self.source)
+        with preemption_signal_ignored():  # the Python workers start here
+            pipeline.build()
+        self._iterator = DALIGenericIterator(pipeline, list(self.names), auto_reset=True)
+
+    def _refresh_excluded(self) -> bool:
+        """Take up the videos the guard knows to fail (other ranks', an earlier start's); whether that changed."""
+        if self.guard is None:
+            return False
+        excluded = self.guard.known_ids(self.source.table)
+        changed, self.source.excluded = excluded != self.source.excluded, excluded
+        return changed
+
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        if self._iterator is None:
-            epoch, done = self._progress()
-            self.source.first_epoch, self.source.skip = epoch, done * self.source.batch_size
-            pipeline = self._build(self.source)
-            with preemption_signal_ignored():  # the Python workers start here
-                pipeline.build()
-            self._iterator = DALIGenericIterator(pipeline, list(self.names), auto_reset=True)
-        for batch in self._iterator:
+        if not self._started:
+            self._started = True
+            self._epoch, self._batch = self._progress()
+            self._refresh_excluded()
+        else:  # the next epoch: rebuilt if more videos are now known to fail
+            self._epoch, self._batch = self._epoch + 1, 0
+            if self._refresh_excluded():
+                self._iterator = None
+        # DALI's iterator moves on to its next epoch at iter(): Lightning stops after len() batches, before the
+        # iterator has seen the end of the epoch. Moving on runs the pipeline, so it can fail like a batch.
+        move_on = self._iterator is not None
+        while True:
+            try:
+                if self._iterator is None:
+                    self._start()
+                elif move_on:
+                    iter(self._iterator)
+                move_on = False
+                batch = next(self._iterator)
+            except StopIteration:
+                return
+            except Exception as exc:  # a decoder's or source worker's error; the guard re-raises what no video explains
+                if self.guard is None:
+                    raise
+                self._iterator = None  # a failed pipeline cannot run again; its workers end with it
+                self.source.excluded = self.guard.recover(self.source, self._epoch, self._batch, exc)
+                continue
+            self._batch += 1
             yield self.transform(batch[0])
 
     # Lightning's protocol of resumable loaders. Lightning restores its loops' progress before the first batch,

@@ -1,4 +1,4 @@
-"""``python -m cvrl_pl.data.index ROOT [--csv FILE] [--layout auto] [--min-frames N] [--workers N] --out INDEX``:
+"""``python -m cvrl_pl.data.index ROOT [--csv FILE] [--layout auto] [--verify first|full] [--workers N] --out INDEX``:
 index a dataset by hand, print the report (counts, codecs, frames, every excluded file with its reason)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import os
 import sys
 
 from cvrl_pl.data.index.build import default_index_path, load_or_build_index
+from cvrl_pl.data.index.probe import VERIFY_LEVELS
 from cvrl_pl.data.index.records import DEFAULT_INDEX_NAME
 from cvrl_pl.data.layouts import LAYOUT_CHOICES
 from cvrl_pl.errors import DatasetError
@@ -22,6 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", help="CSV listing the videos: 'path,label' rows, or a Kinetics annotation file")
     parser.add_argument("--layout", default="auto", choices=LAYOUT_CHOICES, help="dataset layout (default: auto)")
     parser.add_argument("--min-frames", type=int, default=1, help="exclude videos with fewer frames (default: 1)")
+    parser.add_argument(
+        "--verify",
+        default="first",
+        choices=VERIFY_LEVELS,
+        help="decode each file's first frame (default) or every frame (finds damage anywhere; slower)",
+    )
     parser.add_argument("--workers", type=int, default=None, help="probing processes (default: CPU count)")
     parser.add_argument("--out", help=f"index file to write or reuse (default: ROOT/{DEFAULT_INDEX_NAME})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -35,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             progress=not args.quiet,
             min_frames=args.min_frames,
+            verify=args.verify,
             log=lambda msg: print(msg, file=sys.stderr),
         )
     except DatasetError as exc:

@@ -36,6 +36,7 @@ def _build(
     workers: int | None,
     progress: bool,
     min_frames: int,
+    verify: str = "first",
     skip: str | None = None,
     cache: dict[str, tuple[int, int, VideoInfo | str]] | None = None,
 ) -> VideoIndex:
@@ -52,10 +53,10 @@ def _build(
         else:
             todo.append(c.path)
     if todo:
-        probed = probe_all([abspath(root, p) for p in todo], workers, progress)
+        probed = probe_all([abspath(root, p) for p in todo], workers, progress, verify)
         results.update(zip(todo, probed, strict=True))
 
-    index = VideoIndex(root, classes, [], [], layout=layout, csv=csv, min_frames=min_frames)
+    index = VideoIndex(root, classes, [], [], layout=layout, csv=csv, min_frames=min_frames, verify=verify)
     for c in found:
         result = results[c.path]
         if isinstance(result, VideoInfo) and result.num_frames >= min_frames:
@@ -100,13 +101,13 @@ def build_index(
     workers: int | None = None,
     progress: bool = True,
     min_frames: int = 1,
+    verify: str = "first",
 ) -> VideoIndex:
     """Probe every candidate file of the dataset at ``root``; DatasetError if none is usable."""
     root, csv = _check_args(root, csv, min_frames)
     layout = resolve_layout(root, csv, layout, None)
-    return _require_videos(
-        _build(root, csv=csv, layout=layout, workers=workers, progress=progress, min_frames=min_frames)
-    )
+    options = {"workers": workers, "progress": progress, "min_frames": min_frames, "verify": verify}
+    return _require_videos(_build(root, csv=csv, layout=layout, **options))
 
 
 def default_index_path(root: str | os.PathLike) -> str:
@@ -123,9 +124,14 @@ def load_or_build_index(
     workers: int | None = None,
     progress: bool = True,
     min_frames: int = 1,
+    verify: str = "first",
     log: Callable[[str], None] | None = None,
 ) -> VideoIndex:
-    """The saved index at ``index_path`` if still valid, else one rebuilt probing only new or changed files."""
+    """The saved index at ``index_path`` if still valid, else one rebuilt probing only new or changed files.
+
+    ``verify="full"`` decodes every frame of the files it probes; probes of an earlier ``"first"`` index do not
+    count for it, those of a ``"full"`` index count for both.
+    """
     root, csv = _check_args(root, csv, min_frames)
     index_path = os.path.abspath(os.fspath(index_path)) if index_path is not None else default_index_path(root)
     layout = resolve_layout(root, csv, layout, index_path)
@@ -137,17 +143,10 @@ def load_or_build_index(
             if log:
                 log(f"rebuilding the index: {exc}")
     same_dataset = old is not None and (old.root, old.layout, old.csv) == (root, layout, csv)
-    cache = _cached_probes(old) if same_dataset else None
-    index = _build(
-        root,
-        csv=csv,
-        layout=layout,
-        workers=workers,
-        progress=progress,
-        min_frames=min_frames,
-        skip=index_path,
-        cache=cache,
-    )
+    reusable = same_dataset and (old.verify == "full" or verify == "first")
+    cache = _cached_probes(old) if reusable else None
+    options = {"workers": workers, "progress": progress, "min_frames": min_frames, "verify": verify}
+    index = _build(root, csv=csv, layout=layout, skip=index_path, cache=cache, **options)
     _require_videos(index)
     if not same_dataset or index.to_dict() != old.to_dict():
         try:

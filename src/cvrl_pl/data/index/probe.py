@@ -4,6 +4,7 @@ file, so one corrupt video is a line in the report, not a stopped run."""
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import re
@@ -15,6 +16,8 @@ from tqdm import tqdm
 
 from cvrl_pl.data.index.records import VideoInfo
 
+# How much of each file probing decodes: its first frame (fast), or every frame (finds damage anywhere in it).
+VERIFY_LEVELS = ("first", "full")
 # Demuxers of still images: FFmpeg opens a .jpg as a one-frame "video", which is not what a video dataset means.
 IMAGE_FORMATS = re.compile(r"^(image2|.*_pipe)$")
 
@@ -50,8 +53,9 @@ def open_video(path: str) -> av.container.InputContainer | str:
         av.logging.set_skip_repeated(skip)
 
 
-def _count_and_check(container: av.container.InputContainer) -> VideoInfo | str:
-    """Count the video packets that carry a frame, and decode the first frame to prove the stream decodes."""
+def _count_and_check(container: av.container.InputContainer, verify: str) -> VideoInfo | str:
+    """Count the video packets that carry a frame, and decode the first frame (``verify="first"``) or every frame
+    (``"full"``) to prove the stream decodes."""
     if IMAGE_FORMATS.match(container.format.name):
         return "not a video"
     streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
@@ -67,14 +71,21 @@ def _count_and_check(container: av.container.InputContainer) -> VideoInfo | str:
         if packet.size == 0 or packet.is_corrupt:
             continue
         count += 1
-        if first is None:
+        if first is None or verify == "full":
             try:
                 frames = context.decode(packet)
             except av.FFmpegError as exc:
-                return f"corrupt: cannot decode the first frame: {_error_text(exc)}"
-            first = frames[0] if frames else None
+                which = "the first frame" if first is None else f"frame {count - 1}"
+                return f"corrupt: cannot decode {which}: {_error_text(exc)}"
+            if first is None and frames:
+                first = frames[0]
     if count == 0:
         return "corrupt: no video frames"
+    if verify == "full" and first is not None:
+        try:  # the frames a decoder still holds
+            context.decode(None)
+        except av.FFmpegError as exc:
+            return f"corrupt: cannot decode the last frames: {_error_text(exc)}"
     if first is None:  # decoders with a delay give their first frame at the flush
         frames = context.decode(None)
         if not frames:
@@ -84,8 +95,10 @@ def _count_and_check(container: av.container.InputContainer) -> VideoInfo | str:
     return VideoInfo(count, fps, context.codec.canonical_name, first.width, first.height)
 
 
-def probe_video(path: str | os.PathLike) -> VideoInfo | str:
+def probe_video(path: str | os.PathLike, verify: str = "first") -> VideoInfo | str:
     """Probe one file: its VideoInfo, or the reason it is not usable. Never raises for a bad file."""
+    if verify not in VERIFY_LEVELS:
+        raise ValueError(f"verify must be one of {', '.join(VERIFY_LEVELS)}, got {verify!r}")
     path = os.fspath(path)
     try:
         if os.path.getsize(path) == 0:
@@ -94,28 +107,31 @@ def probe_video(path: str | os.PathLike) -> VideoInfo | str:
         if isinstance(container, str):
             return container
         with container:
-            return _count_and_check(container)
+            return _count_and_check(container, verify)
     except av.FFmpegError as exc:
         return f"corrupt: {_error_text(exc)}"
     except Exception as exc:  # an unreadable file must become a reason, never stop the indexing
         return f"corrupt: {type(exc).__name__}: {_first_line(str(exc))}"
 
 
-def probe_all(paths: list[str], workers: int | None = None, progress: bool = True) -> list[VideoInfo | str]:
+def probe_all(
+    paths: list[str], workers: int | None = None, progress: bool = True, verify: str = "first"
+) -> list[VideoInfo | str]:
     """``probe_video`` over ``paths`` in order, in a process pool (spawned: safe from a threaded parent)."""
+    probe = functools.partial(probe_video, verify=verify)
     workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
     bar = tqdm(total=len(paths), desc="probing videos", unit="video", disable=not progress, dynamic_ncols=True)
     results: list[VideoInfo | str] = []
     with bar:
         if workers == 1:
             for path in paths:
-                results.append(probe_video(path))
+                results.append(probe(path))
                 bar.update()
             return results
         chunksize = max(1, min(64, len(paths) // (workers * 8)))
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for result in pool.map(probe_video, paths, chunksize=chunksize):
+            for result in pool.map(probe, paths, chunksize=chunksize):
                 results.append(result)
                 bar.update()
     return results

@@ -55,6 +55,7 @@ class VideoIndex:
     layout: str = "unlabelled"  # the resolved layout (never "auto")
     csv: str | None = None  # absolute path of the CSV for the csv and kinetics layouts
     min_frames: int = 1
+    verify: str = "first"  # how much of each file probing decoded: "first" frame or "full"
     # Per excluded path: its stat and, for a readable but too short video, its probe; what reuse needs.
     excluded_meta: dict[str, dict] = field(default_factory=dict, repr=False)
 
@@ -70,6 +71,7 @@ class VideoIndex:
             "layout": self.layout,
             "csv": self.csv,
             "min_frames": self.min_frames,
+            "verify": self.verify,
             "classes": list(self.classes),
             "videos": [asdict(v) for v in self.videos],
             "excluded": [{"path": p, "reason": r, **self.excluded_meta.get(p, {})} for p, r in self.excluded],
@@ -88,6 +90,7 @@ class VideoIndex:
             layout=data["layout"],
             csv=data["csv"],
             min_frames=int(data["min_frames"]),
+            verify=data.get("verify", "first"),  # indexes written before --verify existed probed the first frame
             excluded_meta={e["path"]: {k: e[k] for k in meta_keys if k in e} for e in data["excluded"]},
         )
 

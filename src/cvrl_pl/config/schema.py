@@ -1,35 +1,19 @@
 """The configuration schema: one tree of dataclasses whose defaults are the paper's recipe (docs/recipe.md).
 
-YAML files in ``conf/`` and ``key=value`` arguments only override these defaults. Every field carries a help
-string (``metadata["help"]``) from which the README's config reference is generated
-(``python -m cvrl_pl.config --markdown``). A closed set of choices is taken from the registry that defines it
-(dataset layouts, temporal sampling laws, encoders, optimisers), so adding one there adds it here and to the
-README. Renamed keys still load, with a warning naming the new key (``RENAMED``).
+Every field carries a one-line help text (``metadata["help"]``), from which the README's config reference is
+generated. A closed set of choices is taken from the registry that defines it (dataset layouts, temporal sampling
+laws, encoders, optimisers): adding one there adds it here and to the README.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import difflib
-import json
-import sys
-import warnings
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
-
 from cvrl_pl.data.layouts import LAYOUT_CHOICES
-from cvrl_pl.errors import ConfigError
 from cvrl_pl.models.r3d import SPECS
 from cvrl_pl.optim import OPTIMIZERS
 from dali_pipelines.sampling import DISTRIBUTIONS
-
-__all__ = ["Config", "ConfigError", "as_schema", "load_config", "markdown_reference"]
 
 
 def _f(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
@@ -55,6 +39,7 @@ class SplitConfig:
     layout: str = _f("auto", "dataset layout: {choices} (README, Datasets)", LAYOUT_CHOICES)
     csv: str | None = _f(None, "list file: path,label CSV, or the Kinetics annotation CSV")
     index: str | None = _f(None, "index file to build or reuse (default: <root>/.cvrl_index.json)")
+    verify: str = _f("first", "what indexing decodes of each file: {choices} frame(s)", ("first", "full"))
 
 
 @dataclass
@@ -89,6 +74,10 @@ class DataConfig(SplitConfig):
     crop_size: int = _f(224, "output height and width of each view, in pixels")
     batch_size: int = _f(1024, "GLOBAL batch of videos (each gives two clips), split evenly over all devices")
     num_workers: int = _f(4, "Python worker processes per device that read files (and decode, with PyAV)")
+    max_bad_batch_share: float = _f(0.5, "stop when more than this share of one batch's videos fail to decode")
+    max_bad_epoch_share: float = _f(
+        0.1, "stop when more than this share of one epoch's videos (per rank) fail to decode"
+    )
     generated: GeneratedDataConfig = _section(GeneratedDataConfig, "the in-memory generated dataset")
 
 
@@ -243,150 +232,3 @@ class Config:
     probe: ProbeConfig = _section(ProbeConfig, "kNN and linear probes during pretraining")
     eval: EvalConfig = _section(EvalConfig, "linear-evaluation and fine-tuning protocols")
     logger: LoggerConfig = _section(LoggerConfig, "metric loggers besides the CSV files, which are always written")
-
-
-# Keys renamed since they were introduced: the old name still loads, with a warning naming the new one.
-RENAMED: dict[str, str] = {
-    "eval.train_root": "probe.train.root",
-    "eval.val_root": "val.root",
-    "eval.every_n_epochs": "probe.every_n_epochs",
-    "eval.knn_k": "probe.knn_k",
-    "eval.knn_temperature": "probe.knn_temperature",
-    "eval.probe_epochs": "probe.epochs",
-    "eval.probe_lr": "probe.lr",
-    "eval.probe_views": "probe.views",
-}
-
-
-class DeprecatedKeyWarning(FutureWarning):
-    """A renamed config key was used; it still works, under its new name."""
-
-
-def _walk(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any, dataclasses.Field]]:
-    """Every key of the schema (sections and leaves), depth first, with its default and its field."""
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        yield prefix + f.name, value, f
-        if dataclasses.is_dataclass(value):
-            yield from _walk(value, prefix + f.name + ".")
-
-
-def _suggest(key: str) -> str:
-    close = difflib.get_close_matches(key, [k for k, _, _ in _walk(Config())], n=1, cutoff=0.5)
-    return f" Did you mean '{close[0]}'?" if close else ""
-
-
-def _explain(exc: OmegaConfBaseException, origin: str) -> ConfigError:
-    key = getattr(exc, "full_key", None) or ""
-    if isinstance(exc, ConfigKeyError):
-        return ConfigError(f"{origin}: unknown config key '{key}'.{_suggest(key)}")
-    if isinstance(exc, ValidationError):
-        detail = str(exc).splitlines()[0]
-        return ConfigError(f"{origin}: invalid value for '{key}': {detail}")
-    return ConfigError(f"{origin}: {str(exc).splitlines()[0]}")
-
-
-def choices() -> dict[str, tuple[str, ...]]:
-    """Every key whose values form a closed set, with its allowed values (from the registries that define them)."""
-    return {key: f.metadata["choices"] for key, _, f in _walk(Config()) if "choices" in f.metadata}
-
-
-def _check_choices(cfg: DictConfig) -> None:
-    for key, allowed in choices().items():
-        value = OmegaConf.select(cfg, key)
-        if value not in allowed:
-            raise ConfigError(f"config key '{key}' is '{value}'; allowed values: {', '.join(allowed)}")
-
-
-def _renamed(key: str, origin: str) -> str:
-    """The current name of ``key``, warning when it is a renamed one."""
-    new = RENAMED.get(key)
-    if new is None:
-        return key
-    warnings.warn(
-        f"{origin}: config key '{key}' is deprecated; use '{new}' (it is read as '{new}' for now)",
-        DeprecatedKeyWarning,
-        stacklevel=4,
-    )
-    return new
-
-
-def upgrade_keys(tree: Mapping[str, Any], origin: str) -> dict[str, Any]:
-    """A nested config dict with every renamed key moved to its new name (with a warning naming both); setting
-    both names is an error."""
-    tree = copy.deepcopy(dict(tree))
-    for old in RENAMED:
-        *parents, leaf = old.split(".")
-        node = tree
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if not isinstance(node, dict) or leaf not in node:
-            continue
-        value = node.pop(leaf)
-        new = _renamed(old, origin)
-        *new_parents, new_leaf = new.split(".")
-        target = tree
-        for part in new_parents:
-            target = target.setdefault(part, {})
-        if new_leaf in target:
-            raise ConfigError(f"{origin}: both '{old}' (deprecated) and '{new}' are set; keep only '{new}'")
-        target[new_leaf] = value
-    return tree
-
-
-def as_schema(cfg: DictConfig | Mapping[str, Any]) -> DictConfig:
-    """``cfg`` (a loaded config, or the plain dict a checkpoint stored) merged over the schema's defaults, renamed
-    keys upgraded: what a module rebuilds from its hyper-parameters."""
-    tree = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
-    return OmegaConf.merge(OmegaConf.structured(Config), upgrade_keys(tree, "checkpoint config"))
-
-
-def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
-    """Schema defaults, then the YAML file at ``path``, then ``dotted.key=value`` overrides; validated."""
-    cfg = OmegaConf.structured(Config)
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            file_cfg = OmegaConf.load(path)
-        except Exception as exc:  # yaml errors come in several types
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-        try:
-            cfg = OmegaConf.merge(cfg, upgrade_keys(OmegaConf.to_container(file_cfg), str(path)))
-        except OmegaConfBaseException as exc:
-            raise _explain(exc, str(path)) from exc
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override '{item}' is not of the form dotted.key=value")
-        key, value = item.split("=", 1)
-        try:
-            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{_renamed(key, f'override {item!r}')}={value}"]))
-        except OmegaConfBaseException as exc:
-            raise _explain(exc, f"override '{item}'") from exc
-    try:
-        OmegaConf.resolve(cfg)  # e.g. trainer.run_name=sweep-${oc.env:WANDB_RUN_ID}, fixed once for the whole run
-    except OmegaConfBaseException as exc:
-        key = getattr(exc, "full_key", None) or "?"
-        raise ConfigError(f"config key '{key}': {str(exc).splitlines()[0]}") from exc
-    _check_choices(cfg)
-    OmegaConf.set_readonly(cfg, True)
-    return cfg
-
-
-def markdown_reference() -> str:
-    """The config reference as a Markdown table, one row per leaf key, generated from the schema."""
-    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
-
-    for key, value, f in _walk(Config()):
-        if not dataclasses.is_dataclass(value):
-            shown = value if isinstance(value, str) else json.dumps(value)
-            meaning = f.metadata["help"].replace("|", "\\|")
-            rows.append(f"| `{key}` | `{shown}` | {meaning} |")
-    return "\n".join(rows) + "\n"
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] != ["--markdown"]:
-        sys.exit("usage: python -m cvrl_pl.config --markdown")
-    sys.stdout.write(markdown_reference())

@@ -1,0 +1,74 @@
+"""Which samples of a failed batch cannot be read or decoded: each made again on its own, outside the pipeline.
+
+A decoding error inside a DALI graph ends the pipeline ("Current pipeline object is no longer valid") without
+saying which sample of the batch caused it. The loader (cvrl_pl.data.loader) asks this module, then rebuilds the
+pipeline with the culprits excluded. A sample is checked the way the pipeline made it: its source reads the file
+(and, with PyAV, decodes it), and DALI's decoder decodes the same frames on the same device, one sample a run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import numpy as np
+import nvidia.dali.fn as fn
+from nvidia.dali.pipeline import Pipeline, pipeline_def
+
+from dali_pipelines.graph import decode
+from dali_pipelines.sources import ClipSource
+
+
+def error_message(exc: BaseException) -> str:
+    """The decoder's own words. DALI wraps them in the pipeline's traceback ("... encountered:" then the message,
+    then its C++ context); other errors are their first line."""
+    text = str(exc)
+    found = re.search(r"encountered:\s*(.+?)\s*(?:C\+\+ context:|Current pipeline object|$)", text, re.S)
+    if found:
+        message = re.sub(r"^\[[^\]]*\]\s*", "", found.group(1).strip())  # a leading [file.cc:line] tag
+        return re.sub(r'^Assert on ".*?" failed:\s*', "", message).splitlines()[0]
+    return (text.strip().splitlines() or [type(exc).__name__])[0]
+
+
+class _OneSample:
+    """The check pipeline's source: the encoded file and frame indices of the sample under test."""
+
+    def __init__(self) -> None:
+        self.sample: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __call__(self, info) -> tuple[np.ndarray, np.ndarray]:
+        return self.sample
+
+
+def _decoder(feed: _OneSample, device_id: int | None) -> Pipeline:
+    @pipeline_def(batch_size=1, num_threads=1, device_id=device_id, prefetch_queue_depth=1)
+    def graph():
+        video, frames = fn.external_source(feed, num_outputs=2, batch=False)
+        return decode(video, frames, "dali", "cpu" if device_id is None else "gpu")
+
+    pipeline = graph()
+    pipeline.build()
+    return pipeline
+
+
+def undecodable(
+    source: ClipSource, epoch: int, positions: Iterable[int], device_id: int | None = None
+) -> dict[int, str]:
+    """Video id -> what went wrong, for each video that fails at the given plan positions of ``epoch``."""
+    found: dict[int, str] = {}
+    feed, pipeline = _OneSample(), None
+    for i in positions:
+        item, _ = source.item_at(epoch, i)
+        vid = source.video_of(item)
+        if vid in found:
+            continue
+        try:
+            outputs = dict(zip(source.OUTPUTS, source.sample_at(epoch, i), strict=True))  # reads; PyAV decodes
+            if source.decoder == "dali":
+                feed.sample = (outputs["video"], outputs["frames"])
+                pipeline = pipeline or _decoder(feed, device_id)
+                pipeline.run()
+        except Exception as exc:  # whatever stops this sample is what stopped the pipeline
+            found[vid] = error_message(exc)
+            pipeline = None  # a failed DALI pipeline cannot run again
+    return found

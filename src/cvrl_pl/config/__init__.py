@@ -1,0 +1,119 @@
+"""The configuration: the schema's defaults (schema.py), then a YAML file from ``conf/``, then ``key=value``
+overrides, validated with errors that name the file or key; renamed keys upgraded (renamed.py). The README's
+config reference is generated from the schema (``python -m cvrl_pl.config --markdown``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+
+from cvrl_pl.config.renamed import RENAMED, DeprecatedKeyWarning, current_name, upgrade_keys
+from cvrl_pl.config.schema import Config
+from cvrl_pl.errors import ConfigError
+
+__all__ = [
+    "RENAMED",
+    "Config",
+    "ConfigError",
+    "DeprecatedKeyWarning",
+    "as_schema",
+    "choices",
+    "load_config",
+    "markdown_reference",
+]
+
+
+def _walk(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any, dataclasses.Field]]:
+    """Every key of the schema (sections and leaves), depth first, with its default and its field."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        yield prefix + f.name, value, f
+        if dataclasses.is_dataclass(value):
+            yield from _walk(value, prefix + f.name + ".")
+
+
+def _suggest(key: str) -> str:
+    close = difflib.get_close_matches(key, [k for k, _, _ in _walk(Config())], n=1, cutoff=0.5)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def _explain(exc: OmegaConfBaseException, origin: str) -> ConfigError:
+    key = getattr(exc, "full_key", None) or ""
+    if isinstance(exc, ConfigKeyError):
+        return ConfigError(f"{origin}: unknown config key '{key}'.{_suggest(key)}")
+    if isinstance(exc, ValidationError):
+        detail = str(exc).splitlines()[0]
+        return ConfigError(f"{origin}: invalid value for '{key}': {detail}")
+    return ConfigError(f"{origin}: {str(exc).splitlines()[0]}")
+
+
+def choices() -> dict[str, tuple[str, ...]]:
+    """Every key whose values form a closed set, with its allowed values (from the registries that define them)."""
+    return {key: f.metadata["choices"] for key, _, f in _walk(Config()) if "choices" in f.metadata}
+
+
+def _check_choices(cfg: DictConfig) -> None:
+    for key, allowed in choices().items():
+        value = OmegaConf.select(cfg, key)
+        if value not in allowed:
+            raise ConfigError(f"config key '{key}' is '{value}'; allowed values: {', '.join(allowed)}")
+
+
+def as_schema(cfg: DictConfig | Mapping[str, Any]) -> DictConfig:
+    """``cfg`` (a loaded config, or the plain dict a checkpoint stored) merged over the schema's defaults, renamed
+    keys upgraded: what a module rebuilds from its hyper-parameters."""
+    tree = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    return OmegaConf.merge(OmegaConf.structured(Config), upgrade_keys(tree, "checkpoint config"))
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """Schema defaults, then the YAML file at ``path``, then ``dotted.key=value`` overrides; validated."""
+    cfg = OmegaConf.structured(Config)
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            file_cfg = OmegaConf.load(path)
+        except Exception as exc:  # yaml errors come in several types
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        try:
+            cfg = OmegaConf.merge(cfg, upgrade_keys(OmegaConf.to_container(file_cfg), str(path)))
+        except OmegaConfBaseException as exc:
+            raise _explain(exc, str(path)) from exc
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' is not of the form dotted.key=value")
+        key, value = item.split("=", 1)
+        try:
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{current_name(key, f'override {item!r}')}={value}"]))
+        except OmegaConfBaseException as exc:
+            raise _explain(exc, f"override '{item}'") from exc
+    try:
+        OmegaConf.resolve(cfg)  # e.g. trainer.run_name=sweep-${oc.env:WANDB_RUN_ID}, fixed once for the whole run
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or "?"
+        raise ConfigError(f"config key '{key}': {str(exc).splitlines()[0]}") from exc
+    _check_choices(cfg)
+    OmegaConf.set_readonly(cfg, True)
+    return cfg
+
+
+def markdown_reference() -> str:
+    """The config reference as a Markdown table, one row per leaf key, generated from the schema."""
+    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
+
+    for key, value, f in _walk(Config()):
+        if not dataclasses.is_dataclass(value):
+            shown = value if isinstance(value, str) else json.dumps(value)
+            meaning = f.metadata["help"].replace("|", "\\|")
+            rows.append(f"| `{key}` | `{shown}` | {meaning} |")
+    return "\n".join(rows) + "\n"

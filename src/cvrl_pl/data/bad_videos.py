@@ -1,0 +1,108 @@
+"""Videos that fail to read or decode while a run trains: found, reported once, left out, and the run goes on.
+
+Indexing proves that a file opens and its first frame decodes; damage further in (common in downloaded Kinetics),
+or a file changed or removed after indexing, only shows when the pipeline decodes it. Such a failure ends a DALI
+pipeline without naming the sample, so the loader hands it here: the guard decodes the failed batch's samples
+one by one (dali_pipelines/verify.py), reports each culprit in the log and in ``<run>/bad_videos.jsonl``, and
+returns the videos to exclude. The file is shared by every rank and read back by a resumed run, so a video found
+once is left out everywhere from then on. Too many failures (a data disk that went away) stop the run instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from cvrl_pl.errors import DatasetError
+from dali_pipelines.sources import ClipSource, VideoTable
+from dali_pipelines.verify import undecodable
+
+BAD_VIDEOS_FILE = "bad_videos.jsonl"
+PREFETCH_BATCHES = 2  # the pipeline's prefetch queue: a failure may come from a batch this far ahead
+log = logging.getLogger(__name__)
+
+
+class TooManyBadVideos(DatasetError):
+    """More of a batch or an epoch failed than the limits allow: the data, not a few files, is broken."""
+
+
+class BadVideoGuard:
+    """Finds, reports and excludes videos that fail at run time, within the limits of
+    ``max_batch_share`` (of one batch's videos) and ``max_epoch_share`` (of one epoch's, per rank)."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        max_batch_share: float,
+        max_epoch_share: float,
+        device_id: int | None = None,
+        rank: int = 0,
+        step: Callable[[], int] = lambda: -1,
+    ):
+        self.path = Path(path) if path is not None else None  # None: report in the log only
+        self.max_batch_share, self.max_epoch_share = max_batch_share, max_epoch_share
+        self.device_id, self.rank, self.step = device_id, rank, step
+        self.records: dict[str, dict] = {}  # path -> its report, from this process and the file
+        self._failed_in_epoch: Counter[tuple[int, int]] = Counter()  # (source, epoch) -> videos found
+
+    def known(self) -> dict[str, dict]:
+        """Every video reported so far: by this process, other ranks, and earlier starts of the run."""
+        if self.path is not None and self.path.is_file():
+            for line in self.path.read_text().splitlines():
+                if line.strip():
+                    record = json.loads(line)
+                    self.records.setdefault(record["path"], record)
+        return self.records
+
+    def known_ids(self, table: VideoTable) -> frozenset[int]:
+        """The ids of ``table``'s videos that are known to fail."""
+        known = self.known()
+        return frozenset(i for i, path in enumerate(table.paths) if path in known)
+
+    def report(self, path: str, reason: str, *, epoch: int) -> None:
+        """Log and record a failing video, once per run whichever rank finds it first."""
+        if path in self.known():
+            return
+        record = {"path": path, "epoch": epoch, "step": self.step(), "reason": reason, "rank": self.rank}
+        self.records[path] = record
+        log.warning(
+            "left out a video that fails to decode: %s (epoch %d, step %d): %s", path, epoch, record["step"], reason
+        )
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a") as f:  # one short line per append: the ranks' lines do not interleave
+                f.write(json.dumps(record) + "\n")
+
+    def recover(self, source: ClipSource, epoch: int, batch: int, error: Exception) -> frozenset[int]:
+        """After the pipeline failed fetching ``batch`` of ``epoch``: the videos to exclude from now on.
+
+        Re-raises ``error`` if no sample of that batch (or the prefetched ones after it) fails on its own: then the
+        fault is not in a video. Raises :class:`TooManyBadVideos` past the limits.
+        """
+        size, total = source.batch_size, len(source.plan(epoch))
+        positions = range(batch * size, min(total, (batch + 1 + PREFETCH_BATCHES) * size))
+        failed = undecodable(source, epoch, positions, self.device_id)
+        if not failed:
+            raise error
+        for vid, reason in failed.items():
+            self.report(source.table.paths[vid], reason, epoch=epoch)
+        in_batch = {source.video_of(source.item_at(epoch, i)[0]) for i in positions[:size]} & failed.keys()
+        self._failed_in_epoch[id(source), epoch] += len(failed)
+        videos = len({source.video_of(int(item)) for item in source.plan(epoch)})
+        where = f"epoch {epoch}, batch {batch}"
+        if len(in_batch) > self.max_batch_share * size:
+            raise TooManyBadVideos(
+                f"{len(in_batch)} of the {size} videos of {where} fail to read or decode (more than "
+                f"data.max_bad_batch_share={self.max_batch_share:g}): is the data still there? "
+                f"First: {next(iter(failed.values()))}"
+            )
+        if self._failed_in_epoch[id(source), epoch] > self.max_epoch_share * videos:
+            raise TooManyBadVideos(
+                f"{self._failed_in_epoch[id(source), epoch]} of this rank's {videos} videos failed in epoch {epoch} "
+                f"(more than data.max_bad_epoch_share={self.max_epoch_share:g}); see {self.path}"
+            )
+        return source.excluded | failed.keys()

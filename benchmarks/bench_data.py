@@ -5,6 +5,8 @@
 - baseline: PyAV decoding + the same augmentation in torch ops, in a DataLoader with the same number of workers
 - with --stages, also the pipeline with its steps added one at a time (crop + flip, + colour, + blur, + solarize)
   and what each step adds, in ms per clip (differences of rates: run long enough, --seconds 20, to trust them)
+- with --guarded, also the pipeline through the training loader (DaliLoader with its guard against videos that
+  fail to decode), to show what that robustness costs when nothing fails
 
 Rates are clips per second (two clips per video). Example:
     python benchmarks/bench_data.py --videos 16 --width 340 --height 256 --seconds 10
@@ -29,8 +31,9 @@ from bench_videos import ENCODERS, make_videos, video_folder  # benchmarks/bench
 from nvidia.dali.pipeline import pipeline_def
 from nvidia.dali.plugin.pytorch import DALIGenericIterator
 
+from cvrl_pl.data.bad_videos import BadVideoGuard
 from cvrl_pl.data.generated import random_resized_crop_flip
-from cvrl_pl.data.loader import choose_decoder
+from cvrl_pl.data.loader import DaliLoader, choose_decoder
 from dali_pipelines.graph import decode, pipeline_kwargs, read_samples
 from dali_pipelines.params import ViewAugConfig, blur_window, colour_maps
 from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
@@ -81,6 +84,24 @@ def pipeline_variant(source: PretrainSource, device_id: int | None, args: argpar
     return lambda: dali_batches(
         pretrain_pipeline(source, device_id, num_threads=args.threads, py_workers=args.workers), OUTPUTS
     )
+
+
+def guarded_variant(source: PretrainSource, device_id: int | None, args: argparse.Namespace) -> Variant:
+    """The same pipeline through the training loader, whose guard against videos that fail to decode (catching
+    the pipeline's errors, the per-epoch check for other ranks' reports) is what this variant adds."""
+
+    def build(src: PretrainSource):
+        return pretrain_pipeline(src, device_id, num_threads=args.threads, py_workers=args.workers)
+
+    def batches() -> Iterator:
+        guard = BadVideoGuard(None, max_batch_share=0.5, max_epoch_share=0.1, device_id=device_id)
+        loader = DaliLoader(
+            source, build=build, names=OUTPUTS, progress=lambda: (0, 0), transform=lambda b: b, guard=guard
+        )
+        while True:
+            yield from loader
+
+    return batches
 
 
 def stage_variants(source: PretrainSource, device_id: int | None, args: argparse.Namespace) -> dict[str, Variant]:
@@ -176,6 +197,7 @@ def main() -> None:
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu", help="gpu: DALI mixed decoding, GPU ops")
     parser.add_argument("--video-dir", type=Path, help="keep (and reuse) the generated videos here")
     parser.add_argument("--stages", action="store_true", help="also time the steps one at a time")
+    parser.add_argument("--guarded", action="store_true", help="also time the pipeline through the training loader")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -206,6 +228,7 @@ def main() -> None:
             ),
             "baseline": baseline_batches,
             **(stage_variants(source, device_id, args) if args.stages else {}),
+            **({"guarded": guarded_variant(source, device_id, args)} if args.guarded else {}),
         }
         rates = interleaved_rates(variants, args.batch, args.seconds, args.rounds)
         pipeline, decode_only, baseline = rates["pipeline"], rates["decode_only"], rates["baseline"]
@@ -222,6 +245,9 @@ def main() -> None:
         "pipeline_vs_baseline": round(pipeline / baseline, 3),
         "pipeline_vs_decode_only": round(pipeline / decode_only, 3),
     }
+    if args.guarded:
+        figures["guarded_clips_s"] = round(rates["guarded"], 1)
+        figures["guarded_vs_pipeline"] = round(rates["guarded"] / pipeline, 3)
     if args.stages:
         stages = {"decode": decode_only, **{stage: rates[stage] for stage in STAGES}, "solarize": pipeline}
         figures["stages_clips_s"] = {k: round(v, 1) for k, v in stages.items()}

@@ -30,7 +30,7 @@ def error_message(exc: BaseException) -> str:
     return (text.strip().splitlines() or [type(exc).__name__])[0]
 
 
-class _OneSample:
+class OneSample:
     """The check pipeline's source: the encoded file and frame indices of the sample under test."""
 
     def __init__(self) -> None:
@@ -40,15 +40,15 @@ class _OneSample:
         return self.sample
 
 
-def _decoder(feed: _OneSample, device_id: int | None) -> Pipeline:
+def check_pipeline(feed: OneSample, device_id: int | None) -> Pipeline:
+    """A one-sample pipeline that decodes ``feed``'s sample as the training graphs do (NVDEC on a GPU); unbuilt."""
+
     @pipeline_def(batch_size=1, num_threads=1, device_id=device_id, prefetch_queue_depth=1)
     def graph():
         video, frames = fn.external_source(feed, num_outputs=2, batch=False)
         return decode(video, frames, "dali", "cpu" if device_id is None else "gpu")
 
-    pipeline = graph()
-    pipeline.build()
-    return pipeline
+    return graph()
 
 
 def undecodable(
@@ -56,7 +56,7 @@ def undecodable(
 ) -> dict[int, str]:
     """Video id -> what went wrong, for each video that fails at the given plan positions of ``epoch``."""
     found: dict[int, str] = {}
-    feed, pipeline = _OneSample(), None
+    feed, pipeline = OneSample(), None
     for i in positions:
         item, _ = source.item_at(epoch, i)
         vid = source.video_of(item)
@@ -66,7 +66,9 @@ def undecodable(
             outputs = dict(zip(source.OUTPUTS, source.sample_at(epoch, i), strict=True))  # reads; PyAV decodes
             if source.decoder == "dali":
                 feed.sample = (outputs["video"], outputs["frames"])
-                pipeline = pipeline or _decoder(feed, device_id)
+                if pipeline is None:
+                    pipeline = check_pipeline(feed, device_id)
+                    pipeline.build()
                 pipeline.run()
         except Exception as exc:  # whatever stops this sample is what stopped the pipeline
             found[vid] = error_message(exc)

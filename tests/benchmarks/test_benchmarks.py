@@ -49,6 +49,7 @@ def test_data_benchmark_stages_add_up_to_the_full_pipeline(tmp_path):
     out = tmp_path / "data.json"
     args = ["--videos", "4", "--frames", "30", "--width", "64", "--height", "48", "--num-frames", "4", "--crop", "32"]
     args += ["--batch", "2", "--workers", "1", "--threads", "1", "--seconds", "1", "--rounds", "1", "--stages"]
+    args += ["--guarded"]
     proc = subprocess.run(
         [sys.executable, "benchmarks/bench_data.py", *args, "--video-dir", str(tmp_path), "--json", str(out)],
         cwd=ROOT,
@@ -62,3 +63,23 @@ def test_data_benchmark_stages_add_up_to_the_full_pipeline(tmp_path):
     # the steps' costs telescope: decoding plus every step is the time per clip of the full pipeline
     total = sum(figures["step_ms_per_clip"].values())
     assert total == pytest.approx(1000 / stages["solarize"], rel=0.02)
+    assert figures["guarded_clips_s"] > 0
+    assert figures["guarded_vs_pipeline"] == pytest.approx(
+        figures["guarded_clips_s"] / figures["pipeline_clips_s"], abs=2e-3
+    )
+
+
+def test_index_benchmark_times_both_verification_levels(tmp_path):
+    out = tmp_path / "index.json"
+    args = ["--videos", "3", "--frames", "20", "--width", "64", "--height", "48", "--workers", "1"]
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/bench_index.py", *args, "--video-dir", str(tmp_path), "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["videos"] == "3 x 20 frames, 64x48 vp9"
+    first, full = figures["first_s_per_video_hour"], figures["full_s_per_video_hour"]
+    assert first > 0 and full > 0 and figures["full_vs_first"] == pytest.approx(full / first, abs=0.01)

@@ -8,6 +8,7 @@ from dali_pipelines.evaluate import eval_pipeline
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import pretrain_pipeline
 from dali_pipelines.sources import EvalSource, PretrainSource, VideoTable
+from dali_pipelines.verify import OneSample, check_pipeline
 
 TABLE = VideoTable(("a.mp4",), np.array([50]), np.array([64]), np.array([48]), np.array([0]))
 VIEWS = (ViewAugConfig(32, blur_prob=1.0), ViewAugConfig(32, blur_prob=0.1, solarize_prob=0.2))
@@ -52,3 +53,10 @@ def test_evaluation_graphs_for_a_gpu_work_on_the_device(mode):
     ops = _ops(pipe)
     assert all(ops[name] == {"gpu"} for name in FRAME_OPS & set(ops)), ops
     assert ops["Video"] == {"gpu"}
+
+
+def test_the_decode_check_for_a_gpu_decodes_on_nvdec():
+    """The one-sample check that finds a failed batch's bad video decodes as the training graph does."""
+    pipe = check_pipeline(OneSample(), device_id=0)
+    assert pipe._graph_out[0].device == "gpu"
+    assert _ops(pipe)["Video"] == {"gpu"}

@@ -35,9 +35,9 @@ def probe_counter(monkeypatch) -> list[str]:
     probed: list[str] = []
     real = index_build.probe_all
 
-    def counting(paths, workers=None, progress=True):
+    def counting(paths, workers=None, progress=True, verify="first"):
         probed.extend(os.path.basename(p) for p in paths)
-        return real(paths, workers, progress)
+        return real(paths, workers, progress, verify)
 
     monkeypatch.setattr(index_build, "probe_all", counting)
     return probed
@@ -94,3 +94,16 @@ def test_reuse_ignores_an_index_of_another_layout(clips, tmp_path, probe_counter
     assert (index.layout, index.classes, index.videos[0].label) == ("unlabelled", [], -1)
     assert probe_counter == ["1.webm"]
     assert VideoIndex.load(out).layout == "unlabelled"
+
+
+def test_a_full_verification_is_not_satisfied_by_first_frame_probes(clips, tmp_path, probe_counter):
+    root = tmp_path / "data"
+    put(clips, "vp9_37", root / "a" / "1.webm")
+    put(clips, "vp9_20", root / "a" / "2.webm")
+    load_or_build_index(root, workers=1, progress=False)
+    assert probe_counter == ["1.webm", "2.webm"]
+    full = load_or_build_index(root, workers=1, progress=False, verify="full")  # probes again, decoding all
+    assert probe_counter == ["1.webm", "2.webm"] * 2 and full.verify == "full"
+    again = load_or_build_index(root, workers=1, progress=False)  # full probes serve a first-frame request
+    assert probe_counter == ["1.webm", "2.webm"] * 2 and [v.path for v in again.videos] == ["a/1.webm", "a/2.webm"]
+    assert VideoIndex.load(root / ".cvrl_index.json").verify == "first"

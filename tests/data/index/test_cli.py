@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from cvrl_pl.data.index import VideoIndex
+from tests.helpers.damage import damage_payload
 from tests.helpers.index import put
 
 
@@ -38,3 +39,14 @@ def test_cli_error_exit_code(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip() == f"error: dataset root not found: {tmp_path / 'nowhere'}"
     assert not (tmp_path / "i.json").exists()
+
+
+def test_cli_verify_full_excludes_damage_anywhere(clips, tmp_path):
+    root = tmp_path / "data"
+    put(clips, "vp9_37", root / "a" / "good.webm")
+    damage_payload(clips["vp9_40"], root / "a" / "damaged.webm", from_frame=30)
+    done = run_cli(str(root), "--verify", "full", "--workers", "1", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "1 usable videos, 1 excluded" in done.stdout
+    assert "  a/damaged.webm: corrupt: cannot decode frame 30: Invalid data found when processing input" in done.stdout
+    assert VideoIndex.load(root / ".cvrl_index.json").verify == "full"

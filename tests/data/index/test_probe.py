@@ -8,6 +8,7 @@ import pytest
 
 from cvrl_pl.data import index as index_mod
 from cvrl_pl.data.index import build_index, probe_video
+from tests.helpers.damage import damage_payload
 from tests.helpers.index import decodable_frames, put, write_faststart_h264
 from tests.helpers.videos import write_vfr, write_video
 
@@ -84,3 +85,16 @@ def test_variable_frame_rate_counts_true_frames(tmp_path, encoder, suffix):
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         assert info.fps == float(stream.average_rate or stream.guessed_rate)
+
+
+def test_full_verification_finds_damage_past_the_first_frame(clips, tmp_path):
+    root = tmp_path / "data"
+    put(clips, "vp9_37", root / "a" / "good.webm")
+    damage_payload(clips["vp9_40"], root / "a" / "damaged.webm", from_frame=30)
+    first = build_index(root, workers=1, progress=False)
+    assert [v.path for v in first.videos] == ["a/damaged.webm", "a/good.webm"]  # the first frame decodes
+    full = build_index(root, workers=1, progress=False, verify="full")
+    assert [v.path for v in full.videos] == ["a/good.webm"] and full.verify == "full"
+    ((path, reason),) = full.excluded
+    assert path == "a/damaged.webm" and reason.startswith("corrupt: cannot decode frame 30: Invalid data")
+    assert probe_video(clips["vp9_37"], verify="full") == probe_video(clips["vp9_37"])  # same facts when intact

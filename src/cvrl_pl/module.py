@@ -30,7 +30,7 @@ class CVRLModule(pl.LightningModule):
         self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg)})
         self.cfg = cfg
         m = cfg.model
-        self.encoder = build_encoder(m.encoder, m.width, m.zero_init_residual, m.base_channels)
+        self.encoder = build_encoder(m.encoder, m.width, m.zero_init_residual, m.base_channels, padding=m.padding)
         self.projector = ProjectionHead(self.encoder.feature_dim, m.proj_hidden_dim, m.proj_out_dim, m.proj_layers)
         self.criterion = NTXentLoss(cfg.loss.temperature)
         self.memory_format = memory_format(cfg)
@@ -93,7 +93,7 @@ class ClassifierModule(pl.LightningModule):
         self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg), "num_classes": num_classes})
         self.cfg, self.frozen = cfg, cfg.task == "linear_eval"
         m = cfg.model
-        self.encoder = build_encoder(m.encoder, m.width, m.zero_init_residual, m.base_channels)
+        self.encoder = build_encoder(m.encoder, m.width, m.zero_init_residual, m.base_channels, padding=m.padding)
         if m.init:
             try:
                 load_encoder_weights(self.encoder, m.init, arch_of(m))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cvrl_pl.data.layouts import LAYOUT_CHOICES
+from cvrl_pl.models.padding import PADDINGS
 from cvrl_pl.models.r3d import SPECS
 from cvrl_pl.optim import OPTIMIZERS
 from dali_pipelines.sampling import DISTRIBUTIONS
@@ -108,6 +109,9 @@ class ModelConfig:
     encoder: str = _f("r3d50", "backbone: {choices}", tuple(SPECS))
     width: int = _f(1, "width multiplier of every stage (the paper's 2x and 4x models)")
     base_channels: int = _f(64, "channels of the stem and first stage (64 in the paper; 16 makes a CPU-sized model)")
+    padding: str = _f(
+        "symmetric", "{choices}: PyTorch's k // 2 padding, or TensorFlow's SAME (the official weights)", PADDINGS
+    )
     zero_init_residual: bool = _f(False, "initialise the last BN of each residual block to zero")
     init: str | None = _f(
         None, "encoder weights to start from: a pretraining checkpoint (.ckpt) or an exported encoder"

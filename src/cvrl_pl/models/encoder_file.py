@@ -3,25 +3,35 @@
 An exported file (``python -m cvrl_pl.tools.export``) is a ``torch.save`` of ``{"arch": {...}, "state_dict": {...},
 ...}``, where ``arch`` holds the keyword arguments of :func:`cvrl_pl.models.build_encoder`::
 
-    blob = torch.load("encoder.pt")
+    blob = torch.load("encoder.pt", weights_only=True)
     encoder = build_encoder(**blob["arch"])
     encoder.load_state_dict(blob["state_dict"])
+
+Such files (exported, or converted from the official TensorFlow weights by tools/convert_official.py) hold
+tensors and plain data only, and every file is read with ``weights_only=True``: a downloaded file that would
+need to unpickle code (and could run it) is refused, not loaded. Lightning's checkpoints read the same way.
 """
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-ARCH_KEYS = ("name", "width", "base_channels")  # what build_encoder needs to rebuild the same tensors
+ARCH_KEYS = ("name", "width", "base_channels", "padding")  # what build_encoder needs to rebuild the same network
 
 
 def arch_of(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
     """The architecture a ``model`` config section builds, as build_encoder keyword arguments."""
-    return {"name": model_cfg["encoder"], "width": model_cfg["width"], "base_channels": model_cfg["base_channels"]}
+    return {
+        "name": model_cfg["encoder"],
+        "width": model_cfg["width"],
+        "base_channels": model_cfg["base_channels"],
+        "padding": model_cfg.get("padding", "symmetric"),  # configs from before model.padding: PyTorch's
+    }
 
 
 def read_encoder(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
@@ -29,9 +39,21 @@ def read_encoder(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"encoder weights not found: {path}")
-    blob = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        lines = str(exc).strip().splitlines()
+        reason = next((ln.strip() for ln in lines if "GLOBAL" in ln or "global" in ln), lines[0] if lines else "")
+        raise ValueError(
+            f"{path}: refused: loading it would unpickle code, and encoder files hold tensors and plain data only "
+            f"({reason}). Export the encoder again from a checkpoint you trust: python -m cvrl_pl.tools.export"
+        ) from None
+    except (RuntimeError, EOFError) as exc:  # a truncated or foreign file
+        raise ValueError(f"{path}: not a readable torch file ({str(exc).strip().splitlines()[0]})") from None
+    if not isinstance(blob, dict):
+        raise ValueError(f"{path}: neither a cvrl-pl checkpoint nor an exported encoder")
     if "arch" in blob:  # exported
-        return blob["state_dict"], dict(blob["arch"]), blob
+        return blob["state_dict"], {"padding": "symmetric", **blob["arch"]}, blob  # files from before model.padding
     if "state_dict" not in blob or "hyper_parameters" not in blob:
         raise ValueError(f"{path}: neither a cvrl-pl checkpoint nor an exported encoder")
     prefix = "encoder."

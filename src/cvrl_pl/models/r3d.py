@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from cvrl_pl.models.padding import PADDINGS, SameConv3d, SameMaxPool3d
+
 # The paper's R3D puts temporal kernels only in the last two stages (docs/recipe.md, "Encoder").
 TEMPORAL_KERNELS = (1, 1, 3, 3)
 
@@ -31,33 +33,43 @@ SPECS: dict[str, R3DSpec] = {
 }
 
 
-def _conv_bn(c_in: int, c_out: int, kernel: tuple[int, int, int], stride: tuple[int, int, int] = (1, 1, 1)):
-    padding = tuple(k // 2 for k in kernel)
-    return nn.Sequential(
-        nn.Conv3d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False), nn.BatchNorm3d(c_out)
-    )
+def _conv_bn(
+    c_in: int, c_out: int, kernel: tuple[int, int, int], stride: tuple[int, int, int] = (1, 1, 1), *, padding: str
+) -> nn.Sequential:
+    if padding == "tf_same":
+        conv = SameConv3d(c_in, c_out, kernel, stride)
+    else:
+        conv = nn.Conv3d(c_in, c_out, kernel, stride=stride, padding=tuple(k // 2 for k in kernel), bias=False)
+    return nn.Sequential(conv, nn.BatchNorm3d(c_out))
 
 
 class ResBlock(nn.Module):
     """A residual block: bottleneck [k_t x1x1] -> [1x3x3] -> [1x1x1], or basic [k_t x3x3] -> [1x3x3]."""
 
-    def __init__(self, c_in: int, inner: int, c_out: int, *, k_t: int, spatial_stride: int, bottleneck: bool):
+    def __init__(
+        self, c_in: int, inner: int, c_out: int, *, k_t: int, spatial_stride: int, bottleneck: bool, padding: str
+    ):
         super().__init__()
         stride = (1, spatial_stride, spatial_stride)
         if bottleneck:
             convs = [
-                _conv_bn(c_in, inner, (k_t, 1, 1)),
-                _conv_bn(inner, inner, (1, 3, 3), stride),
-                _conv_bn(inner, c_out, (1, 1, 1)),
+                _conv_bn(c_in, inner, (k_t, 1, 1), padding=padding),
+                _conv_bn(inner, inner, (1, 3, 3), stride, padding=padding),
+                _conv_bn(inner, c_out, (1, 1, 1), padding=padding),
             ]
         else:
-            convs = [_conv_bn(c_in, inner, (k_t, 3, 3), stride), _conv_bn(inner, c_out, (1, 3, 3))]
+            convs = [
+                _conv_bn(c_in, inner, (k_t, 3, 3), stride, padding=padding),
+                _conv_bn(inner, c_out, (1, 3, 3), padding=padding),
+            ]
         layers: list[nn.Module] = []
         for conv in convs[:-1]:
             layers += [conv, nn.ReLU(inplace=True)]
         self.branch = nn.Sequential(*layers, convs[-1])
         self.shortcut = (
-            _conv_bn(c_in, c_out, (1, 1, 1), stride) if (c_in != c_out or spatial_stride != 1) else nn.Identity()
+            _conv_bn(c_in, c_out, (1, 1, 1), stride, padding=padding)
+            if (c_in != c_out or spatial_stride != 1)
+            else nn.Identity()
         )
         self.relu = nn.ReLU(inplace=True)
 
@@ -72,16 +84,28 @@ class ResBlock(nn.Module):
 class R3D(nn.Module):
     """A 3D ResNet mapping clips (B, 3, T, H, W) to features (B, feature_dim)."""
 
-    def __init__(self, spec: R3DSpec, width: int = 1, zero_init_residual: bool = False, base_channels: int = 64):
+    def __init__(
+        self,
+        spec: R3DSpec,
+        width: int = 1,
+        zero_init_residual: bool = False,
+        base_channels: int = 64,
+        *,
+        padding: str = "symmetric",
+    ):
         super().__init__()
         if width < 1 or base_channels < 1:
             raise ValueError(f"width and base_channels must be positive integers, got {width} and {base_channels}")
+        if padding not in PADDINGS:
+            raise ValueError(f"unknown padding '{padding}'; choose one of {', '.join(PADDINGS)}")
+        self.padding = padding
         stem = base_channels * width
-        self.stem = nn.Sequential(
-            _conv_bn(3, stem, (5, 7, 7), (2, 2, 2)),
-            nn.ReLU(inplace=True),
-            nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+        pool = (
+            SameMaxPool3d((1, 3, 3), (1, 2, 2))
+            if padding == "tf_same"
+            else nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
         )
+        self.stem = nn.Sequential(_conv_bn(3, stem, (5, 7, 7), (2, 2, 2), padding=padding), nn.ReLU(inplace=True), pool)
         expansion = 4 if spec.bottleneck else 1
         stages = []
         c_in = stem
@@ -91,7 +115,10 @@ class R3D(nn.Module):
             blocks = []
             for j in range(n_blocks):
                 stride = 2 if (j == 0 and i > 0) else 1
-                blocks.append(ResBlock(c_in, inner, c_out, k_t=k_t, spatial_stride=stride, bottleneck=spec.bottleneck))
+                block = ResBlock(
+                    c_in, inner, c_out, k_t=k_t, spatial_stride=stride, bottleneck=spec.bottleneck, padding=padding
+                )
+                blocks.append(block)
                 c_in = c_out
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.Sequential(*stages)
@@ -117,11 +144,21 @@ class R3D(nn.Module):
         return self.pool(self.stages(self.stem(x))).flatten(1)
 
 
-def build_encoder(name: str, width: int = 1, zero_init_residual: bool = False, base_channels: int = 64) -> R3D:
+def build_encoder(
+    name: str,
+    width: int = 1,
+    zero_init_residual: bool = False,
+    base_channels: int = 64,
+    *,
+    padding: str = "symmetric",
+) -> R3D:
     """Build an R3D encoder by name (r3d18, r3d50, r3d101, r3d152) with a width multiplier.
 
     ``base_channels`` (64 in the paper) sets the stem and first stage; small values make CPU-sized models.
+    ``padding="tf_same"`` pads as the official TensorFlow code does (models/padding.py), for its weights.
     """
     if name not in SPECS:
         raise ValueError(f"unknown encoder '{name}'; choose one of {', '.join(SPECS)}")
-    return R3D(SPECS[name], width=width, zero_init_residual=zero_init_residual, base_channels=base_channels)
+    return R3D(
+        SPECS[name], width=width, zero_init_residual=zero_init_residual, base_channels=base_channels, padding=padding
+    )

@@ -45,19 +45,24 @@ def test_gpu_check_in_cpu_mode_writes_every_figure(tmp_path, tmp_path_factory):
     assert len(list((tmp_path / "videos" / "all").glob("*.mp4"))) == 8  # shared by the data and train benchmarks
 
 
-def test_data_benchmark_stages_add_up_to_the_full_pipeline(tmp_path):
-    out = tmp_path / "data.json"
-    args = ["--videos", "4", "--frames", "30", "--width", "64", "--height", "48", "--num-frames", "4", "--crop", "32"]
-    args += ["--batch", "2", "--workers", "1", "--threads", "1", "--seconds", "1", "--rounds", "1", "--stages"]
-    args += ["--guarded"]
+def _run(script: str, args: list[str], tmp_path) -> dict:
+    """``benchmarks/SCRIPT ARGS`` on videos in ``tmp_path``, with the interpreter running the tests; its figures."""
+    out = tmp_path / "figures.json"
     proc = subprocess.run(
-        [sys.executable, "benchmarks/bench_data.py", *args, "--video-dir", str(tmp_path), "--json", str(out)],
+        [sys.executable, f"benchmarks/{script}", *args, "--video-dir", str(tmp_path), "--json", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    figures = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+def test_data_benchmark_stages_add_up_to_the_full_pipeline(tmp_path):
+    args = ["--videos", "4", "--frames", "30", "--width", "64", "--height", "48", "--num-frames", "4", "--crop", "32"]
+    args += ["--batch", "2", "--workers", "1", "--threads", "1", "--seconds", "1", "--rounds", "1", "--stages"]
+    args += ["--guarded"]
+    figures = _run("bench_data.py", args, tmp_path)
     stages = figures["stages_clips_s"]
     assert list(stages) == ["decode", "crop", "colour", "blur", "solarize"] and all(r > 0 for r in stages.values())
     # the steps' costs telescope: decoding plus every step is the time per clip of the full pipeline
@@ -70,16 +75,8 @@ def test_data_benchmark_stages_add_up_to_the_full_pipeline(tmp_path):
 
 
 def test_index_benchmark_times_both_verification_levels(tmp_path):
-    out = tmp_path / "index.json"
     args = ["--videos", "3", "--frames", "20", "--width", "64", "--height", "48", "--workers", "1"]
-    proc = subprocess.run(
-        [sys.executable, "benchmarks/bench_index.py", *args, "--video-dir", str(tmp_path), "--json", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    figures = json.loads(out.read_text())
+    figures = _run("bench_index.py", args, tmp_path)
     assert figures["videos"] == "3 x 20 frames, 64x48 vp9"
     first, full = figures["first_s_per_video_hour"], figures["full_s_per_video_hour"]
     assert first > 0 and full > 0 and figures["full_vs_first"] == pytest.approx(full / first, abs=0.01)

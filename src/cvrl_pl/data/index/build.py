@@ -121,10 +121,10 @@ def load_or_build_index(
     index_path: str | os.PathLike | None = None,
     csv: str | os.PathLike | None = None,
     layout: str = "auto",
+    verify: str = "first",
     workers: int | None = None,
     progress: bool = True,
     min_frames: int = 1,
-    verify: str = "first",
     log: Callable[[str], None] | None = None,
 ) -> VideoIndex:
     """The saved index at ``index_path`` if still valid, else one rebuilt probing only new or changed files.

@@ -46,7 +46,7 @@ def test_gpu_check_in_cpu_mode_writes_every_figure(tmp_path, tmp_path_factory):
 
 
 def _run(script: str, args: list[str], tmp_path) -> dict:
-    """``benchmarks/SCRIPT ARGS`` on videos in ``tmp_path``, with the interpreter running the tests; its figures."""
+    """The benchmark ``script`` run with ``args`` on videos in ``tmp_path``, by the tests' interpreter; its figures."""
     out = tmp_path / "figures.json"
     proc = subprocess.run(
         [sys.executable, f"benchmarks/{script}", *args, "--video-dir", str(tmp_path), "--json", str(out)],

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 from pytorch_lightning.plugins.environments import SLURMEnvironment
-from pytorch_lightning.utilities import rank_zero_only
+from pytorch_lightning.utilities import rank_zero_only, rank_zero_warn
 
 from cvrl_pl.callbacks.finite_loss import FiniteLossGuard, NonFiniteLossError
 from cvrl_pl.callbacks.preemption import Preempted, PreemptionCallback
@@ -143,6 +143,13 @@ def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
     t = cfg.trainer
     loggers = build_loggers(cfg, run_dir)
     gpu = t.accelerator == "gpu" or (t.accelerator == "auto" and torch.cuda.is_available())
+    precision = resolve_precision(t.precision)
+    if precision.startswith("bf16") and not gpu:
+        # Measured (docs/benchmarks.md): the CPU build's bf16 Conv3d backward sometimes returns inf/NaN gradients.
+        rank_zero_warn(
+            f"trainer.precision={precision} on a CPU: torch's CPU bf16 Conv3d backward has been seen to return "
+            "non-finite gradients (docs/benchmarks.md); trainer.precision=32-true is the safe choice here"
+        )
     plugins = [AtomicCheckpointIO()]
     if SLURMEnvironment.detect():
         # Lightning would handle SIGUSR1 itself, saving elsewhere; PreemptionCallback saves last.ckpt and requeues.
@@ -152,7 +159,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
         accelerator=t.accelerator,
         devices=t.devices,
         num_nodes=t.num_nodes,
-        precision=resolve_precision(t.precision),
+        precision=precision,
         max_epochs=t.max_epochs,
         max_steps=t.max_steps,
         log_every_n_steps=t.log_every_n_steps,

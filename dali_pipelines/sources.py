@@ -26,6 +26,9 @@ from dali_pipelines.sampling import (
 
 # Codecs that DALI's CPU video decoder handles (docs/data_pipeline.md); anything else needs PyAV without a GPU.
 DALI_CPU_CODECS = frozenset({"vp8", "vp9", "mjpeg"})
+# What DALI's `mixed` decoder reads (NVDEC; FFmpeg codec names): its GPU frames decoder maps exactly these to NVDEC
+# codecs, MPEG-4 part 2 in AVI (UCF-101, HMDB-51) included. Anything else (msmpeg4, wmv, ...) goes through PyAV.
+DALI_GPU_CODECS = frozenset({"h264", "hevc", "mpeg4", "vp8", "vp9", "mjpeg", "av1"})
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""LightningModules: CVRLModule (pretraining: encoder -> projection head -> NT-Xent) and ClassifierModule (the
-linear-evaluation and fine-tuning protocols: encoder -> linear classifier, tested on multi-view averages)."""
+"""LightningModules: CVRLModule (pretraining: encoder -> projection head -> NT-Xent), ClassifierModule (the
+linear-evaluation and fine-tuning protocols: encoder -> linear classifier, tested on multi-view averages) and
+RetrievalModule (the retrieval protocol: a frozen encoder's features, test videos querying training videos)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,13 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 
 from cvrl_pl.config import ConfigError, as_schema
-from cvrl_pl.eval.features import flatten_views
+from cvrl_pl.eval.features import flatten_views, video_features
 from cvrl_pl.eval.knn import topk_accuracy
-from cvrl_pl.eval.views import average_by_video
+from cvrl_pl.eval.retrieval import recall_at_k
 from cvrl_pl.losses import NTXentLoss, positive_top1
 from cvrl_pl.models import ProjectionHead, build_encoder
 from cvrl_pl.models.encoder_file import arch_of, load_encoder_weights
 from cvrl_pl.optim import build_optimizer, lr_at, peak_lr
-from cvrl_pl.runtime.distributed import gather
 from cvrl_pl.runtime.lightning_private import is_logging_step
 
 
@@ -83,6 +83,19 @@ def optimizer_and_schedule(module: pl.LightningModule, cfg: DictConfig) -> dict:
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
+def initial_encoder(cfg: DictConfig) -> torch.nn.Module:
+    """The encoder of ``cfg.model``, with the weights of ``model.init`` when set (a ConfigError naming it if they
+    do not load)."""
+    m = cfg.model
+    encoder = build_encoder(m.encoder, m.width, m.zero_init_residual, m.base_channels, padding=m.padding)
+    if m.init:
+        try:
+            load_encoder_weights(encoder, m.init, arch_of(m))
+        except (FileNotFoundError, ValueError) as exc:
+            raise ConfigError(f"model.init: {exc}") from exc
+    return encoder
+
+
 class ClassifierModule(pl.LightningModule):
     """A new linear classifier on the encoder: frozen and on the L2-normalised feature (``task=linear_eval``), or
     trained end to end (``task=finetune``). Validation averages the softmax over every test view of a video."""
@@ -93,12 +106,7 @@ class ClassifierModule(pl.LightningModule):
         self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg), "num_classes": num_classes})
         self.cfg, self.frozen = cfg, cfg.task == "linear_eval"
         m = cfg.model
-        self.encoder = build_encoder(m.encoder, m.width, m.zero_init_residual, m.base_channels, padding=m.padding)
-        if m.init:
-            try:
-                load_encoder_weights(self.encoder, m.init, arch_of(m))
-            except (FileNotFoundError, ValueError) as exc:
-                raise ConfigError(f"model.init: {exc}") from exc
+        self.encoder = initial_encoder(cfg)
         self.encoder.requires_grad_(not self.frozen)
         self.dropout = torch.nn.Dropout(0.0 if self.frozen else m.classifier_dropout)
         self.head = torch.nn.Linear(self.encoder.feature_dim, num_classes)
@@ -134,19 +142,52 @@ class ClassifierModule(pl.LightningModule):
         )
 
     def on_validation_epoch_end(self) -> None:
-        probs, labels, videos, clips = (gather(torch.cat(t)) for t in zip(*self._val, strict=True))
+        videos = video_features(*(torch.cat(t) for t in zip(*self._val, strict=True)))
         self._val.clear()
-        ids, mean, counts = average_by_video(probs, videos, clips)
-        label_of = torch.zeros(int(videos.max()) + 1, dtype=labels.dtype, device=labels.device)
-        label_of[videos] = labels
-        acc = topk_accuracy(mean, label_of[ids])
+        acc = topk_accuracy(videos.features, videos.labels)
         self.results = {
             "top1": acc[1],
             "top5": acc[5],
-            "videos": len(ids),
-            "views_per_video": float(counts.float().mean()),
+            "videos": len(videos.video_ids),
+            "views_per_video": float(videos.views.float().mean()),
         }
         self.log_dict({"val/top1": acc[1], "val/top5": acc[5]}, sync_dist=False)
 
     def configure_optimizers(self):
         return optimizer_and_schedule(self, self.cfg)
+
+
+class RetrievalModule(pl.LightningModule):
+    """Retrieval recall of a frozen encoder (``task=retrieval``), from one validation pass over two loaders: the
+    training split (the gallery, loader 0), then the test split (the queries, loader 1). Each video's feature is
+    the mean over its clips; R@k is computed on every rank from the gathered features (eval/retrieval.py)."""
+
+    def __init__(self, cfg: DictConfig | dict):
+        super().__init__()
+        cfg = as_schema(cfg)
+        self.cfg = cfg
+        self.encoder = initial_encoder(cfg).requires_grad_(False)
+        self.memory_format = memory_format(cfg)
+        self.to(memory_format=self.memory_format)
+        self._rows: tuple[list, list] = ([], [])
+        self.results: dict[str, float] = {}
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        clips, spatial = flatten_views(batch["views"])
+        f = self.encoder(clips.contiguous(memory_format=self.memory_format)).float()
+        ids = (batch[k].view(-1) for k in ("label", "video_id", "clip_idx"))
+        self._rows[dataloader_idx].append((f.view(-1, spatial, f.shape[1]).mean(1), *ids))
+
+    def on_validation_epoch_end(self) -> None:
+        gallery, queries = (video_features(*(torch.cat(t) for t in zip(*rows, strict=True))) for rows in self._rows)
+        for rows in self._rows:
+            rows.clear()
+        ks = tuple(self.cfg.eval.recall_at)
+        recall = recall_at_k(gallery.features, gallery.labels, queries.features, queries.labels, ks=ks)
+        self.results = {
+            **{f"R@{k}": r for k, r in recall.items()},
+            "queries": len(queries.video_ids),
+            "gallery": len(gallery.video_ids),
+            "views_per_video": float(queries.views.float().mean()),
+        }
+        self.log_dict({f"retrieval/R@{k}": r for k, r in recall.items()}, sync_dist=False)

@@ -1,11 +1,13 @@
 """The training entry point: config -> DataModule, LightningModule, callbacks, loggers -> Trainer.fit.
 
-``python train.py --config conf/pretrain.yaml [dotted.key=value ...]`` (or ``python -m cvrl_pl.train``).
+``python train.py --config conf/pretrain.yaml [dotted.key=value ...]`` (or ``python -m cvrl_pl.train``);
+``--splits 1,2,3`` runs a protocol (task=linear_eval|finetune|retrieval) on each official split and summarises.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -33,7 +35,8 @@ from cvrl_pl.data.datamodule import CVRLDataModule, EvalClips, eval_loader, spli
 from cvrl_pl.data.generated import GeneratedDataModule
 from cvrl_pl.data.synthetic import SyntheticSpec, generate
 from cvrl_pl.errors import ConfigError, DatasetError
-from cvrl_pl.module import ClassifierModule, CVRLModule
+from cvrl_pl.eval.splits import report_table, summarise_splits
+from cvrl_pl.module import ClassifierModule, CVRLModule, RetrievalModule
 from cvrl_pl.runtime.checkpoint_io import AtomicCheckpointIO
 from cvrl_pl.runtime.distributed import per_device_batch
 
@@ -195,41 +198,97 @@ def run(cfg: DictConfig) -> Path:
         trainer.fit(CVRLModule(cfg), datamodule=datamodule, ckpt_path=ckpt)
     else:
         evaluate_protocol(cfg, trainer, run_dir, ckpt)
-    # Also keep the final state when a run stops mid-epoch (max_steps), where no epoch-end save happens.
-    trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    if cfg.task != "retrieval":  # retrieval trains nothing
+        # Also keep the final state when a run stops mid-epoch (max_steps), where no epoch-end save happens.
+        trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     return run_dir
 
 
 def evaluate_protocol(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, ckpt: str | None) -> dict:
-    """Linear evaluation or fine-tuning: train a classifier on the data.* split, test the val.* split with the
-    multi-view protocol (eval.num_temporal x eval.num_spatial views per video), write metrics.json."""
+    """A protocol on the data.* (training) and val.* (test) splits, written to metrics.json. Linear evaluation or
+    fine-tuning: train a classifier on data.*, test val.* with eval.num_temporal x eval.num_spatial views per
+    video. Retrieval: val.* videos query data.* videos with the frozen encoder, eval.num_temporal clips each."""
     d, e = cfg.data, cfg.eval
     if not cfg.val.root:
         raise ConfigError(f"task={cfg.task} needs val.root, the labelled split to test on")
     if not cfg.model.init and trainer.is_global_zero:
         print(f"warning: task={cfg.task} without model.init starts from a random encoder", file=sys.stderr)
-    train_index = split_index(d)
-    val_index = split_index(cfg.val)
+    train_index = split_index(d, section="data")
+    val_index = split_index(cfg.val, section="val")
     if train_index.classes != val_index.classes:
         raise DatasetError(f"{d.root} and {cfg.val.root} have different classes")
-    train_clips = EvalClips(e.num_frames, e.stride, e.crop_size)
-    test_clips = EvalClips(e.num_frames, e.stride, e.test_crop_size, e.num_temporal, e.num_spatial, e.short_side)
-    train = eval_loader(cfg, train_index, trainer, mode="train", batch_size=d.batch_size, clips=train_clips)
-    test = eval_loader(cfg, val_index, trainer, mode="test", batch_size=e.batch_size, clips=test_clips)
-    module = ClassifierModule(cfg, len(train_index.classes))
-    trainer.fit(module, train_dataloaders=train, ckpt_path=ckpt)
-    trainer.validate(module, dataloaders=test)
+    if cfg.task == "retrieval":  # one centre crop per clip, on gallery and queries alike
+        clips = EvalClips(e.num_frames, e.stride, e.test_crop_size, e.num_temporal, 1, e.short_side)
+        module = RetrievalModule(cfg)
+        splits = (train_index, val_index)
+        trainer.validate(
+            module, [eval_loader(cfg, i, trainer, mode="test", batch_size=e.batch_size, clips=clips) for i in splits]
+        )
+        shown = ", ".join(f"{k} {v:.2f}" for k, v in module.results.items() if k.startswith("R@"))
+    else:
+        train_clips = EvalClips(e.num_frames, e.stride, e.crop_size)
+        test_clips = EvalClips(e.num_frames, e.stride, e.test_crop_size, e.num_temporal, e.num_spatial, e.short_side)
+        train = eval_loader(cfg, train_index, trainer, mode="train", batch_size=d.batch_size, clips=train_clips)
+        test = eval_loader(cfg, val_index, trainer, mode="test", batch_size=e.batch_size, clips=test_clips)
+        module = ClassifierModule(cfg, len(train_index.classes))
+        trainer.fit(module, train_dataloaders=train, ckpt_path=ckpt)
+        trainer.validate(module, dataloaders=test)
+        shown = f"top-1 {module.results['top1']:.2f}, top-5 {module.results['top5']:.2f}"
     metrics = {"task": cfg.task, "init": cfg.model.init, **module.results}
     if trainer.is_global_zero:
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
-        print(f"{cfg.task}: top-1 {metrics['top1']:.2f}, top-5 {metrics['top5']:.2f} over {metrics['videos']} videos")
+        print(f"{cfg.task}: {shown} over {len(val_index.videos)} test videos")
     return metrics
+
+
+def run_splits(cfg: DictConfig, splits: list[int]) -> Path:
+    """The protocol of ``cfg`` on each official split N (data.split = val.split = N, run folder
+    <run_name>/split<N>), then <run_name>/metrics.json and report.md: per-split metrics, their mean and std.
+    A split whose folder already holds its metrics for the same config is not run again."""
+    if cfg.task == "pretrain":
+        raise ConfigError("--splits runs a protocol: set task=linear_eval, finetune or retrieval")
+    out = Path(cfg.trainer.output_dir) / cfg.trainer.run_name
+    per_split = {}
+    for n in splits:
+        split_cfg = copy.deepcopy(cfg)
+        split_cfg.data.split = split_cfg.val.split = n
+        split_cfg.trainer.run_name = f"{cfg.trainer.run_name}/split{n}"
+        done = out / f"split{n}"
+        if not _finished(done, split_cfg):
+            done = run(split_cfg)
+        if rank_zero_only.rank == 0:
+            per_split[n] = json.loads((done / "metrics.json").read_text())
+    if rank_zero_only.rank == 0:
+        summary = {"task": cfg.task, "init": cfg.model.init, **summarise_splits(per_split)}
+        (out / "metrics.json").write_text(json.dumps(summary, indent=1))
+        metrics = [f"R@{k}" for k in cfg.eval.recall_at] if cfg.task == "retrieval" else ["top1", "top5"]
+        title = f"# {cfg.task} on {cfg.data.layout} splits {', '.join(map(str, splits))}\n\n"
+        (out / "report.md").write_text(title + report_table(summary, metrics))
+        print(report_table(summary, metrics), end="")
+    return out
+
+
+def _finished(run_dir: Path, cfg: DictConfig) -> bool:
+    """Whether ``run_dir`` holds the metrics of a finished run of exactly ``cfg``."""
+    saved = run_dir / "config.yaml"
+    return (run_dir / "metrics.json").is_file() and saved.is_file() and OmegaConf.load(saved) == cfg
+
+
+def split_numbers(text: str) -> list[int]:
+    """``--splits 1,2,3`` -> [1, 2, 3]."""
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected split numbers such as 1,2,3, got {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="YAML file of overrides of the schema's defaults (see conf/)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    parser.add_argument(
+        "--splits", type=split_numbers, metavar="N,N,...", help="run the protocol on each of these official splits"
+    )
     parser.add_argument("overrides", nargs="*", help="dotted.key=value overrides, applied after the file")
     args = parser.parse_args(argv)
     try:
@@ -237,7 +296,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.print_config:
             print(OmegaConf.to_yaml(cfg), end="")
             return 0
-        run(cfg)
+        if args.splits:
+            run_splits(cfg, args.splits)
+        else:
+            run(cfg)
     except (ConfigError, DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -26,6 +26,11 @@ def test_decoder_choice():
     assert choose_decoder("auto", on_gpu=False, codecs={"vp9", "mjpeg"}) == "dali"
     assert choose_decoder("auto", on_gpu=False, codecs={"vp9", "h264"}) == "pyav"
     assert choose_decoder("auto", on_gpu=True, codecs={"h264", "hevc"}) == "dali"  # NVDEC
+    assert choose_decoder("auto", on_gpu=True, codecs={"mpeg4", "vp9"}) == "dali"  # UCF-101's AVI on NVDEC
+    assert choose_decoder("auto", on_gpu=False, codecs={"mpeg4"}) == "pyav"
+    assert choose_decoder("auto", on_gpu=True, codecs={"mpeg4", "msmpeg4v3"}) == "pyav"  # not an NVDEC codec
+    with pytest.raises(ConfigError, match="NVDEC decoder cannot decode msmpeg4v3"):
+        choose_decoder("dali", on_gpu=True, codecs={"msmpeg4v3", "h264"})
     assert choose_decoder("pyav", on_gpu=True, codecs={"vp9"}) == "pyav"
     with pytest.raises(ConfigError, match="cannot decode h264"):
         choose_decoder("dali", on_gpu=False, codecs={"h264"})
@@ -107,7 +112,7 @@ def test_a_validation_split_takes_its_own_layout_and_csv(tmp_path):
         None,
         [f"val.root={root}", "val.layout=csv", f"val.csv={tmp_path}/val.csv", f"val.index={tmp_path}/val.json"],
     )
-    index = split_index(cfg.val, progress=False)
+    index = split_index(cfg.val, section="val", progress=False)
     assert (index.layout, index.classes) == ("csv", ["cat", "dog"])
     assert [(v.path, v.label, v.num_frames) for v in index.videos] == [
         ("x.webm", 1, 12),

@@ -29,9 +29,10 @@ class ProbeCallback(pl.Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         p, d = self.cfg.probe, self.cfg.data
-        bank_split = p.train if p.train.root else d  # the probes fit on the training split unless told otherwise
-        train_index = split_index(bank_split, progress=False)
-        val_index = split_index(self.cfg.val, progress=False)
+        # The probes fit on the training split unless told otherwise.
+        bank_split, bank_section = (p.train, "probe.train") if p.train.root else (d, "data")
+        train_index = split_index(bank_split, section=bank_section, progress=False)
+        val_index = split_index(self.cfg.val, section="val", progress=False)
         if train_index.classes != val_index.classes:
             raise ValueError(f"the train and val splits have different classes: {bank_split.root}, {self.cfg.val.root}")
         self.num_classes = len(train_index.classes)

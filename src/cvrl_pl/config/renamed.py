@@ -13,6 +13,10 @@ from cvrl_pl.errors import ConfigError
 RENAMED: dict[str, str] = {
     "eval.train_root": "probe.train.root",
     "eval.val_root": "val.root",
+    "eval.val_layout": "val.layout",
+    "eval.val_annotations": "val.annotations",
+    "eval.val_split": "val.split",
+    "eval.val_subset": "val.subset",
     "eval.every_n_epochs": "probe.every_n_epochs",
     "eval.knn_k": "probe.knn_k",
     "eval.knn_temperature": "probe.knn_temperature",

@@ -39,6 +39,9 @@ class SplitConfig:
     root: str | None = _f(None, "dataset root on disk")
     layout: str = _f("auto", "dataset layout: {choices} (README, Datasets)", LAYOUT_CHOICES)
     csv: str | None = _f(None, "list file: path,label CSV, or the Kinetics annotation CSV")
+    annotations: str | None = _f(None, "folder of the official lists (layouts ucf101, hmdb51, ssv2; README, Datasets)")
+    split: int = _f(1, "official split of the annotations: 1-3 for ucf101 and hmdb51, 1 for ssv2")
+    subset: str | None = _f(None, "subset of the split: train or test (ssv2: train or validation)")
     index: str | None = _f(None, "index file to build or reuse (default: <root>/.cvrl_index.json)")
     verify: str = _f("first", "what indexing decodes of each file: {choices} frame(s)", ("first", "full"))
 
@@ -189,7 +192,7 @@ class ProbeConfig:
 
 @dataclass
 class EvalConfig:
-    """The linear-evaluation and fine-tuning protocols (task=linear_eval|finetune): clips and test views."""
+    """The protocols (task=linear_eval|finetune|retrieval): clips, test views, retrieval's k."""
 
     batch_size: int = _f(32, "GLOBAL batch of test views")
     num_frames: int = _f(32, "frames per clip (the paper: 32)")
@@ -199,6 +202,7 @@ class EvalConfig:
     num_spatial: int = _f(3, "test views: square crops along the long side of each clip")
     short_side: int = _f(256, "test views: short side after resizing")
     test_crop_size: int = _f(256, "test views: side of each square crop")
+    recall_at: list[int] = _f([1, 5, 10, 20, 50], "task=retrieval: the k of R@k")
 
 
 @dataclass
@@ -223,8 +227,8 @@ class LoggerConfig:
 class Config:
     task: str = _f(
         "pretrain",
-        "{choices}: CVRL pretraining, frozen encoder + linear layer, or end-to-end fine-tuning",
-        ("pretrain", "linear_eval", "finetune"),
+        "{choices}: CVRL pretraining, frozen encoder + linear layer, end-to-end fine-tuning, or video retrieval",
+        ("pretrain", "linear_eval", "finetune", "retrieval"),
     )
     data: DataConfig = _section(DataConfig, "videos and clips")
     aug: AugConfig = _section(AugConfig, "temporal and spatial augmentation")

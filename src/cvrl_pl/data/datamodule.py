@@ -22,6 +22,7 @@ from cvrl_pl.data.bad_videos import BAD_VIDEOS_FILE, BadVideoGuard
 from cvrl_pl.data.batches import eval_batch, pretrain_batch
 from cvrl_pl.data.index import VideoIndex, load_or_build_index
 from cvrl_pl.data.loader import DaliLoader, choose_decoder, fit_progress, placement, video_table
+from cvrl_pl.errors import DatasetKeyError
 from cvrl_pl.runtime.distributed import per_device_batch
 from dali_pipelines.evaluate import OUTPUTS as EVAL_OUTPUTS
 from dali_pipelines.evaluate import eval_pipeline
@@ -32,17 +33,23 @@ from dali_pipelines.pretrain import pretrain_pipeline
 from dali_pipelines.sources import EvalSource, PretrainSource
 
 
-def split_index(split: Mapping[str, Any], *, progress: bool = True) -> VideoIndex:
-    """The index of a dataset split: a config section with ``root``, ``layout``, ``csv``, ``index`` and ``verify``
-    (``data``, ``val`` or ``probe.train``)."""
-    return load_or_build_index(
-        split["root"],
-        index_path=split["index"],
-        csv=split["csv"],
-        layout=split["layout"],
-        verify=split["verify"],
-        progress=progress,
-    )
+def split_index(split: Mapping[str, Any], *, section: str, progress: bool = True) -> VideoIndex:
+    """The index of the dataset split in config section ``section`` (``data``, ``val`` or ``probe.train``), from its
+    ``root``, ``layout``, ``csv``, ``annotations``, ``split``, ``subset``, ``index`` and ``verify``."""
+    try:
+        return load_or_build_index(
+            split["root"],
+            index_path=split["index"],
+            csv=split["csv"],
+            annotations=split["annotations"],
+            split=split["split"],
+            subset=split["subset"],
+            layout=split["layout"],
+            verify=split["verify"],
+            progress=progress,
+        )
+    except DatasetKeyError as exc:
+        raise exc.named(f"{section}.{exc.key}") from None
 
 
 def view_configs(cfg: DictConfig) -> tuple[ViewAugConfig, ViewAugConfig]:
@@ -180,7 +187,7 @@ class CVRLDataModule(pl.LightningDataModule):
         self.index: VideoIndex | None = None
 
     def _index(self, progress: bool) -> VideoIndex:
-        return split_index(self.cfg.data, progress=progress)
+        return split_index(self.cfg.data, section="data", progress=progress)
 
     def prepare_data(self) -> None:
         # Runs once per node before setup(): probes new files and writes the index that every rank then reuses.

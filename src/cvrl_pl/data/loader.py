@@ -17,7 +17,7 @@ from cvrl_pl.data.index import VideoIndex
 from cvrl_pl.errors import ConfigError
 from cvrl_pl.runtime.lightning_private import batches_done_in_epoch
 from cvrl_pl.runtime.signals import preemption_signal_ignored
-from dali_pipelines.sources import DALI_CPU_CODECS, ClipSource, VideoTable
+from dali_pipelines.sources import DALI_CPU_CODECS, DALI_GPU_CODECS, ClipSource, VideoTable
 
 
 def video_table(index: VideoIndex) -> VideoTable:
@@ -33,13 +33,16 @@ def video_table(index: VideoIndex) -> VideoTable:
 
 
 def choose_decoder(requested: str, on_gpu: bool, codecs: set[str]) -> str:
-    """``auto``: DALI on a GPU (NVDEC decodes H.264/HEVC/VP9) and on CPU when it can; otherwise PyAV."""
-    cpu_unsupported = sorted(codecs - DALI_CPU_CODECS)
+    """``auto``: DALI where its decoder reads every codec of the split (NVDEC on a GPU: H.264, HEVC, MPEG-4 part 2,
+    VP8/9, MJPEG, AV1; VP8/9 and MJPEG on a CPU); otherwise PyAV in the source workers, on either device."""
+    supported = DALI_GPU_CODECS if on_gpu else DALI_CPU_CODECS
+    unsupported = sorted(codecs - supported)
     if requested == "auto":
-        return "dali" if on_gpu or not cpu_unsupported else "pyav"
-    if requested == "dali" and not on_gpu and cpu_unsupported:
+        return "pyav" if unsupported else "dali"
+    if requested == "dali" and unsupported:
+        where = "NVDEC decoder" if on_gpu else "CPU decoder"
         raise ConfigError(
-            f"data.decoder=dali: DALI's CPU decoder cannot decode {', '.join(cpu_unsupported)}; use data.decoder=auto "
+            f"data.decoder=dali: DALI's {where} cannot decode {', '.join(unsupported)}; use data.decoder=auto "
             "or pyav, or transcode with: python -m cvrl_pl.data.prepare SRC DST --codec vp9"
         )
     return requested

@@ -18,6 +18,7 @@ class Features:
     features: torch.Tensor
     labels: torch.Tensor
     video_ids: torch.Tensor
+    views: torch.Tensor  # how many views each video's mean is over
 
 
 def flatten_views(views: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -43,8 +44,15 @@ def extract_features(encoder: torch.nn.Module, batches: Iterable[dict], device: 
         videos.append(batch["video_id"].view(-1).to(device))
         clips.append(batch["clip_idx"].view(-1).to(device))
     encoder.train(was_training)
-    feats, labels, videos, clips = (gather(torch.cat(t)) for t in (feats, labels, videos, clips))
-    ids, mean, _ = average_by_video(feats, videos, clips)
-    label_of = torch.zeros(int(videos.max()) + 1, dtype=labels.dtype, device=labels.device)
-    label_of[videos] = labels
-    return Features(mean, label_of[ids], ids)
+    return video_features(*(torch.cat(t) for t in (feats, labels, videos, clips)))
+
+
+def video_features(
+    values: torch.Tensor, labels: torch.Tensor, video_ids: torch.Tensor, clip_ids: torch.Tensor
+) -> Features:
+    """This rank's rows of (video, clip) values -> every rank's videos, each with the mean of its views' values."""
+    values, labels, video_ids, clip_ids = (gather(t) for t in (values, labels, video_ids, clip_ids))
+    ids, mean, counts = average_by_video(values, video_ids, clip_ids)
+    label_of = torch.zeros(int(video_ids.max()) + 1, dtype=labels.dtype, device=labels.device)
+    label_of[video_ids] = labels
+    return Features(mean, label_of[ids], ids, counts)

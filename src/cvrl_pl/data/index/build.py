@@ -3,15 +3,16 @@ re-indexing a large dataset after adding a few videos takes seconds."""
 
 from __future__ import annotations
 
+import glob
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from cvrl_pl.data.index.probe import probe_all
 from cvrl_pl.data.index.records import DEFAULT_INDEX_NAME, VideoIndex, VideoInfo, VideoRecord
-from cvrl_pl.data.layouts import list_candidates, resolve_layout
-from cvrl_pl.data.layouts.files import abspath
+from cvrl_pl.data.layouts import LAYOUTS, list_candidates, resolve_layout
+from cvrl_pl.data.layouts.files import ListSpec, abspath
 from cvrl_pl.errors import DatasetError
 
 
@@ -28,10 +29,25 @@ def _cached_probes(old: VideoIndex) -> dict[str, tuple[int, int, VideoInfo | str
     return cache
 
 
+def _sibling_probes(index_path: str, root: str, verify: str) -> dict[str, tuple[int, int, VideoInfo | str]]:
+    """Probes of the usable videos in the other indexes of ``root`` beside ``index_path``: the train and test lists
+    of a dataset's splits name the same files, which are then probed once."""
+    cache: dict[str, tuple[int, int, VideoInfo | str]] = {}
+    pattern = os.path.join(glob.escape(os.path.dirname(index_path)), DEFAULT_INDEX_NAME.replace(".json", "*.json"))
+    for path in sorted(glob.glob(pattern)):
+        try:
+            other = VideoIndex.load(path) if path != index_path else None
+        except DatasetError:
+            continue
+        if other is not None and other.root == root and (other.verify == "full" or verify == "first"):
+            cache.update({p: c for p, c in _cached_probes(other).items() if isinstance(c[2], VideoInfo)})
+    return cache
+
+
 def _build(
     root: str,
     *,
-    csv: str | None,
+    lists: ListSpec,
     layout: str,
     workers: int | None,
     progress: bool,
@@ -41,7 +57,7 @@ def _build(
     cache: dict[str, tuple[int, int, VideoInfo | str]] | None = None,
 ) -> VideoIndex:
     """The index of ``root``, probing only the candidates whose (size, mtime) is not in ``cache``."""
-    classes, found = list_candidates(root, layout, csv, skip)
+    classes, found = list_candidates(root, layout, lists, skip)
     cache = cache or {}
     results: dict[str, VideoInfo | str] = {}
     todo = []
@@ -56,7 +72,7 @@ def _build(
         probed = probe_all([abspath(root, p) for p in todo], workers, progress, verify)
         results.update(zip(todo, probed, strict=True))
 
-    index = VideoIndex(root, classes, [], [], layout=layout, csv=csv, min_frames=min_frames, verify=verify)
+    index = VideoIndex(root, classes, [], [], layout=layout, min_frames=min_frames, verify=verify, **asdict(lists))
     for c in found:
         result = results[c.path]
         if isinstance(result, VideoInfo) and result.num_frames >= min_frames:
@@ -72,18 +88,22 @@ def _build(
     return index
 
 
-def _check_args(root: str | os.PathLike, csv: str | os.PathLike | None, min_frames: int) -> tuple[str, str | None]:
-    """Absolute root and CSV paths, after checking that they exist."""
+def _check_args(root: str | os.PathLike, lists: ListSpec, min_frames: int) -> tuple[str, ListSpec]:
+    """The absolute root, and ``lists`` with absolute paths, after checking that they exist."""
     root = os.path.abspath(os.fspath(root))
     if not os.path.isdir(root):
         raise DatasetError(f"dataset root not found: {root}")
-    if csv is not None:
-        csv = os.path.abspath(os.fspath(csv))
-        if not os.path.isfile(csv):
-            raise DatasetError(f"CSV file not found: {csv}")
+    if lists.csv is not None:
+        lists = replace(lists, csv=os.path.abspath(os.fspath(lists.csv)))
+        if not os.path.isfile(lists.csv):
+            raise DatasetError(f"CSV file not found: {lists.csv}")
+    if lists.annotations is not None:
+        lists = replace(lists, annotations=os.path.abspath(os.fspath(lists.annotations)))
+        if not os.path.exists(lists.annotations):
+            raise DatasetError(f"annotation folder not found: {lists.annotations}")
     if min_frames < 1:
         raise DatasetError(f"min_frames must be at least 1, got {min_frames}")
-    return root, csv
+    return root, lists
 
 
 def _require_videos(index: VideoIndex) -> VideoIndex:
@@ -97,6 +117,9 @@ def build_index(
     root: str | os.PathLike,
     *,
     csv: str | os.PathLike | None = None,
+    annotations: str | os.PathLike | None = None,
+    split: int = 1,
+    subset: str | None = None,
     layout: str = "auto",
     workers: int | None = None,
     progress: bool = True,
@@ -104,15 +127,19 @@ def build_index(
     verify: str = "first",
 ) -> VideoIndex:
     """Probe every candidate file of the dataset at ``root``; DatasetError if none is usable."""
-    root, csv = _check_args(root, csv, min_frames)
-    layout = resolve_layout(root, csv, layout, None)
+    root, lists = _check_args(root, ListSpec(csv, annotations, split, subset), min_frames)
+    layout = resolve_layout(root, lists, layout, None)
     options = {"workers": workers, "progress": progress, "min_frames": min_frames, "verify": verify}
-    return _require_videos(_build(root, csv=csv, layout=layout, **options))
+    return _require_videos(_build(root, lists=lists, layout=layout, **options))
 
 
-def default_index_path(root: str | os.PathLike) -> str:
-    """``<root>/.cvrl_index.json``: hidden, so it is never a candidate file."""
-    return os.path.join(os.path.abspath(os.fspath(root)), DEFAULT_INDEX_NAME)
+def default_index_path(root: str | os.PathLike, layout: str = "auto", lists: ListSpec | None = None) -> str:
+    """``<root>/.cvrl_index.json``, hidden so that it is never a candidate file; for a layout read through official
+    lists one file per split and subset (``.cvrl_index.ucf101-split1-test.json``), as they share one root."""
+    name = DEFAULT_INDEX_NAME
+    if layout in LAYOUTS and LAYOUTS[layout].subsets and lists is not None:
+        name = name.replace(".json", f".{layout}-split{lists.split}-{lists.subset}.json")
+    return os.path.join(os.path.abspath(os.fspath(root)), name)
 
 
 def load_or_build_index(
@@ -120,6 +147,9 @@ def load_or_build_index(
     *,
     index_path: str | os.PathLike | None = None,
     csv: str | os.PathLike | None = None,
+    annotations: str | os.PathLike | None = None,
+    split: int = 1,
+    subset: str | None = None,
     layout: str = "auto",
     verify: str = "first",
     workers: int | None = None,
@@ -130,11 +160,13 @@ def load_or_build_index(
     """The saved index at ``index_path`` if still valid, else one rebuilt probing only new or changed files.
 
     ``verify="full"`` decodes every frame of the files it probes; probes of an earlier ``"first"`` index do not
-    count for it, those of a ``"full"`` index count for both.
+    count for it, those of a ``"full"`` index count for both. Probes of the usable videos in other indexes of the
+    same root beside it count too (the other split or subset of a dataset's official lists).
     """
-    root, csv = _check_args(root, csv, min_frames)
-    index_path = os.path.abspath(os.fspath(index_path)) if index_path is not None else default_index_path(root)
-    layout = resolve_layout(root, csv, layout, index_path)
+    root, lists = _check_args(root, ListSpec(csv, annotations, split, subset), min_frames)
+    given = os.path.abspath(os.fspath(index_path)) if index_path is not None else None
+    layout = resolve_layout(root, lists, layout, given)
+    index_path = given or default_index_path(root, layout, lists)
     old = None
     if os.path.exists(index_path):
         try:
@@ -142,11 +174,11 @@ def load_or_build_index(
         except DatasetError as exc:
             if log:
                 log(f"rebuilding the index: {exc}")
-    same_dataset = old is not None and (old.root, old.layout, old.csv) == (root, layout, csv)
+    same_dataset = old is not None and (old.root, old.layout, old.lists()) == (root, layout, lists)
     reusable = same_dataset and (old.verify == "full" or verify == "first")
-    cache = _cached_probes(old) if reusable else None
+    cache = {**_sibling_probes(index_path, root, verify), **(_cached_probes(old) if reusable else {})}
     options = {"workers": workers, "progress": progress, "min_frames": min_frames, "verify": verify}
-    index = _build(root, csv=csv, layout=layout, skip=index_path, cache=cache, **options)
+    index = _build(root, lists=lists, layout=layout, skip=index_path, cache=cache, **options)
     _require_videos(index)
     if not same_dataset or index.to_dict() != old.to_dict():
         try:

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cvrl_pl.data.layouts.files import abspath
+from cvrl_pl.data.layouts.files import ListSpec, abspath
 from cvrl_pl.errors import DatasetError
 
 FORMAT_VERSION = 1
@@ -54,10 +54,17 @@ class VideoIndex:
     excluded: list[tuple[str, str]]  # (path relative to root, reason) for every rejected file
     layout: str = "unlabelled"  # the resolved layout (never "auto")
     csv: str | None = None  # absolute path of the CSV for the csv and kinetics layouts
+    annotations: str | None = None  # absolute path of the official lists (ucf101, hmdb51, ssv2)
+    split: int = 1  # the official split the lists were read for
+    subset: str | None = None  # the subset of the split: train, test or validation
     min_frames: int = 1
     verify: str = "first"  # how much of each file probing decoded: "first" frame or "full"
     # Per excluded path: its stat and, for a readable but too short video, its probe; what reuse needs.
     excluded_meta: dict[str, dict] = field(default_factory=dict, repr=False)
+
+    def lists(self) -> ListSpec:
+        """Which list of the dataset this index was built from."""
+        return ListSpec(self.csv, self.annotations, self.split, self.subset)
 
     def abspath(self, i: int) -> str:
         """Absolute path of video ``i``."""
@@ -70,6 +77,9 @@ class VideoIndex:
             "root": self.root,
             "layout": self.layout,
             "csv": self.csv,
+            "annotations": self.annotations,
+            "split": self.split,
+            "subset": self.subset,
             "min_frames": self.min_frames,
             "verify": self.verify,
             "classes": list(self.classes),
@@ -89,6 +99,9 @@ class VideoIndex:
             excluded=[(e["path"], e["reason"]) for e in data["excluded"]],
             layout=data["layout"],
             csv=data["csv"],
+            annotations=data.get("annotations"),  # indexes written before the annotated layouts had none
+            split=int(data.get("split", 1)),
+            subset=data.get("subset"),
             min_frames=int(data["min_frames"]),
             verify=data.get("verify", "first"),  # indexes written before --verify existed probed the first frame
             excluded_meta={e["path"]: {k: e[k] for k in meta_keys if k in e} for e in data["excluded"]},
@@ -125,6 +138,7 @@ class VideoIndex:
         lines = [
             f"video index of {self.root} (layout {self.layout}"
             + (f", csv {self.csv}" if self.csv else "")
+            + (f", {self.annotations} split {self.split} {self.subset}" if self.annotations else "")
             + (f", {len(self.classes)} classes" if self.classes else "")
             + f"): {len(self.videos)} usable videos, {len(self.excluded)} excluded"
         ]

@@ -1,8 +1,9 @@
 """Dataset layouts: which files of a dataset root are videos, and their labels. One module per layout; the
 registry ``LAYOUTS`` is the one list of them (the config's ``data.layout`` choices are its names and ``auto``).
 
-A layout maps (root, csv, skip) to (class names, candidate files). Probing the files is the index's job
-(cvrl_pl.data.index); this package only lists them, without opening a video.
+A layout maps (root, lists, skip) to (class names, candidate files), where ``lists`` (a ListSpec) says which list
+of the dataset to read: a CSV, or the official annotation files with a split and subset. Probing the files is the
+index's job (cvrl_pl.data.index); this package only lists them, without opening a video.
 """
 
 from __future__ import annotations
@@ -13,43 +14,59 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cvrl_pl.data.layouts import hmdb51, ssv2, ucf101
 from cvrl_pl.data.layouts.csv_list import csv_candidates
-from cvrl_pl.data.layouts.files import Candidate, abspath, visible
+from cvrl_pl.data.layouts.files import Candidate, ListSpec, abspath, annotation_folder, visible
 from cvrl_pl.data.layouts.folder import folder_candidates
 from cvrl_pl.data.layouts.kinetics import kinetics_candidates
 from cvrl_pl.data.layouts.unlabelled import unlabelled_candidates
-from cvrl_pl.errors import DatasetError
+from cvrl_pl.errors import DatasetError, DatasetKeyError
 
 
 @dataclass(frozen=True)
 class Layout:
-    """How one layout lists a dataset: (root, csv, skip) -> (classes, candidates); whether it reads a CSV."""
+    """How one layout lists a dataset: (root, lists, skip) -> (classes, candidates); whether it reads a CSV; for a
+    dataset read through its official annotation files, its subsets, its split numbers, and how to recognise them."""
 
-    candidates: Callable[[str, str | None, str | None], tuple[list[str], list[Candidate]]]
-    uses_csv: bool
+    candidates: Callable[[str, ListSpec, str | None], tuple[list[str], list[Candidate]]]
+    uses_csv: bool = False
+    subsets: tuple[str, ...] = ()  # non-empty: the layout reads annotation files and takes one of these subsets
+    splits: tuple[int, ...] = (1,)
+    recognises: Callable[[str], bool] | None = None  # does an annotation folder hold this dataset's lists?
 
 
 LAYOUTS: dict[str, Layout] = {
-    "folder": Layout(folder_candidates, uses_csv=False),
+    "folder": Layout(folder_candidates),
     "csv": Layout(csv_candidates, uses_csv=True),
     "kinetics": Layout(kinetics_candidates, uses_csv=True),
-    "unlabelled": Layout(unlabelled_candidates, uses_csv=False),
+    "unlabelled": Layout(unlabelled_candidates),
+    "ucf101": Layout(
+        ucf101.ucf101_candidates, subsets=("train", "test"), splits=ucf101.SPLITS, recognises=ucf101.is_ucf101_folder
+    ),
+    "hmdb51": Layout(
+        hmdb51.hmdb51_candidates, subsets=("train", "test"), splits=hmdb51.SPLITS, recognises=hmdb51.is_hmdb51_folder
+    ),
+    "ssv2": Layout(
+        ssv2.ssv2_candidates, subsets=tuple(ssv2.SUBSET_FILES), splits=ssv2.SPLITS, recognises=ssv2.is_ssv2_folder
+    ),
 }
-LAYOUT_CHOICES = ("auto", *LAYOUTS)  # auto: recognised from the CSV's header or the folder structure
+# auto: recognised from the annotation files, the CSV's header or the folder structure
+LAYOUT_CHOICES = ("auto", *LAYOUTS)
+ANNOTATED = tuple(name for name, spec in LAYOUTS.items() if spec.subsets)  # read through official annotation files
 
 
-def resolve_layout(root: str, csv: str | None, layout: str, skip: str | None) -> str:
-    """The layout ``auto`` stands for: from the CSV header if a CSV is given, else from the folder structure."""
-    if layout not in LAYOUT_CHOICES:
-        raise DatasetError(f"unknown dataset layout '{layout}'; choose one of {', '.join(LAYOUT_CHOICES)}")
-    if layout != "auto" and LAYOUTS[layout].uses_csv and csv is None:
-        raise DatasetError(f"layout '{layout}' needs a CSV file (--csv)")
-    if layout != "auto" and not LAYOUTS[layout].uses_csv and csv is not None:
-        raise DatasetError(f"layout '{layout}' does not use a CSV file, but one was given: {csv}")
-    if layout != "auto":
-        return layout
-    if csv is not None:
-        with open(csv, newline="", encoding="utf-8-sig") as f:
+def _recognise(root: str, lists: ListSpec, skip: str | None) -> str:
+    """The layout ``auto`` stands for: from the annotation files or the CSV header if given, else the folders."""
+    if lists.annotations is not None:
+        folder = annotation_folder(lists.annotations)
+        found = [name for name in ANNOTATED if LAYOUTS[name].recognises(folder)]
+        if not found:
+            raise DatasetKeyError(
+                "annotations", f"{{key}}: {folder} holds the official lists of none of {', '.join(ANNOTATED)}"
+            )
+        return found[0]
+    if lists.csv is not None:
+        with open(lists.csv, newline="", encoding="utf-8-sig") as f:
             header = next(csvlib.reader(f), [])
         return "kinetics" if "youtube_id" in [h.strip() for h in header] else "csv"
     entries = [e for e in os.scandir(root) if visible(e.name) and e.path != skip]
@@ -62,9 +79,43 @@ def resolve_layout(root: str, csv: str | None, layout: str, skip: str | None) ->
     return "unlabelled"
 
 
-def list_candidates(root: str, layout: str, csv: str | None, skip: str | None) -> tuple[list[str], list[Candidate]]:
+def _check_lists(layout: str, lists: ListSpec) -> None:
+    """DatasetKeyError naming the setting that does not fit the layout."""
+    spec = LAYOUTS[layout]
+    if spec.uses_csv and lists.csv is None:
+        raise DatasetKeyError("csv", f"layout '{layout}' needs a CSV file ({{key}})")
+    if not spec.uses_csv and lists.csv is not None:
+        raise DatasetKeyError("csv", f"layout '{layout}' does not use a CSV file, but {{key}} is {lists.csv}")
+    if not spec.subsets:
+        for key, value in (("annotations", lists.annotations), ("subset", lists.subset)):
+            if value is not None:
+                raise DatasetKeyError(
+                    key, f"{{key}} is read by the {', '.join(ANNOTATED)} layouts only, not '{layout}'"
+                )
+    elif lists.annotations is None:
+        raise DatasetKeyError("annotations", f"layout '{layout}' reads the official lists: set {{key}} to their folder")
+    elif lists.subset not in spec.subsets:
+        raise DatasetKeyError(
+            "subset", f"{{key}} must be {' or '.join(spec.subsets)} for layout '{layout}', got {lists.subset}"
+        )
+    if lists.split not in spec.splits:
+        shown = ", ".join(map(str, spec.splits))
+        raise DatasetKeyError("split", f"{{key}}={lists.split}: layout '{layout}' has split(s) {shown}")
+
+
+def resolve_layout(root: str, lists: ListSpec, layout: str, skip: str | None) -> str:
+    """The layout ``auto`` stands for, after checking that ``lists`` fits it (DatasetKeyError naming the setting)."""
+    if layout not in LAYOUT_CHOICES:
+        raise DatasetError(f"unknown dataset layout '{layout}'; choose one of {', '.join(LAYOUT_CHOICES)}")
+    if layout == "auto":
+        layout = _recognise(root, lists, skip)
+    _check_lists(layout, lists)
+    return layout
+
+
+def list_candidates(root: str, layout: str, lists: ListSpec, skip: str | None) -> tuple[list[str], list[Candidate]]:
     """Classes and candidate files of a resolved layout, sorted by path, with their stat (or the reason 'missing')."""
-    classes, found = LAYOUTS[layout].candidates(root, csv, skip)
+    classes, found = LAYOUTS[layout].candidates(root, lists, skip)
     for c in found:
         try:
             st = os.stat(abspath(root, c.path))

@@ -8,7 +8,7 @@ import posixpath
 import re
 from collections.abc import Iterable
 
-from cvrl_pl.data.layouts.files import Candidate
+from cvrl_pl.data.layouts.files import Candidate, ListSpec
 from cvrl_pl.errors import DatasetError
 
 
@@ -46,8 +46,9 @@ def label_ids(names: list[str]) -> tuple[list[str], dict[str, int]]:
     return classes, {n: i for i, n in enumerate(classes)}
 
 
-def csv_candidates(root: str, csv: str, skip: str | None) -> tuple[list[str], list[Candidate]]:
+def csv_candidates(root: str, lists: ListSpec, skip: str | None) -> tuple[list[str], list[Candidate]]:
     """Classes and files of a ``path,label`` list."""
+    csv = lists.csv
     found: dict[str, tuple[int, str]] = {}
     for line, fields in csv_rows(csv):
         if [x.lower() for x in fields] == ["path", "label"] and not found:

@@ -1,10 +1,29 @@
-"""What every layout shares: the candidate file record and walking a folder tree."""
+"""What every layout shares: which list to read, the candidate file record, walking a folder tree, reading
+annotation lines, and finding a listed file under its own name or a transcoded one."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import posixpath
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from cvrl_pl.errors import DatasetError
+
+# Extensions a listed video may have on disk besides its own: the copies ``python -m cvrl_pl.data.prepare`` writes.
+TRANSCODED_EXTENSIONS = (".webm", ".mp4", ".mkv")
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """Which list of a dataset a layout reads besides the root: a CSV file (csv, kinetics), or a dataset's official
+    annotation files with the split number and subset to take (ucf101, hmdb51, ssv2)."""
+
+    csv: str | None = None
+    annotations: str | None = None
+    split: int = 1
+    subset: str | None = None
 
 
 @dataclass
@@ -43,3 +62,58 @@ def abspath(root: str, rel: str) -> str:
 def relpath(root: str, path: str) -> str:
     """``path`` relative to ``root``, with POSIX separators (as the index stores it)."""
     return Path(os.path.relpath(path, root)).as_posix()
+
+
+def annotation_lines(path: str) -> Iterator[tuple[int, str]]:
+    """(line number, stripped text) of the non-blank lines of an annotation list; Windows line endings and a BOM
+    are fine (the UCF-101 lists have both). DatasetError naming the file if it cannot be read."""
+    try:
+        with open(path, encoding="utf-8-sig", newline=None) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        raise DatasetError(f"annotation file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read the annotation file: {exc}") from None
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            yield number, line.strip()
+
+
+@dataclass
+class Folders:
+    """Folder listings of a dataset root, read once each, to find where a listed video is on disk."""
+
+    root: str
+    _names: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    def _listing(self, folder: str) -> dict[str, list[str]]:
+        """Lower-cased name -> the visible names in ``folder`` (POSIX, relative to root) that have it."""
+        if folder not in self._names:
+            full = abspath(self.root, folder) if folder else self.root
+            names = sorted(n for n in os.listdir(full) if visible(n)) if os.path.isdir(full) else []
+            by_lower: dict[str, list[str]] = {}
+            for n in names:
+                by_lower.setdefault(n.lower(), []).append(n)
+            self._names[folder] = by_lower
+        return self._names[folder]
+
+    def find(self, names: Iterable[str], extensions: tuple[str, ...] = TRANSCODED_EXTENSIONS) -> str | None:
+        """The first of ``names`` (POSIX paths relative to root) found on disk, trying each under its own name, then
+        its name in another letter case (when only one file matches), then with each of ``extensions``."""
+        names = list(names)
+        tries = [*names, *(posixpath.splitext(n)[0] + e for n in names for e in extensions)]
+        for rel in dict.fromkeys(tries):
+            folder, name = posixpath.split(rel)
+            matches = self._listing(folder).get(name.lower(), [])
+            if name in matches:
+                return rel
+            if len(matches) == 1:
+                return posixpath.join(folder, matches[0])
+        return None
+
+
+def annotation_folder(path: str | None) -> str:
+    """The folder of a dataset's official lists, given as the folder or as one of its files."""
+    if path is None or not os.path.exists(path):
+        raise DatasetError(f"annotation folder not found: {path}")
+    return path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))

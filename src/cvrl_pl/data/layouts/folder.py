@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
-from cvrl_pl.data.layouts.files import Candidate, relpath, visible, walk_files
+from cvrl_pl.data.layouts.files import Candidate, ListSpec, relpath, visible, walk_files
 
 
-def folder_candidates(root: str, csv: str | None, skip: str | None) -> tuple[list[str], list[Candidate]]:
+def folder_candidates(root: str, lists: ListSpec, skip: str | None) -> tuple[list[str], list[Candidate]]:
     """Classes and files of ``root/<class>/...``; a file directly in root has no class and is rejected."""
     entries = sorted((e for e in os.scandir(root) if visible(e.name)), key=lambda e: e.name)
     classes = [e.name for e in entries if e.is_dir()]

@@ -4,11 +4,9 @@ row's file is ``root/<split>/<label>/<youtube_id>_<start:06d>_<end:06d>.mp4`` (o
 from __future__ import annotations
 
 import csv as csvlib
-import os
-import posixpath
 
 from cvrl_pl.data.layouts.csv_list import add_row
-from cvrl_pl.data.layouts.files import Candidate, visible
+from cvrl_pl.data.layouts.files import Candidate, Folders, ListSpec
 from cvrl_pl.errors import DatasetError
 
 KINETICS_COLUMNS = ("label", "youtube_id", "time_start", "time_end", "split")
@@ -33,16 +31,9 @@ def _clip_folders(row: dict[str, str]) -> list[str]:
     return list(dict.fromkeys([f"{split}/{label}", f"{split}/{label.replace(' ', '_')}", split]))
 
 
-def kinetics_candidates(root: str, csv: str, skip: str | None) -> tuple[list[str], list[Candidate]]:
+def kinetics_candidates(root: str, lists: ListSpec, skip: str | None) -> tuple[list[str], list[Candidate]]:
     """Classes (the sorted label names) and the file of every annotated clip, found or reported missing."""
-    listings: dict[str, set[str]] = {}
-
-    def listing(folder: str) -> set[str]:
-        if folder not in listings:
-            full = os.path.join(root, *folder.split("/"))
-            listings[folder] = {n for n in os.listdir(full) if visible(n)} if os.path.isdir(full) else set()
-        return listings[folder]
-
+    csv, folders = lists.csv, Folders(root)
     found: dict[str, tuple[int, str]] = {}
     with open(csv, newline="", encoding="utf-8-sig") as f:
         reader = csvlib.DictReader(f, skipinitialspace=True)
@@ -56,7 +47,7 @@ def kinetics_candidates(root: str, csv: str, skip: str | None) -> tuple[list[str
             stem = _clip_name(csv, reader.line_num, row)
             rel = f"{row['split']}/{row['label']}/{stem}.mp4"  # the expected name, reported if there is no file
             names = (f"{d}/{stem}{e}" for d in _clip_folders(row) for e in KINETICS_EXTENSIONS)
-            rel = next((n for n in names if posixpath.basename(n) in listing(posixpath.dirname(n))), rel)
+            rel = folders.find(names, extensions=()) or rel
             add_row(found, rel, row["label"], csv=csv, line=reader.line_num)
     classes = sorted({name for _, name in found.values()})
     ids = {n: i for i, n in enumerate(classes)}

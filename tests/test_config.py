@@ -118,8 +118,15 @@ def test_validation_splits_take_layout_and_csv(tmp_path):
 
 @pytest.mark.parametrize(("old", "new"), sorted(RENAMED.items()))
 def test_renamed_keys_still_load_with_a_warning_naming_the_new_key(tmp_path, old, new):
-    value = {"eval.probe_views": "[2,1]", "eval.knn_temperature": "0.5", "eval.probe_lr": "0.5"}.get(old, "7")
-    if old.endswith("_root"):
+    value = {
+        "eval.probe_views": "[2,1]",
+        "eval.knn_temperature": "0.5",
+        "eval.probe_lr": "0.5",
+        "eval.val_layout": "ucf101",
+        "eval.val_subset": "test",
+        "eval.val_split": "2",
+    }.get(old, "7")
+    if old.endswith(("_root", "_annotations")):
         value = "some/split"
     expected = load_config(None, [f"{new}={value}"])
     with pytest.warns(DeprecatedKeyWarning, match=rf"override '{old}=.*'{old}' is deprecated; use '{new}'"):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, read_write
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 from pytorch_lightning.plugins.environments import SLURMEnvironment
@@ -251,8 +251,9 @@ def run_splits(cfg: DictConfig, splits: list[int]) -> Path:
     per_split = {}
     for n in splits:
         split_cfg = copy.deepcopy(cfg)
-        split_cfg.data.split = split_cfg.val.split = n
-        split_cfg.trainer.run_name = f"{cfg.trainer.run_name}/split{n}"
+        with read_write(split_cfg):  # a loaded config is read-only
+            split_cfg.data.split = split_cfg.val.split = n
+            split_cfg.trainer.run_name = f"{cfg.trainer.run_name}/split{n}"
         done = out / f"split{n}"
         if not _finished(done, split_cfg):
             done = run(split_cfg)

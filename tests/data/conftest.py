@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from cvrl_pl.data.index import build as index_build
 from tests.helpers.videos import write_video
 
 
@@ -24,3 +26,17 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         "vp9_40": write_video(d / "vp9_40.webm", 40, codec="vp9"),
         "h264_40": write_video(d / "h264_40.mp4", 40, codec="h264"),
     }
+
+
+@pytest.fixture
+def probe_counter(monkeypatch) -> list[str]:
+    """Every path probed, in order: reuse must probe nothing it already knows."""
+    probed: list[str] = []
+    real = index_build.probe_all
+
+    def counting(paths, workers=None, progress=True, verify="first"):
+        probed.extend(os.path.basename(p) for p in paths)
+        return real(paths, workers, progress, verify)
+
+    monkeypatch.setattr(index_build, "probe_all", counting)
+    return probed

@@ -7,13 +7,15 @@ import math
 from typing import Any
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def summarise_splits(per_split: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """{"splits": the per-split metrics, "mean" and "std": of every numeric metric all splits report}. The std is
     the sample one (n - 1; 0 for one split)."""
-    shared = [
-        k for k, v in next(iter(per_split.values())).items() if isinstance(v, int | float) and not isinstance(v, bool)
-    ]
-    keys = [k for k in shared if all(isinstance(m.get(k), int | float) for m in per_split.values())]
+    first = next(iter(per_split.values()))
+    keys = [k for k, v in first.items() if _number(v) and all(_number(m.get(k)) for m in per_split.values())]
     mean, std = {}, {}
     for k in keys:
         values = [float(m[k]) for m in per_split.values()]

@@ -8,7 +8,6 @@ import shutil
 import pytest
 
 from cvrl_pl.data.index import DatasetError, VideoIndex, build_index, load_or_build_index
-from cvrl_pl.data.index import build as index_build
 from tests.helpers.index import put
 
 
@@ -27,20 +26,6 @@ def test_no_usable_video_names_root_and_files(tmp_path):
     message = str(err.value)
     assert f"no usable videos in dataset root {root}" in message
     assert "  a.mp4: empty file" in message and "  b.txt: not a video" in message
-
-
-@pytest.fixture
-def probe_counter(monkeypatch) -> list[str]:
-    """Every path probed, in order: reuse must probe nothing it already knows."""
-    probed: list[str] = []
-    real = index_build.probe_all
-
-    def counting(paths, workers=None, progress=True, verify="first"):
-        probed.extend(os.path.basename(p) for p in paths)
-        return real(paths, workers, progress, verify)
-
-    monkeypatch.setattr(index_build, "probe_all", counting)
-    return probed
 
 
 def test_reuse_probes_only_new_or_changed_files(clips, tmp_path, probe_counter):

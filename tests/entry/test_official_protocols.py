@@ -130,8 +130,5 @@ def test_retrieval_on_hmdb51_with_the_old_eval_key_names(train, tmp_path):
     assert (metrics["queries"], metrics["gallery"]) == (6, 9)  # split 2: two test and three train videos per class
     assert 0.0 <= metrics["R@1"] <= metrics["R@5"] <= metrics["R@10"] == 100.0  # 9 videos: the whole gallery
 
-    bad = train(*common, *old_names[:4], "val.subset=test", "val.split=4", "trainer.run_name=bad")
-    assert bad.returncode == 2
-    assert "both 'eval.val_split' (deprecated) and 'val.split' are set" in bad.stderr
     bad = train(*common, *old_names[:3], "val.subset=test", "val.split=4", "trainer.run_name=bad")
     assert bad.returncode == 2 and "error: val.split=4: layout 'hmdb51' has split(s) 1, 2, 3" in bad.stderr

@@ -72,7 +72,6 @@ def test_three_split_linear_eval_writes_each_split_and_their_mean_and_std(train,
     report = (tmp_path / "ucf" / "report.md").read_text().splitlines()
     assert report[0] == "# linear_eval on ucf101 splits 1, 2, 3" and report[2] == "| split | top1 | top5 |"
     assert report[-2] == f"| mean | {summary['mean']['top1']:.2f} | {summary['mean']['top5']:.2f} |"
-    assert "decoder" not in proc.stderr.lower() or "pyav" in proc.stderr.lower()
 
     again = train(*args, "trainer.run_name=ucf", "--splits", "1,2,3")  # every split done: nothing runs again
     assert again.returncode == 0 and "linear_eval: top-1" not in again.stdout

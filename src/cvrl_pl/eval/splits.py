@@ -1,5 +1,5 @@
 """The three-split protocol's summary: UCF-101 and HMDB-51 results are reported as the mean over their official
-splits (CVRL's table 5 among them); here with the per-split numbers and their sample standard deviation too."""
+splits; here with the per-split numbers and their sample standard deviation too."""
 
 from __future__ import annotations
 

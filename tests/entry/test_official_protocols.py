@@ -10,6 +10,7 @@ import statistics
 import pytest
 
 from tests.helpers.official import write_hmdb51, write_ucf101
+from tests.helpers.runs import EVAL_TINY
 
 TINY = [
     "model.encoder=r3d18",
@@ -17,12 +18,7 @@ TINY = [
     "data.batch_size=6",
     "data.num_workers=1",
     "eval.batch_size=6",
-    "eval.num_frames=4",
-    "eval.stride=2",
-    "eval.crop_size=32",
-    "eval.test_crop_size=32",
-    "eval.short_side=32",
-    "eval.num_temporal=2",
+    *EVAL_TINY,
     "eval.num_spatial=2",
     "trainer.max_epochs=1",
     "trainer.log_every_n_steps=1",

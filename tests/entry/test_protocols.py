@@ -9,6 +9,7 @@ import torch
 
 from cvrl_pl.data.synthetic import SyntheticSpec, generate
 from cvrl_pl.models import build_encoder
+from tests.helpers.runs import EVAL_TINY
 
 SMALL = [
     "model.encoder=r3d18",
@@ -21,15 +22,7 @@ SMALL = [
     "data.num_frames=4",
     "data.crop_size=32",
 ]
-EVAL = [
-    "eval.num_frames=4",
-    "eval.stride=2",
-    "eval.crop_size=32",
-    "eval.test_crop_size=32",
-    "eval.short_side=32",
-    "eval.num_temporal=2",
-    "eval.num_spatial=3",
-]
+EVAL = [*EVAL_TINY, "eval.num_spatial=3"]
 
 
 @pytest.fixture(scope="module")

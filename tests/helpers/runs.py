@@ -15,6 +15,16 @@ TINY = [
     "trainer.checkpoint_every_n_steps=0",
 ]
 
+# Tiny evaluation clips for the protocols: 2 clips x (eval.num_spatial) crops of 4 frames at 32 pixels.
+EVAL_TINY = [
+    "eval.num_frames=4",
+    "eval.stride=2",
+    "eval.crop_size=32",
+    "eval.test_crop_size=32",
+    "eval.short_side=32",
+    "eval.num_temporal=2",
+]
+
 
 def metric_rows(run_dir):
     """The rows of every CSV log version of ``run_dir`` that logged a training loss, oldest first."""

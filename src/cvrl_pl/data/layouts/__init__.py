@@ -41,10 +41,13 @@ LAYOUTS: dict[str, Layout] = {
     "kinetics": Layout(kinetics_candidates, uses_csv=True),
     "unlabelled": Layout(unlabelled_candidates),
     "ucf101": Layout(
-        ucf101.ucf101_candidates, subsets=("train", "test"), splits=ucf101.SPLITS, recognises=ucf101.is_ucf101_folder
+        ucf101.ucf101_candidates,
+        subsets=tuple(ucf101.LIST_PREFIX),
+        splits=ucf101.SPLITS,
+        recognises=ucf101.is_ucf101_folder,
     ),
     "hmdb51": Layout(
-        hmdb51.hmdb51_candidates, subsets=("train", "test"), splits=hmdb51.SPLITS, recognises=hmdb51.is_hmdb51_folder
+        hmdb51.hmdb51_candidates, subsets=tuple(hmdb51.TAGS), splits=hmdb51.SPLITS, recognises=hmdb51.is_hmdb51_folder
     ),
     "ssv2": Layout(
         ssv2.ssv2_candidates, subsets=tuple(ssv2.SUBSET_FILES), splits=ssv2.SPLITS, recognises=ssv2.is_ssv2_folder

@@ -15,6 +15,7 @@ from dali_pipelines.sources import VideoTable
 ENCODERS = {  # codec -> (PyAV encoder, file extension, options); quality about that of web video
     "vp9": ("libvpx-vp9", "webm", {"deadline": "realtime", "cpu-used": "8", "crf": "32", "b:v": "0"}),
     "h264": ("libx264", "mp4", {"preset": "ultrafast", "crf": "23"}),
+    "mpeg4": ("mpeg4", "avi", {"qscale": "4"}),  # MPEG-4 part 2 in AVI: how UCF-101 and HMDB-51 ship
 }
 
 

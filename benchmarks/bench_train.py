@@ -3,7 +3,8 @@
 For each variant (precision, memory format, torch.compile), two Lightning runs of the same model and batch:
 - ceiling: the same batch, already on the device, every step (the model's own speed: no data loading at all)
 - end_to_end: the real DALI pipeline (CVRLDataModule) over generated videos
-Their ratio is the input pipeline's efficiency. Rates are clips per second (two clips per video per step). The end
+Their ratio is the input pipeline's efficiency. Rates are clips per second (aug.num_clips clips per video per step:
+two, or rho with a variant part rho3 / rho4, e.g. --variants fp32,fp32+rho4 measures both side by side). The end
 to end run also reports its data wait: the fraction of its time spent between steps, waiting for batches. A ratio
 below 1 with little wait means the pipeline slows the steps down (on a CPU it shares the cores), not starves them.
 
@@ -36,6 +37,8 @@ VARIANTS = {  # name part -> config overrides
     "bf16": ["trainer.precision=bf16-mixed"],
     "cl": ["model.channels_last_3d=true"],
     "compile": ["model.compile=true"],
+    "rho3": ["aug.num_clips=3"],
+    "rho4": ["aug.num_clips=4"],
 }
 
 
@@ -118,8 +121,10 @@ def measure(cfg: DictConfig, device: str, data: str, *, warmup: int, seconds: fl
     module = CVRLModule(cfg)
     if data == "ceiling":
         d = cfg.data
-        shape = (d.batch_size, 2 * d.num_frames, d.crop_size, d.crop_size, 3)  # as the pipeline delivers it
-        batch = pretrain_batch({"views": torch.rand(shape, device="cuda" if device == "gpu" else "cpu")})
+        rho = cfg.aug.num_clips
+        shape = (d.batch_size, rho * d.num_frames, d.crop_size, d.crop_size, 3)  # as the pipeline delivers it
+        views = torch.rand(shape, device="cuda" if device == "gpu" else "cpu")
+        batch = pretrain_batch({"views": views}, num_views=rho)
         trainer.fit(module, train_dataloaders=RepeatedBatch(batch, 100_000))
     else:
         trainer.fit(module, datamodule=CVRLDataModule(cfg))
@@ -154,8 +159,10 @@ def main() -> None:
     parser.add_argument("--base-channels", type=int, default=16)
     parser.add_argument("--frames", type=int, default=8, help="frames per clip")
     parser.add_argument("--size", type=int, default=64, help="crop size")
-    parser.add_argument("--batch", default="8", help="videos per step (2 clips each), or max (GPU only)")
-    parser.add_argument("--variants", default=None, help="comma-separated, parts joined by +: fp32 bf16 cl compile")
+    parser.add_argument("--batch", default="8", help="videos per step (2 clips each, rho with rhoN), or max (GPU)")
+    parser.add_argument(
+        "--variants", default=None, help="comma-separated, parts joined by +: fp32 bf16 cl compile rho3 rho4"
+    )
     parser.add_argument("--device", choices=["cpu", "gpu"], default="gpu" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--videos", type=int, default=16)
     parser.add_argument("--video-frames", type=int, default=100)

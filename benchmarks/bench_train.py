@@ -7,6 +7,7 @@ Their ratio is the input pipeline's efficiency. Rates are clips per second (aug.
 two, or rho with a variant part rho3 / rho4, e.g. --variants fp32,fp32+rho4 measures both side by side). The end
 to end run also reports its data wait: the fraction of its time spent between steps, waiting for batches. A ratio
 below 1 with little wait means the pipeline slows the steps down (on a CPU it shares the cores), not starves them.
+With --rounds N every variant runs N times in turn, and the figures are the medians.
 
     python benchmarks/bench_train.py                                          # a small CPU-sized model
     python benchmarks/bench_train.py --encoder r3d50 --base-channels 64 --frames 16 --size 224 --batch max \\
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -173,6 +175,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="DALI threads")
     parser.add_argument("--warmup", type=int, default=3, help="steps before timing (compilation, autotuning)")
     parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per run")
+    parser.add_argument("--rounds", type=int, default=1, help="times each variant is run, in turn (medians)")
     parser.add_argument("--video-dir", type=Path, help="keep (and reuse) the generated videos here")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
@@ -182,11 +185,16 @@ def main() -> None:
     results = {}
     with video_folder(args.video_dir) as tmp:
         make_videos(Path(tmp), args.videos, args.video_frames, size=(args.width, args.height), codec=args.codec)
-        for variant in variants:
-            batch = largest_batch(args, Path(tmp), variant) if args.batch == "max" else int(args.batch)
-            cfg = config(args, Path(tmp), variant, batch)
-            ceiling, _ = measure(cfg, args.device, "ceiling", warmup=args.warmup, seconds=args.seconds)
-            end_to_end, wait = measure(cfg, args.device, "end_to_end", warmup=args.warmup, seconds=args.seconds)
+        batches = {v: largest_batch(args, Path(tmp), v) if args.batch == "max" else int(args.batch) for v in variants}
+        runs = {v: [] for v in variants}
+        for _ in range(args.rounds):  # every variant in turn, each round: a slow minute of a shared machine is spread
+            for variant, batch in batches.items():
+                cfg = config(args, Path(tmp), variant, batch)
+                ceiling, _ = measure(cfg, args.device, "ceiling", warmup=args.warmup, seconds=args.seconds)
+                end_to_end, wait = measure(cfg, args.device, "end_to_end", warmup=args.warmup, seconds=args.seconds)
+                runs[variant].append((ceiling, end_to_end, wait))
+        for variant, batch in batches.items():
+            ceiling, end_to_end, wait = (statistics.median(x) for x in zip(*runs[variant], strict=True))
             results[variant] = {
                 "batch": batch,
                 # 4 significant digits: at a few clips/s (a CPU), one decimal would blur the ratio below

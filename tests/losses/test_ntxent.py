@@ -98,13 +98,25 @@ def test_more_views_of_a_video_are_all_positives():
     negatives 0, so each pair costs log(1 + 3 (n - 1) exp(-1 / t))."""
     z = torch.eye(8, dtype=torch.float64) * 5
     out = NTXentLoss(0.1).compute(z, z.clone(), z.clone())
-    assert out.positives.shape == (24, 2) and out.negatives.shape == (24, 24)
+    assert out.positives.shape == (24, 2) and out.negative_max.shape == (24,)
     assert out.loss.item() == pytest.approx(math.log(1 + 21 * math.exp(-10)), rel=1e-9)
     assert positive_top1(out).item() == 1.0
     # video 0's third view made nearly video 1's: that clip alone finds a negative nearer than its positives
     moved = z.clone()
     moved[0] = z[1] + 0.1 * z[0]
     assert positive_top1(NTXentLoss(0.1).compute(z, z.clone(), moved)).item() == pytest.approx(23 / 24)
+
+
+def test_runs_in_float32_under_bf16_autocast():
+    """bf16-mixed training: the logits are float32 whatever the projections' dtype, the gradients take theirs."""
+    torch.manual_seed(0)
+    views = [torch.randn(6, 8).bfloat16().requires_grad_() for _ in range(3)]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = NTXentLoss(0.1)(*views)
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(NTXentLoss(0.1)(*(v.float() for v in views)).item(), rel=1e-6)
+    loss.backward()
+    assert all(v.grad.dtype == torch.bfloat16 and v.grad.abs().sum() > 0 for v in views)
 
 
 def test_rejects_bad_shapes_and_temperature():

@@ -23,7 +23,31 @@ from cvrl_pl.runtime.distributed import gather_with_grad
 class NTXentOutput(NamedTuple):
     loss: torch.Tensor
     positives: torch.Tensor  # (rho n, rho - 1): each local anchor's logits with the other clips of its video
-    negatives: torch.Tensor  # (rho n, rho N): its logits with every clip of the global batch, own video's at -inf
+    negative_max: torch.Tensor  # (rho n,): its largest logit with a clip of another video
+
+
+class _NegativeLogSumExp(torch.autograd.Function):
+    """Per anchor, log sum exp of its logits with every clip of the other videos, and their max (no gradient).
+
+    One (rho n, rho N) buffer lives from forward to backward, against three for autograd's masked copy plus
+    logsumexp: the logits are masked in place, and backward turns them into their softmax weights.
+    """
+
+    @staticmethod
+    def forward(ctx, anchors: torch.Tensor, candidates: torch.Tensor, own: torch.Tensor):
+        logits = (anchors @ candidates.T).scatter_(1, own, float("-inf"))  # own video's columns left out
+        lse = torch.logsumexp(logits, dim=1)
+        ctx.save_for_backward(anchors, candidates, logits, lse)
+        ctx.mark_non_differentiable(top := logits.amax(dim=1))
+        return lse, top
+
+    @staticmethod
+    def backward(ctx, grad_lse: torch.Tensor, _grad_top: torch.Tensor):
+        anchors, candidates, logits, lse = ctx.saved_tensors
+        # d lse / d logit is the softmax: 0 where masked (also in a batch of one video: no negatives, lse = -inf)
+        lse = lse.clamp(min=torch.finfo(lse.dtype).min)
+        weights = (logits - lse[:, None]).exp_().mul_(grad_lse[:, None])
+        return weights @ candidates, weights.T @ anchors, None
 
 
 def ntxent(views: tuple[torch.Tensor, ...] | list[torch.Tensor], temperature: float) -> NTXentOutput:
@@ -32,23 +56,28 @@ def ntxent(views: tuple[torch.Tensor, ...] | list[torch.Tensor], temperature: fl
     rho = len(views)
     if rho < 2 or any(v.dim() != 2 or v.shape != views[0].shape for v in views):
         raise ValueError(f"NT-Xent needs two or more views, all (N, D); got {[tuple(v.shape) for v in views]}")
-    n, device = views[0].shape[0], views[0].device
-    local = F.normalize(torch.stack(views, dim=1), dim=2)  # (n, rho, D)
-    everyone, offset = gather_with_grad(local)  # (N, rho, D): one collective for all views
+    device = views[0].device
+    stacked = torch.stack(views, dim=1)  # (n, rho, D)
+    with torch.autocast(device.type, enabled=False):  # at least float32 under bf16-mixed too; gradients cast back
+        return _ntxent(F.normalize(stacked.to(torch.promote_types(stacked.dtype, torch.float32)), dim=2), temperature)
+
+
+def _ntxent(local: torch.Tensor, temperature: float) -> NTXentOutput:
+    """The loss of this rank's L2-normalised views (n, rho, D) against those of every rank."""
+    n, rho, device = local.shape[0], local.shape[1], local.device
+    everyone, offset = gather_with_grad(local)  # (N, rho, D), L2-normalised: one collective for all views
     big_n = everyone.shape[0]
-    anchors = local.transpose(0, 1).reshape(rho * n, -1)  # row v n + i: view v of local video i
+    anchors = local.transpose(0, 1).reshape(rho * n, -1) / temperature  # row v n + i: view v of local video i
     candidates = everyone.transpose(0, 1).reshape(rho * big_n, -1)  # column w N + g: view w of global video g
-    logits = anchors @ candidates.T / temperature
     # The columns of each anchor's own video, (rho n, rho): itself in its own view, its positives in the others.
     video = (torch.arange(n, device=device) + offset).repeat(rho)
     own = video[:, None] + big_n * torch.arange(rho, device=device)[None, :]
     others = torch.arange(rho, device=device)[None, :] != torch.arange(rho, device=device).repeat_interleave(n)[:, None]
-    positives = logits.gather(1, own[others].view(rho * n, rho - 1))
-    # torch.full fills on the device; torch.tensor(-inf, device=...) would copy from the host every step.
-    minus_inf = torch.full((), float("-inf"), dtype=logits.dtype, device=device)
-    negatives = logits.scatter(1, own, minus_inf.expand(own.shape))
-    per_pair = torch.logaddexp(positives, torch.logsumexp(negatives, dim=1, keepdim=True)) - positives
-    return NTXentOutput(per_pair.mean(), positives, negatives)
+    positive_cols = own[others].view(rho * n, rho - 1)
+    positives = torch.einsum("ad,apd->ap", anchors, candidates[positive_cols])
+    negative_lse, negative_max = _NegativeLogSumExp.apply(anchors, candidates, own)
+    per_pair = torch.logaddexp(positives, negative_lse[:, None]) - positives
+    return NTXentOutput(per_pair.mean(), positives, negative_max)
 
 
 class NTXentLoss(nn.Module):
@@ -62,7 +91,8 @@ class NTXentLoss(nn.Module):
         self.temperature = temperature
 
     def compute(self, *views: torch.Tensor) -> NTXentOutput:
-        """The loss together with the positive and negative logits (for the positive-retrieval accuracy)."""
+        """The loss together with the positive logits and the largest negative ones (for the positive-retrieval
+        accuracy)."""
         return ntxent(views, self.temperature)
 
     def forward(self, *views: torch.Tensor) -> torch.Tensor:
@@ -72,4 +102,4 @@ class NTXentLoss(nn.Module):
 def positive_top1(out: NTXentOutput) -> torch.Tensor:
     """Fraction of anchors whose nearest neighbour in the global batch (themselves left out) is one of their
     positives."""
-    return (out.positives.amax(dim=1) > out.negatives.amax(dim=1)).float().mean()
+    return (out.positives.amax(dim=1) > out.negative_max).float().mean()

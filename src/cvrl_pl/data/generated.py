@@ -1,7 +1,7 @@
 """Videos generated in memory, for runs and tests that need no files: ``data.source=generated``.
 
 Video i shows one textured rectangle moving at a constant velocity (bouncing off the borders) over a smooth
-background; both are fixed by (seed, i). The two views are drawn with the real CVRL temporal sampler and a
+background; both are fixed by (seed, i). The views are drawn with the real CVRL temporal sampler and a
 clip-consistent random resized crop and flip, so the contrastive task is the paper's, at toy scale
 (``aug.num_clips`` views per video).
 """

@@ -7,9 +7,11 @@
   and what each step adds, in ms per clip (differences of rates: run long enough, --seconds 20, to trust them)
 - with --guarded, also the pipeline through the training loader (DaliLoader with its guard against videos that
   fail to decode), to show what that robustness costs when nothing fails
+- with --num-clips 4 (say), also the pipeline with rho = 4 clips per video (aug.num_clips; the paper's two
+  views' blur and solarize alternating over the clips), all rho read in one decoder call
 
-Rates are clips per second (two clips per video). Example:
-    python benchmarks/bench_data.py --videos 16 --width 340 --height 256 --seconds 10
+Rates are clips per second (two clips per video, rho in a rho variant). Example:
+    python benchmarks/bench_data.py --videos 16 --width 340 --height 256 --seconds 10 --num-clips 4
     python benchmarks/bench_data.py --device gpu --codec h264 --num-frames 16 --crop 224 --batch 32  # a GPU
 """
 
@@ -35,15 +37,15 @@ from cvrl_pl.data.bad_videos import BadVideoGuard
 from cvrl_pl.data.generated import random_resized_crop_flip
 from cvrl_pl.data.loader import DaliLoader, choose_decoder
 from dali_pipelines.graph import decode, pipeline_kwargs, read_samples
-from dali_pipelines.params import ViewAugConfig, blur_window, colour_maps
+from dali_pipelines.params import ViewAugConfig, blur_window, colour_maps, per_clip
 from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
 from dali_pipelines.pyav_decode import decode_pyav
 from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
 from dali_pipelines.sources import PretrainSource, VideoTable
 
 
-def rate(batches: Iterator, batch_size: int, seconds: float, warmup: int = 2) -> float:
-    """Clips/s (2 per video) over ``seconds`` of iterating ``batches`` after ``warmup`` batches."""
+def rate(batches: Iterator, clips_per_batch: int, seconds: float, warmup: int = 2) -> float:
+    """Clips/s over ``seconds`` of iterating ``batches`` after ``warmup`` batches."""
     it = iter(batches)
     for _ in range(warmup):
         next(it)
@@ -51,7 +53,7 @@ def rate(batches: Iterator, batch_size: int, seconds: float, warmup: int = 2) ->
     while time.perf_counter() - start < seconds:
         next(it)
         count += 1
-    return 2 * count * batch_size / (time.perf_counter() - start)
+    return count * clips_per_batch / (time.perf_counter() - start)
 
 
 def dali_batches(pipe, names):
@@ -115,7 +117,9 @@ def stage_variants(source: PretrainSource, device_id: int | None, args: argparse
     return variants
 
 
-def interleaved_rates(variants: dict[str, Variant], batch_size: int, seconds: float, rounds: int) -> dict[str, float]:
+def interleaved_rates(
+    variants: dict[str, Variant], clips_per_batch: dict[str, int], seconds: float, rounds: int
+) -> dict[str, float]:
     """Median clips/s of each variant over ``rounds`` rounds that time every variant in turn for seconds/rounds.
 
     Timing the variants in turn, several times, keeps a slow minute of a shared machine from landing on one of
@@ -125,7 +129,7 @@ def interleaved_rates(variants: dict[str, Variant], batch_size: int, seconds: fl
     for _ in range(rounds):
         for name, build in variants.items():
             batches = build()
-            times[name].append(rate(batches, batch_size, seconds / rounds))
+            times[name].append(rate(batches, clips_per_batch[name], seconds / rounds))
             del batches
             gc.collect()
     return {name: statistics.median(r) for name, r in times.items()}
@@ -134,6 +138,15 @@ def interleaved_rates(variants: dict[str, Variant], batch_size: int, seconds: fl
 def step_costs(rates: dict[str, float]) -> dict[str, float]:
     """ms per clip that each stage adds to the one before it (rates in clips/s, in stage order)."""
     return {b: round(1000 * (1 / rates[b] - 1 / rates[a]), 2) for a, b in itertools.pairwise(rates)}
+
+
+def rho_views(views: tuple[ViewAugConfig, ViewAugConfig], rho: int) -> tuple[ViewAugConfig, ...]:
+    """rho views from the paper's two, their blur and solarize probabilities spread over the clips as training does
+    (params.per_clip)."""
+    blur, solarize = (per_clip([getattr(v, key) for v in views], rho) for key in ("blur_prob", "solarize_prob"))
+    return tuple(
+        dataclasses.replace(views[0], blur_prob=b, solarize_prob=s) for b, s in zip(blur, solarize, strict=True)
+    )
 
 
 def blur_torch(view: torch.Tensor, sigma: float, window: int) -> torch.Tensor:
@@ -198,6 +211,7 @@ def main() -> None:
     parser.add_argument("--video-dir", type=Path, help="keep (and reuse) the generated videos here")
     parser.add_argument("--stages", action="store_true", help="also time the steps one at a time")
     parser.add_argument("--guarded", action="store_true", help="also time the pipeline through the training loader")
+    parser.add_argument("--num-clips", default="", help="also time the pipeline at these rho (comma-separated)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -221,6 +235,11 @@ def main() -> None:
             )
             return (b for _ in iter(int, 1) for b in loader)
 
+        rhos = [int(r) for r in args.num_clips.split(",") if r]
+        many = {
+            rho: PretrainSource(table, rho_views((view1, view2), rho), source.temporal, **source_args, decoder=decoder)
+            for rho in rhos
+        }
         variants = {
             "pipeline": pipeline_variant(source, device_id, args),
             "decode_only": lambda: dali_batches(
@@ -229,8 +248,10 @@ def main() -> None:
             "baseline": baseline_batches,
             **(stage_variants(source, device_id, args) if args.stages else {}),
             **({"guarded": guarded_variant(source, device_id, args)} if args.guarded else {}),
+            **{f"rho{rho}": pipeline_variant(s, device_id, args) for rho, s in many.items()},
         }
-        rates = interleaved_rates(variants, args.batch, args.seconds, args.rounds)
+        clips = {name: args.batch * int(name[3:]) if name.startswith("rho") else 2 * args.batch for name in variants}
+        rates = interleaved_rates(variants, clips, args.seconds, args.rounds)
         pipeline, decode_only, baseline = rates["pipeline"], rates["decode_only"], rates["baseline"]
 
     figures = {
@@ -248,6 +269,11 @@ def main() -> None:
     if args.guarded:
         figures["guarded_clips_s"] = round(rates["guarded"], 1)
         figures["guarded_vs_pipeline"] = round(rates["guarded"] / pipeline, 3)
+    for rho in rhos:
+        figures[f"rho{rho}_clips_s"] = round(rates[f"rho{rho}"], 1)
+        figures[f"rho{rho}_vs_pipeline"] = round(
+            rates[f"rho{rho}"] / pipeline, 3
+        )  # per clip: 1 = rho clips cost rho/2 pairs
     if args.stages:
         stages = {"decode": decode_only, **{stage: rates[stage] for stage in STAGES}, "solarize": pipeline}
         figures["stages_clips_s"] = {k: round(v, 1) for k, v in stages.items()}

@@ -1,12 +1,13 @@
-"""NT-Xent cost against the global batch size, measured in one run; prints one JSON line.
+"""NT-Xent cost against the global batch size and the clips per video, measured in one run; prints one JSON line.
 
-For each global batch N (each video gives 2 clips, so the logits are 2N x 2N), the time of the loss's forward and
-backward and its peak memory: on a GPU the peak of the CUDA allocator, on a CPU the peak resident memory of a
-fresh process per size (over its resident memory just before the loss). The logits grow as N^2, so time and
-memory should grow about 4x per doubling once N is large. Under DDP each rank scores only its own 2n anchors
-against the 2N clips: divide by the number of ranks.
+For each number of clips per video rho and global batch N (the logits are rho N x rho N), the time of the loss's
+forward and backward and its peak memory: on a GPU the peak of the CUDA allocator, on a CPU the peak resident
+memory of a fresh process per size (over its resident memory just before the loss). The logits grow as
+(rho N)^2, so time and memory should grow about 4x per doubling of N once N is large, and (rho / 2)^2 over rho = 2
+at the same N. Under DDP each rank scores only its own rho n anchors against the rho N clips: divide by the
+number of ranks.
 
-    python benchmarks/bench_loss.py --sizes 256,512,1024,2048,4096
+    python benchmarks/bench_loss.py --sizes 256,512,1024,2048,4096 --num-clips 2,4
 """
 
 from __future__ import annotations
@@ -31,15 +32,15 @@ def _rss_kib(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def one_size(n: int, dim: int, device: str, repeats: int) -> dict:
-    """Time (ms per forward+backward) and peak memory (MiB) of NT-Xent at global batch ``n``."""
+def one_size(n: int, rho: int, dim: int, device: str, repeats: int) -> dict:
+    """Time (ms per forward+backward) and peak memory (MiB) of NT-Xent at global batch ``n`` with ``rho`` views."""
     target = "cuda" if device == "gpu" else "cpu"
-    z1 = torch.randn(n, dim, device=target, requires_grad=True)
-    z2 = torch.randn(n, dim, device=target, requires_grad=True)
+    views = [torch.randn(n, dim, device=target, requires_grad=True) for _ in range(rho)]
 
     def step() -> None:
-        ntxent(z1, z2, 0.1).loss.backward()
-        z1.grad = z2.grad = None
+        ntxent(views, 0.1).loss.backward()
+        for z in views:
+            z.grad = None
 
     step()  # warm-up (allocator, kernels, thread pool)
     step()
@@ -56,12 +57,13 @@ def one_size(n: int, dim: int, device: str, repeats: int) -> dict:
         torch.cuda.synchronize()
     ms = (time.perf_counter() - start) / repeats * 1000
     peak = torch.cuda.max_memory_allocated() if target == "cuda" else _rss_kib("VmHWM") * 1024
-    return {"batch": n, "ms": round(ms, 3), "peak_mib": round((peak - before) / 2**20, 1)}
+    return {"clips": rho, "batch": n, "ms": round(ms, 3), "peak_mib": round((peak - before) / 2**20, 1)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="256,512,1024,2048,4096", help="global batch sizes (videos)")
+    parser.add_argument("--num-clips", default="2", help="clips per video, comma-separated (rho)")
     parser.add_argument("--dim", type=int, default=128, help="projection dimension")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", choices=["cpu", "gpu"], default="gpu" if torch.cuda.is_available() else "cpu")
@@ -69,20 +71,27 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one_size(args.one, args.dim, args.device, args.repeats)))
+        print(json.dumps(one_size(args.one, int(args.num_clips), args.dim, args.device, args.repeats)))
         return
 
     rows = []
-    for n in map(int, args.sizes.split(",")):
-        # A fresh process per size: the CPU peak (VmHWM) cannot be reset within a process.
-        cmd = [sys.executable, __file__, "--one", str(n), "--dim", str(args.dim), "--repeats", str(args.repeats)]
-        out = subprocess.run([*cmd, "--device", args.device], capture_output=True, text=True, check=True).stdout
-        row = json.loads(out.splitlines()[-1])
-        row["logits_mib"] = round(4 * (2 * n) ** 2 / 2**20, 1)  # one float32 2N x 2N matrix
-        rows.append(row)
+    clips = [int(r) for r in args.num_clips.split(",")]
+    for rho in clips:
+        for n in map(int, args.sizes.split(",")):
+            # A fresh process per size: the CPU peak (VmHWM) cannot be reset within a process.
+            cmd = [sys.executable, __file__, "--one", str(n), "--num-clips", str(rho), "--dim", str(args.dim)]
+            cmd += ["--repeats", str(args.repeats), "--device", args.device]
+            row = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+            row["logits_mib"] = round(4 * (rho * n) ** 2 / 2**20, 1)  # one float32 rho N x rho N matrix
+            rows.append(row)
     for small, big in zip(rows, rows[1:], strict=False):
-        big["ms_vs_previous"] = round(big["ms"] / small["ms"], 2)
-        big["batch_vs_previous"] = round(big["batch"] / small["batch"], 2)
+        if small["clips"] == big["clips"]:
+            big["ms_vs_previous"] = round(big["ms"] / small["ms"], 2)
+            big["batch_vs_previous"] = round(big["batch"] / small["batch"], 2)
+    first = {row["batch"]: row for row in rows if row["clips"] == clips[0]}
+    for row in rows:
+        if row["clips"] != clips[0]:
+            row[f"ms_vs_{clips[0]}_clips"] = round(row["ms"] / first[row["batch"]]["ms"], 2)
     figures = {"device": args.device, "dim": args.dim, "sizes": rows}
     print(json.dumps(figures))
     if args.json:

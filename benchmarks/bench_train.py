@@ -3,9 +3,11 @@
 For each variant (precision, memory format, torch.compile), two Lightning runs of the same model and batch:
 - ceiling: the same batch, already on the device, every step (the model's own speed: no data loading at all)
 - end_to_end: the real DALI pipeline (CVRLDataModule) over generated videos
-Their ratio is the input pipeline's efficiency. Rates are clips per second (two clips per video per step). The end
+Their ratio is the input pipeline's efficiency. Rates are clips per second (aug.num_clips clips per video per step:
+two, or rho with a variant part rho3 / rho4, e.g. --variants fp32,fp32+rho4 measures both side by side). The end
 to end run also reports its data wait: the fraction of its time spent between steps, waiting for batches. A ratio
 below 1 with little wait means the pipeline slows the steps down (on a CPU it shares the cores), not starves them.
+With --rounds N every variant runs N times in turn, and the figures are the medians.
 
     python benchmarks/bench_train.py                                          # a small CPU-sized model
     python benchmarks/bench_train.py --encoder r3d50 --base-channels 64 --frames 16 --size 224 --batch max \\
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -36,6 +39,8 @@ VARIANTS = {  # name part -> config overrides
     "bf16": ["trainer.precision=bf16-mixed"],
     "cl": ["model.channels_last_3d=true"],
     "compile": ["model.compile=true"],
+    "rho3": ["aug.num_clips=3"],
+    "rho4": ["aug.num_clips=4"],
 }
 
 
@@ -118,8 +123,10 @@ def measure(cfg: DictConfig, device: str, data: str, *, warmup: int, seconds: fl
     module = CVRLModule(cfg)
     if data == "ceiling":
         d = cfg.data
-        shape = (d.batch_size, 2 * d.num_frames, d.crop_size, d.crop_size, 3)  # as the pipeline delivers it
-        batch = pretrain_batch({"views": torch.rand(shape, device="cuda" if device == "gpu" else "cpu")})
+        rho = cfg.aug.num_clips
+        shape = (d.batch_size, rho * d.num_frames, d.crop_size, d.crop_size, 3)  # as the pipeline delivers it
+        views = torch.rand(shape, device="cuda" if device == "gpu" else "cpu")
+        batch = pretrain_batch({"views": views}, num_views=rho)
         trainer.fit(module, train_dataloaders=RepeatedBatch(batch, 100_000))
     else:
         trainer.fit(module, datamodule=CVRLDataModule(cfg))
@@ -154,8 +161,10 @@ def main() -> None:
     parser.add_argument("--base-channels", type=int, default=16)
     parser.add_argument("--frames", type=int, default=8, help="frames per clip")
     parser.add_argument("--size", type=int, default=64, help="crop size")
-    parser.add_argument("--batch", default="8", help="videos per step (2 clips each), or max (GPU only)")
-    parser.add_argument("--variants", default=None, help="comma-separated, parts joined by +: fp32 bf16 cl compile")
+    parser.add_argument("--batch", default="8", help="videos per step (2 clips each, rho with rhoN), or max (GPU)")
+    parser.add_argument(
+        "--variants", default=None, help="comma-separated, parts joined by +: fp32 bf16 cl compile rho3 rho4"
+    )
     parser.add_argument("--device", choices=["cpu", "gpu"], default="gpu" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--videos", type=int, default=16)
     parser.add_argument("--video-frames", type=int, default=100)
@@ -166,6 +175,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="DALI threads")
     parser.add_argument("--warmup", type=int, default=3, help="steps before timing (compilation, autotuning)")
     parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per run")
+    parser.add_argument("--rounds", type=int, default=1, help="times each variant is run, in turn (medians)")
     parser.add_argument("--video-dir", type=Path, help="keep (and reuse) the generated videos here")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
@@ -175,11 +185,16 @@ def main() -> None:
     results = {}
     with video_folder(args.video_dir) as tmp:
         make_videos(Path(tmp), args.videos, args.video_frames, size=(args.width, args.height), codec=args.codec)
-        for variant in variants:
-            batch = largest_batch(args, Path(tmp), variant) if args.batch == "max" else int(args.batch)
-            cfg = config(args, Path(tmp), variant, batch)
-            ceiling, _ = measure(cfg, args.device, "ceiling", warmup=args.warmup, seconds=args.seconds)
-            end_to_end, wait = measure(cfg, args.device, "end_to_end", warmup=args.warmup, seconds=args.seconds)
+        batches = {v: largest_batch(args, Path(tmp), v) if args.batch == "max" else int(args.batch) for v in variants}
+        runs = {v: [] for v in variants}
+        for _ in range(args.rounds):  # every variant in turn, each round: a slow minute of a shared machine is spread
+            for variant, batch in batches.items():
+                cfg = config(args, Path(tmp), variant, batch)
+                ceiling, _ = measure(cfg, args.device, "ceiling", warmup=args.warmup, seconds=args.seconds)
+                end_to_end, wait = measure(cfg, args.device, "end_to_end", warmup=args.warmup, seconds=args.seconds)
+                runs[variant].append((ceiling, end_to_end, wait))
+        for variant, batch in batches.items():
+            ceiling, end_to_end, wait = (statistics.median(x) for x in zip(*runs[variant], strict=True))
             results[variant] = {
                 "batch": batch,
                 # 4 significant digits: at a few clips/s (a CPU), one decimal would blur the ratio below

@@ -1,7 +1,7 @@
 """The DALI graph of the spatial augmentation of one or more clips, driven by per-frame parameters (params.py).
 
-All clips of a sample (both CVRL views) go through ONE chain of operators, stacked along the frame axis: each
-frame carries its own clip's parameters, so on a CPU the two views cost one pass per step instead of two, and
+All clips of a sample (the rho CVRL views) go through ONE chain of operators, stacked along the frame axis: each
+frame carries its own clip's parameters, so on a CPU the rho views cost one pass per step instead of rho, and
 nothing is sliced or transposed. Runs unchanged on CPU and GPU: the frames may live on either; parameters arrive
 as CPU nodes and are only moved to the GPU where they enter arithmetic with the frames (``on_device``).
 Output: float32 FHWC in [0, 1], channels last; the loader hands it on as (C, T, H, W) views of the same memory

@@ -13,6 +13,7 @@ form that DALI's own ``hsv`` operator uses. Clipping to [0, 1] happens once, aft
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,16 @@ class ViewParams:
 
 
 PARAM_NAMES = ("warp", "colour_a", "colour_b", "blur_sigma", "blur_window", "solarize")
+
+
+def per_clip(values: Sequence[float], num_clips: int) -> tuple[float, ...]:
+    """One value per clip: ``values`` gives one per clip, or the paper's two (view 1, view 2), which alternate
+    (clips 1, 3, ... take view 1's, clips 2, 4, ... view 2's), so a video's clips stay an even mix of both kinds."""
+    if len(values) == num_clips:
+        return tuple(values)
+    if len(values) == 2:
+        return tuple(values[k % 2] for k in range(num_clips))
+    raise ValueError(f"{len(values)} values for {num_clips} clips: give one per clip, or two (view 1, view 2)")
 
 
 def stack_clips(params: list[ViewParams]) -> dict[str, np.ndarray]:

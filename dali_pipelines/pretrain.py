@@ -1,5 +1,5 @@
-"""The CVRL pretraining graph: one read per video -> both clips in one decoder call -> both views augmented in one
-chain of operators (augment.augment_clips).
+"""The CVRL pretraining graph: one read per video -> all rho clips (two in the paper) in one decoder call -> every
+view augmented in one chain of operators (augment.augment_clips).
 
 The same graph runs on CPU (``device_id=None``) and GPU; the device-specific lines are in graph.decode
 (``mixed`` = NVDEC) and augment.on_device.
@@ -26,8 +26,8 @@ def pretrain_pipeline(
     seed: int = 0,
     prefetch: int = 2,
 ) -> Pipeline:
-    """Build the pretraining pipeline; outputs ``OUTPUTS``: ``views`` is float32 (2T, H, W, C) in [0, 1], view 1's
-    frames then view 2's (cvrl_pl.data.batches.split_views makes them two (C, T, H, W) clips without a copy)."""
+    """Build the pretraining pipeline; outputs ``OUTPUTS``: ``views`` is float32 (rho T, H, W, C) in [0, 1], view 1's
+    frames, then view 2's, ... (cvrl_pl.data.batches.split_views makes them rho (C, T, H, W) clips without a copy)."""
     device = "cpu" if device_id is None else "gpu"
 
     @pipeline_def(enable_conditionals=True)

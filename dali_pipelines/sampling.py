@@ -1,15 +1,18 @@
-"""Where every clip starts: CVRL's pair of pretraining clips (Qian et al. 2021, Sec. 3.2), the random clip of a
-linear-evaluation training sample, and the evenly spaced clips of the test views.
+"""Where every clip starts: CVRL's pretraining clips (Qian et al. 2021, Sec. 3.2; rho >= 2 of them), the random
+clip of a linear-evaluation training sample, and the evenly spaced clips of the test views.
 
 With L stored frames, clips of T frames every ``stride`` frames may start anywhere in [0, M) where
 M = L - (T - 1) * stride. For pretraining, the gap t between the two starts follows a law that favours short gaps;
 the first start is uniform over the positions that leave room for the gap, and the two clips swap with
-probability 1/2. A video shorter than one clip (M < 1) is looped (``clip_frame_indices``).
+probability 1/2. Each further clip (rho > 2) is drawn from that pair law given the first clip's start, so every
+pair (clip 1, clip k) has exactly the two-clip law. A video shorter than one clip (M < 1) is looped
+(``clip_frame_indices``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 
@@ -34,15 +37,51 @@ def start_range(num_video_frames: int, num_frames: int, stride: int) -> int:
     return num_video_frames - (num_frames - 1) * stride
 
 
+def _law(distribution: str) -> Callable[[float, int, float, int], float]:
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"unknown temporal distribution '{distribution}'; choose one of {tuple(DISTRIBUTIONS)}")
+    return DISTRIBUTIONS[distribution]
+
+
 def gap_from_uniform(u: float, m: int, distribution: str, *, power: float = 1.0, gap: int = 0) -> int:
     """Map u ~ U[0, 1) to a gap t in [0, m - 1] by inverting the law's CDF, floored (the official code's p = 1).
 
     ``decreasing`` has density proportional to (1 - t/m)^power on [0, m], so t = m * (1 - (1 - u)^(1 / (power + 1))).
     """
-    if distribution not in DISTRIBUTIONS:
-        raise ValueError(f"unknown temporal distribution '{distribution}'; choose one of {tuple(DISTRIBUTIONS)}")
-    t = DISTRIBUTIONS[distribution](u, m, power, gap)
+    t = _law(distribution)(u, m, power, gap)
     return int(min(max(int(t), 0), m - 1))
+
+
+@lru_cache(maxsize=4096)
+def gap_probabilities(m: int, distribution: str, *, power: float = 1.0, gap: int = 0) -> np.ndarray:
+    """P(t) for t = 0..m-1: the exact law of ``gap_from_uniform`` under u ~ U[0, 1), read-only.
+
+    The map u -> t is non-decreasing, so P(t) is the length of the u-interval mapped to t; its ends are found by
+    bisection, which holds for every law of DISTRIBUTIONS without knowing its CDF.
+    """
+    law = _law(distribution)
+    k = np.arange(1, m)
+    lo, hi = np.zeros(m - 1), np.ones(m - 1)
+    for _ in range(64):  # to float64 precision
+        mid = (lo + hi) / 2
+        t = np.clip(np.floor(np.broadcast_to(law(mid, m, power, gap), mid.shape)), 0, m - 1)
+        lo, hi = np.where(t >= k, lo, mid), np.where(t >= k, mid, hi)
+    hi[np.floor(law(0.0, m, power, gap)) >= k] = 0.0  # a constant law reaches t at u = 0 already
+    p = np.diff(np.concatenate([[0.0], hi, [1.0]]))
+    p.flags.writeable = False
+    return p
+
+
+def pair_partner_law(first: int, gaps: np.ndarray) -> np.ndarray:
+    """P(s2 = y | s1 = first), y = 0..m-1, of the two-clip sampler whose gap law is ``gaps`` (gap_probabilities).
+
+    The pair (s1, s2) has P = P(t) / (m - t) with t = |s1 - s2| (the lower start is uniform over m - t positions),
+    halved for t > 0 (the swap decides which of the two orders it is).
+    """
+    m = len(gaps)
+    t = np.abs(np.arange(m) - first)
+    weights = gaps[t] / (m - t) * np.where(t > 0, 0.5, 1.0)
+    return weights / weights.sum()
 
 
 def sample_clip_starts(
@@ -54,22 +93,31 @@ def sample_clip_starts(
     distribution: str = "decreasing",
     power: float = 1.0,
     gap: int = 0,
-) -> tuple[int, int]:
-    """Start frames (s1, s2) of the two pretraining clips of one video.
+    num_clips: int = 2,
+) -> tuple[int, ...]:
+    """Start frames (s1, ..., s_rho) of the ``num_clips`` pretraining clips of one video.
 
-    A video shorter than one clip (M < 1) is looped (see ``clip_frame_indices``) and both starts are drawn
-    independently over all its frames, as the official implementation does.
+    s1 and s2 are the paper's pair. Each further clip is an independent draw of the pair's second start given s1
+    (``pair_partner_law``), so every pair (s1, sk) follows the two-clip law exactly; two later clips are
+    independent given s1 (with the default linear law, whose pair is close to two uniform starts, their gap nearly
+    follows the law too). A video shorter than one clip (M < 1) is looped (see ``clip_frame_indices``) and every
+    start is drawn independently over all its frames, as the official implementation does for two.
     """
     if num_video_frames < 1:
         raise ValueError("a video needs at least one frame")
+    if num_clips < 2:
+        raise ValueError(f"CVRL needs at least two clips per video, got {num_clips}")
     m = start_range(num_video_frames, num_frames, stride)
     if m < 1:
-        s1, s2 = rng.integers(0, num_video_frames, size=2)
-        return int(s1), int(s2)
+        return tuple(int(s) for s in rng.integers(0, num_video_frames, size=num_clips))
     t = gap_from_uniform(float(rng.random()), m, distribution, power=power, gap=gap)
     s1 = int(rng.integers(0, m - t))
     s2 = s1 + t
-    return (s2, s1) if rng.random() < 0.5 else (s1, s2)
+    pair = (s2, s1) if rng.random() < 0.5 else (s1, s2)
+    if num_clips == 2:
+        return pair
+    partner = pair_partner_law(pair[0], gap_probabilities(m, distribution, power=power, gap=gap))
+    return pair + tuple(int(s) for s in rng.choice(m, size=num_clips - 2, p=partner))
 
 
 def train_clip_start(num_video_frames: int, num_frames: int, stride: int, rng: np.random.Generator) -> int:

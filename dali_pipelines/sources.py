@@ -154,21 +154,24 @@ class ClipSource:
 
 
 class PretrainSource(ClipSource):
-    """Two CVRL clips of one video, decoded together, and each view's augmentation parameters.
+    """rho = len(views) CVRL clips of one video (two in the paper), decoded together, and each view's augmentation
+    parameters.
 
-    Outputs: the video (bytes, or PyAV frames (2T, H, W, 3)), the frame indices of both clips (2T,), the per-frame
-    augmentation parameters of both clips (params.PARAM_NAMES, 2T frames each), the two clip starts and the video id.
+    Outputs: the video (bytes, or PyAV frames (rho T, H, W, 3)), the frame indices of every clip (rho T,), the
+    per-frame augmentation parameters of every clip (params.PARAM_NAMES, rho T frames each), the rho clip starts and
+    the video id.
     """
 
     OUTPUTS = ("video", "frames", *PARAM_NAMES, "starts", "video_id")
 
-    def __init__(self, table: VideoTable, views: tuple[ViewAugConfig, ViewAugConfig], temporal: dict, **kwargs):
+    def __init__(self, table: VideoTable, views: tuple[ViewAugConfig, ...], temporal: dict, **kwargs):
         super().__init__(table, **kwargs)
-        self.views, self.temporal = views, dict(temporal)
+        self.views, self.temporal = tuple(views), dict(temporal)
 
     def sample(self, vid: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         length = int(self.table.num_frames[vid])
-        starts = sample_clip_starts(length, self.num_frames, self.stride, rng, **self.temporal)
+        rho = len(self.views)
+        starts = sample_clip_starts(length, self.num_frames, self.stride, rng, **self.temporal, num_clips=rho)
         frames = np.concatenate([self.clip(vid, s) for s in starts])
         params = stack_clips([draw_view_params(rng, cfg, self.num_frames, self.size(vid)) for cfg in self.views])
         out = [self.video(vid, frames), frames.astype(np.int32), *params.values()]

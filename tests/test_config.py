@@ -60,6 +60,14 @@ def test_wrong_type_and_bad_choice():
         load_config(None, ["optim.base_lr"])
 
 
+def test_clips_per_video_and_their_probabilities_are_checked():
+    assert load_config(None, ["aug.num_clips=4"]).aug.num_clips == 4
+    with pytest.raises(ConfigError, match="'aug.num_clips' is 1; CVRL needs at least 2"):
+        load_config(None, ["aug.num_clips=1"])
+    with pytest.raises(ConfigError, match=r"'aug.solarize_prob': 3 values for 4 clips.*\(aug.num_clips=4\)"):
+        load_config(None, ["aug.num_clips=4", "aug.solarize_prob=[0.0,0.1,0.2]"])
+
+
 def test_cli_unknown_key_exits_nonzero_before_training(train, tmp_path):
     proc = train("--config", "conf/generated.yaml", "optim.bse_lr=0.1", f"trainer.output_dir={tmp_path}")
     assert proc.returncode == 2

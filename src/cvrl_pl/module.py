@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 
 from cvrl_pl.config import ConfigError, as_schema
+from cvrl_pl.data.batches import batch_views
 from cvrl_pl.eval.features import flatten_views, video_features
 from cvrl_pl.eval.knn import topk_accuracy
 from cvrl_pl.eval.retrieval import recall_at_k
@@ -21,7 +22,8 @@ from cvrl_pl.runtime.lightning_private import is_logging_step
 
 
 class CVRLModule(pl.LightningModule):
-    """Takes batches {"view1", "view2"} of clips (B, 3, T, H, W) and minimises NT-Xent between the views."""
+    """Takes batches {"view1", ..., "view<rho>"} of clips (B, 3, T, H, W) and minimises NT-Xent between the views
+    (every other clip of a video a positive, every clip of every other video a negative)."""
 
     def __init__(self, cfg: DictConfig | dict):
         super().__init__()
@@ -44,11 +46,10 @@ class CVRLModule(pl.LightningModule):
         return self.encoder(clips.contiguous(memory_format=self.memory_format))
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        view1, view2 = batch["view1"], batch["view2"]
-        # One pass over both views: BN statistics come from all 2n clips, as in SimCLR.
-        z1, z2 = self.projector(self(torch.cat([view1, view2]))).chunk(2)
-        out = self.criterion.compute(z1, z2)
-        n = view1.shape[0]
+        views = batch_views(batch)
+        # One pass over all views: BN statistics come from all rho n clips, as in SimCLR.
+        out = self.criterion.compute(*self.projector(self(torch.cat(views))).chunk(len(views)))
+        n = views[0].shape[0]
         self.log("train/loss", out.loss, prog_bar=True, sync_dist=True, batch_size=n)
         self.log("train/pos_top1", positive_top1(out), prog_bar=True, sync_dist=True, batch_size=n)
         log_lr(self, n)

@@ -61,8 +61,9 @@ def _run(script: str, args: list[str], tmp_path) -> dict:
 def test_data_benchmark_stages_add_up_to_the_full_pipeline(tmp_path):
     args = ["--videos", "4", "--frames", "30", "--width", "64", "--height", "48", "--num-frames", "4", "--crop", "32"]
     args += ["--batch", "2", "--workers", "1", "--threads", "1", "--seconds", "1", "--rounds", "1", "--stages"]
-    args += ["--guarded"]
+    args += ["--guarded", "--num-clips", "3"]
     figures = _run("bench_data.py", args, tmp_path)
+    assert figures["rho3_vs_pipeline"] == pytest.approx(figures["rho3_clips_s"] / figures["pipeline_clips_s"], abs=2e-3)
     stages = figures["stages_clips_s"]
     assert list(stages) == ["decode", "crop", "colour", "blur", "solarize"] and all(r > 0 for r in stages.values())
     # the steps' costs telescope: decoding plus every step is the time per clip of the full pipeline
@@ -80,3 +81,16 @@ def test_index_benchmark_times_both_verification_levels(tmp_path):
     assert figures["videos"] == "3 x 20 frames, 64x48 vp9"
     first, full = figures["first_s_per_video_hour"], figures["full_s_per_video_hour"]
     assert first > 0 and full > 0 and figures["full_vs_first"] == pytest.approx(full / first, abs=0.01)
+
+
+def test_loss_benchmark_compares_clips_per_video_at_each_batch():
+    cmd = [sys.executable, "benchmarks/bench_loss.py", "--sizes", "16,32", "--num-clips", "2,3", "--repeats", "1"]
+    proc = subprocess.run([*cmd, "--device", "cpu"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(proc.stdout.strip().splitlines()[-1])["sizes"]
+    assert [(row["clips"], row["batch"]) for row in rows] == [(2, 16), (2, 32), (3, 16), (3, 32)]
+    assert [row["logits_mib"] for row in rows] == [
+        round(4 * (c * n) ** 2 / 2**20, 1) for c, n in ((2, 16), (2, 32), (3, 16), (3, 32))
+    ]
+    assert rows[3]["batch_vs_previous"] == 2.0 and "ms_vs_previous" not in rows[2]  # doublings within one rho
+    assert rows[2]["ms_vs_2_clips"] == pytest.approx(rows[2]["ms"] / rows[0]["ms"], rel=0.02, abs=0.01)

@@ -57,10 +57,13 @@ def _epoch(pipe, names):
 
 
 def _pretrain_epoch(source, py_workers=1):
-    """One epoch of the pretraining pipeline, its views split as the loader splits them: (C, T, H, W) per view."""
+    """One epoch of the pretraining pipeline, its views split as the loader splits them: (C, T, H, W) per view,
+    as "view1", ..., "view<rho>"."""
     out = _epoch(pretrain_pipeline(source, None, py_workers=py_workers), ("views", "starts", "video_id"))
-    pairs = [split_views(torch.from_numpy(v)[None]) for v in out.pop("views")]
-    out["view1"], out["view2"] = ([p[i][0].numpy() for p in pairs] for i in (0, 1))
+    rho = len(source.views)
+    split = [split_views(torch.from_numpy(v)[None], rho) for v in out.pop("views")]
+    for k in range(rho):
+        out[f"view{k + 1}"] = [views[k][0].numpy() for views in split]
     return out
 
 
@@ -71,12 +74,15 @@ def _eval_epoch(source, **kwargs):
     return out
 
 
-@pytest.mark.parametrize(("codec", "decoder"), [("vp9", "dali"), ("h264", "pyav"), ("vp9", "pyav")])
-def test_clips_hold_exactly_the_sampled_frames(videos, codec, decoder):
+@pytest.mark.parametrize(
+    ("codec", "decoder", "rho"), [("vp9", "dali", 2), ("h264", "pyav", 2), ("vp9", "pyav", 2), ("vp9", "dali", 4)]
+)
+def test_clips_hold_exactly_the_sampled_frames(videos, codec, decoder, rho):
+    """Every clip of the rho (all decoded in one call) holds exactly the frames its start names."""
     paths, lengths = videos[codec]
     source = PretrainSource(
         _table(paths, lengths),
-        (PLAIN, PLAIN),
+        (PLAIN,) * rho,
         {"distribution": "uniform"},
         num_frames=T,
         stride=STRIDE,
@@ -85,10 +91,11 @@ def test_clips_hold_exactly_the_sampled_frames(videos, codec, decoder):
     )
     out = _pretrain_epoch(source)
     assert sorted(set(int(v) for v in out["video_id"])) == list(range(len(paths)))  # every video this epoch
-    for v1, v2, starts, vid in zip(out["view1"], out["view2"], out["starts"], out["video_id"], strict=True):
-        assert v1.shape == (3, T, 32, 32)
+    views = zip(*(out[f"view{k + 1}"] for k in range(rho)), strict=True)
+    for clips, starts, vid in zip(views, out["starts"], out["video_id"], strict=True):
+        assert len(starts) == rho and all(clip.shape == (3, T, 32, 32) for clip in clips)
         length = lengths[int(vid)]
-        for view, start in ((v1, starts[0]), (v2, starts[1])):
+        for view, start in zip(clips, starts, strict=True):
             got = [read_index(view[:, k]) for k in range(T)]
             assert got == clip_frame_indices(int(start), T, STRIDE, length).tolist()
         if length >= (T - 1) * STRIDE + 1:
@@ -219,17 +226,19 @@ def test_train_views_for_evaluation(videos):
 
 
 def test_blur_and_solarize_are_applied(tmp_path):
+    """Each clip takes its own view's blur and solarize, also with rho = 3 clips in one chain."""
     noise = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
     path = write_video(tmp_path / "noise.webm", 10, frames=np.repeat(noise[None], 10, 0), lossless=True)
     blurred = replace(PLAIN, blur_prob=1.0, blur_sigma=(1.5, 1.5))
     solarized = replace(PLAIN, solarize_prob=1.0)
-    for views in ((blurred, PLAIN), (PLAIN, solarized)):
+    for views in ((blurred, PLAIN), (PLAIN, solarized), (blurred, PLAIN, solarized)):
         source = PretrainSource(
             _table([path] * 2, [10] * 2), views, {"distribution": "same"}, num_frames=4, stride=1, batch_size=2
         )
         out = _pretrain_epoch(source, py_workers=0)
-        v1, v2 = out["view1"][0], out["view2"][0]
-        if views[0] is blurred:  # the blurred view has far less pixel-to-pixel variation than the plain one
-            assert np.abs(np.diff(v1, axis=-1)).mean() < 0.3 * np.abs(np.diff(v2, axis=-1)).mean()
-        else:  # solarized: every value above 0.5 is folded to 1 - x
-            np.testing.assert_allclose(v2, np.where(v1 >= 0.5, 1 - v1, v1), atol=1e-6)
+        clips = {v: out[f"view{k + 1}"][0] for k, v in enumerate(views) if v is not PLAIN}
+        plain = out[f"view{views.index(PLAIN) + 1}"][0]
+        if blurred in clips:  # the blurred view has far less pixel-to-pixel variation than the plain one
+            assert np.abs(np.diff(clips[blurred], axis=-1)).mean() < 0.3 * np.abs(np.diff(plain, axis=-1)).mean()
+        if solarized in clips:  # solarized: every value above 0.5 is folded to 1 - x
+            np.testing.assert_allclose(clips[solarized], np.where(plain >= 0.5, 1 - plain, plain), atol=1e-6)

@@ -8,6 +8,8 @@ from dali_pipelines.sampling import (
     clip_frame_indices,
     eval_clip_start,
     gap_from_uniform,
+    gap_probabilities,
+    pair_partner_law,
     sample_clip_starts,
     start_range,
     train_clip_start,
@@ -102,3 +104,89 @@ def test_train_clip_start_keeps_the_clip_inside_or_loops_a_short_video():
     assert min(starts) == 0 and max(starts) == 40 - 5 * 2 - 1  # uniform over the 30 starts that fit
     short = {train_clip_start(7, 6, 2, rng) for _ in range(500)}
     assert short == set(range(7))  # shorter than a clip: any frame, the clip loops
+
+
+# --- rho > 2 clips: clip k is drawn from the pair law given clip 1 (docs/recipe.md, Beyond the paper). ---
+
+
+def _pair_law(distribution: str, m: int, power: float = 1.0, gap: int = 0) -> np.ndarray:
+    """P(s1 = x, s2 = y) of the two-clip sampler, from the closed-form gap law (or the fixed gap's point mass)."""
+    law = np.eye(m)[min(gap, m - 1)] if distribution == "fixed" else _law(distribution, m, power)
+    t = np.abs(np.arange(m)[:, None] - np.arange(m)[None])
+    return law[t] / (m - t) * np.where(t > 0, 0.5, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("distribution", "power", "gap"),
+    [("decreasing", 1.0, 0), ("decreasing", 2.0, 0), ("uniform", 1.0, 0), ("fixed", 1.0, 3)],
+)
+def test_gap_probabilities_are_the_sampler_law(distribution, power, gap):
+    m = 23
+    expected = np.eye(m)[gap] if distribution == "fixed" else _law(distribution, m, power)
+    np.testing.assert_allclose(gap_probabilities(m, distribution, power=power, gap=gap), expected, atol=1e-12)
+    assert gap_probabilities(4, "same").tolist() == [1.0, 0.0, 0.0, 0.0]
+    # the pair law it implies sums to one, and given s1 = x the partner law is its row x, normalised
+    joint = _pair_law(distribution, m, power, gap)
+    assert joint.sum() == pytest.approx(1.0)
+    gaps = gap_probabilities(m, distribution, power=power, gap=gap)
+    np.testing.assert_allclose(pair_partner_law(5, gaps), joint[5] / joint[5].sum(), atol=1e-12)
+
+
+@pytest.mark.parametrize(("distribution", "power"), [("decreasing", 1.0), ("decreasing", 2.0), ("uniform", 1.0)])
+def test_every_pair_with_clip_one_follows_the_two_clip_law(distribution, power):
+    """At rho = 4 the joint law of (s1, sk) is the pair law for k = 2, 3, 4 (chi-square over all M x M cells)."""
+    rng = np.random.default_rng(6)
+    m, draws = 8, 20000
+    starts = np.array(
+        [
+            sample_clip_starts(m + 5 * 2, 6, 2, rng, distribution=distribution, power=power, num_clips=4)
+            for _ in range(draws)
+        ]
+    )
+    assert starts.shape == (draws, 4) and starts.min() == 0 and starts.max() == m - 1
+    expected = _pair_law(distribution, m, power).ravel() * draws
+    keep = expected > 0
+    for k in (1, 2, 3):
+        observed = np.bincount(starts[:, 0] * m + starts[:, k], minlength=m * m)
+        assert stats.chisquare(observed[keep], expected[keep]).pvalue > 0.001
+    # and a later pair is not the pair law for the uniform gap (given s1 they are independent): rejected
+    observed = np.bincount(starts[:, 1] * m + starts[:, 2], minlength=m * m)
+    if distribution == "uniform":
+        assert stats.chisquare(observed[keep], expected[keep]).pvalue < 1e-6
+
+
+def test_later_pairs_nearly_follow_the_default_linear_law():
+    """Exact law of the gap between clips 2 and 3: within 0.02 (M = 50) and 0.004 (M = 270, Kinetics at 16 x 2)
+    of the linear law in total variation, against 0.24 for a uniform gap law."""
+
+    def distance(m: int, distribution: str) -> float:
+        gaps = gap_probabilities(m, distribution)
+        given = np.stack([pair_partner_law(x, gaps) for x in range(m)])  # given[x, y] = P(sk = y | s1 = x)
+        first = _pair_law(distribution, m).sum(axis=1)  # P(s1 = x)
+        joint = np.einsum("x,xy,xz->yz", first, given, given)  # (s2, s3)
+        t = np.abs(np.arange(m)[:, None] - np.arange(m)[None])
+        return 0.5 * np.abs(np.bincount(t.ravel(), weights=joint.ravel(), minlength=m) - gaps).sum()
+
+    assert distance(50, "decreasing") < 0.02 and distance(270, "decreasing") < 0.004
+    assert distance(50, "uniform") > 0.2
+
+
+@pytest.mark.parametrize("distribution", ["decreasing", "uniform", "fixed", "same"])
+def test_rho_clips_stay_inside_and_keep_fixed_and_same_gaps_to_clip_one(distribution):
+    rng = np.random.default_rng(7)
+    starts = np.array(
+        [sample_clip_starts(64, 16, 2, rng, distribution=distribution, gap=10, num_clips=3) for _ in range(500)]
+    )
+    assert starts.min() >= 0 and starts.max() + 15 * 2 <= 63
+    gaps = set(np.abs(starts[:, 1:] - starts[:, :1]).ravel().tolist())
+    assert gaps == {"fixed": {10}, "same": {0}}.get(distribution, gaps)
+    short = np.array([sample_clip_starts(10, 16, 2, rng, num_clips=4) for _ in range(500)])
+    assert short.shape == (500, 4) and short.min() == 0 and short.max() == 9  # looped, independent
+
+
+def test_two_clips_are_the_only_draws_at_rho_two_and_rho_below_two_is_an_error():
+    a, b = np.random.default_rng(8), np.random.default_rng(8)
+    assert sample_clip_starts(64, 8, 2, a, num_clips=2) == sample_clip_starts(64, 8, 2, b)
+    assert a.random() == b.random()  # the same random state after: nothing else drawn
+    with pytest.raises(ValueError, match="at least two clips"):
+        sample_clip_starts(64, 8, 2, a, num_clips=1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
+from functools import partial
 
 import numpy as np
 import pytest
@@ -39,10 +40,10 @@ def dataset(tmp_path):
     return good, [damaged, cut, garbage]
 
 
-def _loader(paths, decoder, guard, **source_kwargs) -> DaliLoader:
+def _loader(paths, decoder, guard, rho=2, **source_kwargs) -> DaliLoader:
     source = PretrainSource(
         _table(paths),
-        (VIEW, VIEW),
+        (VIEW,) * rho,
         {"distribution": "uniform"},
         num_frames=4,
         stride=2,
@@ -56,7 +57,12 @@ def _loader(paths, decoder, guard, **source_kwargs) -> DaliLoader:
         return pretrain_pipeline(src, None, num_threads=1, py_workers=1)
 
     return DaliLoader(
-        source, build=build, names=OUTPUTS, progress=lambda: (0, 0), transform=pretrain_batch, guard=guard
+        source,
+        build=build,
+        names=OUTPUTS,
+        progress=lambda: (0, 0),
+        transform=partial(pretrain_batch, num_views=rho),
+        guard=guard,
     )
 
 
@@ -69,17 +75,17 @@ def _guard(path, **limits) -> BadVideoGuard:
     return BadVideoGuard(path, **({"max_batch_share": 0.5, "max_epoch_share": 0.5} | limits))
 
 
-@pytest.mark.parametrize("decoder", ["dali", "pyav"])
-def test_bad_videos_are_reported_once_and_left_out(dataset, tmp_path, decoder):
+@pytest.mark.parametrize(("decoder", "rho"), [("dali", 2), ("pyav", 2), ("dali", 3)])
+def test_bad_videos_are_reported_once_and_left_out(dataset, tmp_path, decoder, rho):
     good, bad = dataset
     paths = good + bad
     record = tmp_path / "run" / "bad_videos.jsonl"
-    loader = _loader(paths, decoder, _guard(record))
+    loader = _loader(paths, decoder, _guard(record), rho=rho)
     epochs = []
     for _ in range(3):
         batches = _epoch(loader)
         assert len(batches) == len(loader) == 3  # 12 videos in batches of 4: the epoch keeps its length
-        assert all(b["view1"].shape == (BATCH, 3, 4, 16, 16) for b in batches)  # and every batch its size
+        assert all(b[f"view{rho}"].shape == (BATCH, 3, 4, 16, 16) for b in batches)  # and every batch its size
         epochs.append(Counter(int(v) for b in batches for v in b["video_id"]))
     reports = [json.loads(line) for line in record.read_text().splitlines()]
     assert sorted(r["path"] for r in reports) == sorted(map(str, bad))  # each bad video once

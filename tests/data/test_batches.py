@@ -2,7 +2,7 @@
 
 import torch
 
-from cvrl_pl.data.batches import channels_first, pretrain_batch, split_views
+from cvrl_pl.data.batches import batch_views, channels_first, pretrain_batch, split_views, view_names
 
 
 def test_split_views_are_channels_last_views_of_the_pipeline_output():
@@ -21,3 +21,13 @@ def test_batches_keep_their_other_outputs():
     batch = pretrain_batch({"views": torch.zeros(1, 4, 2, 2, 3), "video_id": torch.tensor([7])})
     assert set(batch) == {"view1", "view2", "video_id"} and batch["video_id"].item() == 7
     assert channels_first(torch.zeros(2, 3, 4, 5, 6, 3)).shape == (2, 3, 3, 4, 5, 6)  # (B, S, ...) test views
+
+
+def test_rho_views_split_in_order_as_view1_to_view_rho():
+    frames = torch.rand(2, 6, 4, 5, 3)  # (B, 3T, H, W, C): three views of 2 frames
+    batch = pretrain_batch({"views": frames, "video_id": torch.tensor([3, 4])}, num_views=3)
+    assert set(batch) == {"view1", "view2", "view3", "video_id"} and view_names(3) == ("view1", "view2", "view3")
+    views = batch_views(batch)
+    assert [v.shape for v in views] == [(2, 3, 2, 4, 5)] * 3
+    assert torch.equal(views[2][1, :, 0], frames[1, 4].permute(2, 0, 1))  # view 3 starts at frame 2T
+    assert views[2].data_ptr() == frames[:, 4:].data_ptr()  # still views of the pipeline's memory

@@ -42,6 +42,14 @@ def test_view_configs_are_asymmetric_as_in_the_paper():
     assert v1.strength == v2.strength == 0.5 and not v1.consistent and v1.crop_size == 224
 
 
+def test_view_configs_per_clip():
+    """rho = 3: the paper's two probabilities alternate over the clips, or one per clip is given."""
+    views = view_configs(load_config(None, ["aug.num_clips=3"]))
+    assert [(v.blur_prob, v.solarize_prob) for v in views] == [(1.0, 0.0), (0.1, 0.2), (1.0, 0.0)]
+    views = view_configs(load_config(None, ["aug.num_clips=3", "aug.blur_prob=[1.0,0.5,0.1]"]))
+    assert [v.blur_prob for v in views] == [1.0, 0.5, 0.1] and len({v.crop_area for v in views}) == 1
+
+
 def _dataset(root, codec, bad=False):
     ext = {"vp9": "webm", "h264": "mp4"}[codec]
     for c in range(2):

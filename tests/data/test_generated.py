@@ -19,6 +19,13 @@ def test_views_shape_and_range():
         assert view.min() >= 0.0 and view.max() <= 1.0
 
 
+def test_rho_views_per_video():
+    item = GeneratedVideoPairs(_cfg("aug.num_clips=4"))[3]
+    assert [k for k in item if k.startswith("view")] == ["view1", "view2", "view3", "view4"]
+    assert all(item[f"view{k}"].shape == (3, 4, 32, 32) for k in range(1, 5))
+    assert len({item[f"view{k}"].sum().item() for k in range(1, 5)}) == 4  # four different clips
+
+
 def test_videos_are_deterministic_and_move():
     frames = np.arange(6)
     a, b = render_frames(7, frames, 48, seed=0), render_frames(7, frames, 48, seed=0)

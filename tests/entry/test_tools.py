@@ -1,4 +1,4 @@
-"""User-facing tools: the augmentation preview writes what the training pipeline really produced."""
+"""User-facing tools: the augmentation preview writes what the training pipeline really produced, every view."""
 
 import json
 import subprocess
@@ -42,6 +42,7 @@ def test_preview_augment_writes_grid_views_and_samples(tmp_path):
         "data.stride=3",
         "data.crop_size=32",
         "data.num_workers=1",
+        "aug.num_clips=3",
         *PLAIN_AUG,
     ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -49,16 +50,16 @@ def test_preview_augment_writes_grid_views_and_samples(tmp_path):
 
     views = np.load(out / "views.npy")
     samples = json.loads((out / "samples.json").read_text())
-    assert views.shape == (3, 2, 3, 5, 32, 32) and views.dtype == np.float32
+    assert views.shape == (3, 3, 3, 5, 32, 32) and views.dtype == np.float32  # N x rho x C x T x H x W
     assert views.min() >= 0.0 and views.max() <= 1.0
     assert len(samples) == 3
-    for view_pair, sample in zip(views, samples, strict=True):
+    for sample_views, sample in zip(views, samples, strict=True):
         assert (sample["stride"], sample["num_frames"]) == (3, 5)
         length = lengths[str(sample["path"]).split("data/")[1]]
-        for view, start in zip(view_pair, sample["starts"], strict=True):
+        for view, start in zip(sample_views, sample["starts"], strict=True):
             assert [read_index(view[:, t]) for t in range(5)] == clip_frame_indices(start, 5, 3, length).tolist()
 
     import matplotlib.pyplot as plt
 
     grid = plt.imread(out / "preview.png")
-    assert grid.shape[:2] == (3 * 32, 2 * 5 * 32 + 4)  # a row per sample, both views' frames side by side
+    assert grid.shape[:2] == (3 * 32, 3 * 5 * 32 + 2 * 4)  # a row per sample, the 3 views' frames side by side

@@ -54,6 +54,17 @@ def test_bf16_channels_last_logs_loss_lr_and_retrieval(train, tmp_path):
     assert float(rows[0]["perf/data_wait"]) == 0.0
 
 
+def test_three_clips_per_video_train(train, tmp_path):
+    """aug.num_clips=3 end to end: 3 views x 4 videos a step reach the loss, which every positive pair feeds."""
+    args = [*TINY, f"trainer.output_dir={tmp_path}", "trainer.run_name=r", "trainer.max_steps=2", "aug.num_clips=3"]
+    proc = train("--config", "conf/generated.yaml", *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = metric_rows(tmp_path / "r")
+    assert len(rows) == 2 and all(math.isfinite(float(r["train/loss"])) for r in rows)
+    # at initialisation each positive pair costs about log(1 + 9) (9 negatives of 12 clips, similar projections)
+    assert float(rows[0]["train/loss"]) == pytest.approx(math.log(10), abs=0.5)
+
+
 def test_uneven_global_batch_is_a_config_error(train, tmp_path):
     proc = train(
         "--config",

@@ -73,7 +73,14 @@ def _agent_command(sweep: dict, args: dict) -> list[str]:
 def test_sweep_command_as_the_agent_expands_it_trains_with_the_sampled_values(tmp_path):
     sweep = yaml.safe_load(SWEEP.read_text())
     assert sweep["metric"] == {"name": "eval/linear_top1", "goal": "maximize"}
-    assert set(sweep["parameters"]) == {"aug.strength", "aug.crop_area", "aug.blur_prob", "aug.temporal.distribution"}
+    assert set(sweep["parameters"]) == {
+        "aug.strength",
+        "aug.crop_area",
+        "aug.blur_prob",
+        "aug.temporal.distribution",
+        "aug.num_clips",
+    }
+    assert sweep["parameters"]["aug.num_clips"]["values"] == [2, 3, 4]
     args = _sample(sweep["parameters"], random.Random(3))
     command = _agent_command(sweep, args)
     assert command[:4] == ["/usr/bin/env", "python", "train.py", "--config"]

@@ -18,7 +18,7 @@ from cvrl_pl.runtime.lightning_private import is_logging_step
 
 
 def batch_clips(batch: Any) -> int:
-    """Clips in a batch: the first dimension of every (B, C, T, H, W) tensor (both views of a pretraining batch)."""
+    """Clips in a batch: the first dimension of every (B, C, T, H, W) tensor (every view of a pretraining batch)."""
     if not isinstance(batch, dict):
         return 0
     return sum(len(v) for v in batch.values() if isinstance(v, torch.Tensor) and v.dim() == 5)

@@ -18,6 +18,7 @@ from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationE
 from cvrl_pl.config.renamed import RENAMED, DeprecatedKeyWarning, current_name, upgrade_keys
 from cvrl_pl.config.schema import Config
 from cvrl_pl.errors import ConfigError
+from dali_pipelines.params import per_clip
 
 __all__ = [
     "RENAMED",
@@ -67,6 +68,18 @@ def _check_choices(cfg: DictConfig) -> None:
             raise ConfigError(f"config key '{key}' is '{value}'; allowed values: {', '.join(allowed)}")
 
 
+def _check_clips(cfg: DictConfig) -> None:
+    """rho >= 2, and the per-clip probabilities fit it (one per clip, or the paper's two: params.per_clip)."""
+    rho = cfg.aug.num_clips
+    if rho < 2:
+        raise ConfigError(f"config key 'aug.num_clips' is {rho}; CVRL needs at least 2 clips per video")
+    for key in ("blur_prob", "solarize_prob"):
+        try:
+            per_clip(cfg.aug[key], rho)
+        except ValueError as exc:
+            raise ConfigError(f"config key 'aug.{key}': {exc} (aug.num_clips={rho})") from exc
+
+
 def as_schema(cfg: DictConfig | Mapping[str, Any]) -> DictConfig:
     """``cfg`` (a loaded config, or the plain dict a checkpoint stored) merged over the schema's defaults, renamed
     keys upgraded: what a module rebuilds from its hyper-parameters."""
@@ -103,6 +116,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         key = getattr(exc, "full_key", None) or "?"
         raise ConfigError(f"config key '{key}': {str(exc).splitlines()[0]}") from exc
     _check_choices(cfg)
+    _check_clips(cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg
 

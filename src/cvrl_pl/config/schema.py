@@ -76,7 +76,7 @@ class DataConfig(SplitConfig):
     num_frames: int = _f(16, "frames per clip")
     stride: int = _f(2, "temporal stride between the frames of a clip, in stored frames")
     crop_size: int = _f(224, "output height and width of each view, in pixels")
-    batch_size: int = _f(1024, "GLOBAL batch of videos (each gives two clips), split evenly over all devices")
+    batch_size: int = _f(1024, "GLOBAL batch of videos (each gives aug.num_clips clips), split evenly over all devices")
     num_workers: int = _f(4, "Python worker processes per device that read files (and decode, with PyAV)")
     max_bad_batch_share: float = _f(0.5, "stop when more than this share of one batch's videos fail to decode")
     max_bad_epoch_share: float = _f(
@@ -87,13 +87,14 @@ class DataConfig(SplitConfig):
 
 @dataclass
 class TemporalAugConfig:
-    distribution: str = _f("decreasing", "law of the gap between the two clip starts: {choices}", tuple(DISTRIBUTIONS))
+    distribution: str = _f("decreasing", "law of the gap between two clip starts: {choices}", tuple(DISTRIBUTIONS))
     power: float = _f(1.0, "p of the decreasing law P(t) ~ (1 - t/M)^p; 1 is the paper's linear decrease")
     gap: int = _f(0, "gap in stored frames for distribution=fixed (capped at the largest possible)")
 
 
 @dataclass
 class AugConfig:
+    num_clips: int = _f(2, "rho: clips per video (2: CVRL; more: clip k >= 3 pairs with clip 1 by the gap law)")
     temporal: TemporalAugConfig = _section(TemporalAugConfig, "CVRL temporal interval sampling")
     consistent: bool = _f(True, "draw spatial augmentations once per clip (false: per frame, the paper's ablation)")
     strength: float = _f(1.0, "colour-jitter strength s, scaling brightness/contrast/saturation 0.8s and hue 0.2s")
@@ -102,9 +103,13 @@ class AugConfig:
     flip_prob: float = _f(0.5, "probability of a horizontal flip")
     jitter_prob: float = _f(0.8, "probability of colour jitter")
     grayscale_prob: float = _f(0.2, "probability of grayscale")
-    blur_prob: list[float] = _f([1.0, 0.1], "probability of Gaussian blur on view 1 and view 2")
+    blur_prob: list[float] = _f(
+        [1.0, 0.1], "probability of Gaussian blur: one per clip, or view 1 and view 2 (alternating over the clips)"
+    )
     blur_sigma: list[float] = _f([0.1, 2.0], "range of the blur's sigma")
-    solarize_prob: list[float] = _f([0.0, 0.2], "probability of solarization on view 1 and view 2")
+    solarize_prob: list[float] = _f(
+        [0.0, 0.2], "probability of solarization: one per clip, or view 1 and view 2 (alternating over the clips)"
+    )
 
 
 @dataclass

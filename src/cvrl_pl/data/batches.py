@@ -20,11 +20,24 @@ def split_views(views: torch.Tensor, num_views: int = 2) -> tuple[torch.Tensor, 
     return channels_first(views).chunk(num_views, dim=2)
 
 
-def pretrain_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A pretraining pipeline's batch {"views", ...} -> {"view1", "view2", ...}."""
+def view_names(num_views: int) -> tuple[str, ...]:
+    """The batch keys of a pretraining batch's views: "view1", "view2", ... (rho of them)."""
+    return tuple(f"view{k}" for k in range(1, num_views + 1))
+
+
+def pretrain_batch(batch: dict[str, torch.Tensor], num_views: int = 2) -> dict[str, torch.Tensor]:
+    """A pretraining pipeline's batch {"views", ...} -> {"view1", ..., "view<num_views>", ...}."""
     batch = dict(batch)
-    batch["view1"], batch["view2"] = split_views(batch.pop("views"))
+    batch.update(zip(view_names(num_views), split_views(batch.pop("views"), num_views), strict=True))
     return batch
+
+
+def batch_views(batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+    """The views of a pretraining batch in order: "view1", "view2", ... as far as they go."""
+    views = []
+    while f"view{len(views) + 1}" in batch:
+        views.append(batch[f"view{len(views) + 1}"])
+    return views
 
 
 def eval_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

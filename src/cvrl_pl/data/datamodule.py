@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from cvrl_pl.errors import DatasetKeyError
 from cvrl_pl.runtime.distributed import per_device_batch
 from dali_pipelines.evaluate import OUTPUTS as EVAL_OUTPUTS
 from dali_pipelines.evaluate import eval_pipeline
-from dali_pipelines.params import ViewAugConfig
+from dali_pipelines.params import ViewAugConfig, per_clip
 from dali_pipelines.plan import epoch_plan
 from dali_pipelines.pretrain import OUTPUTS as PRETRAIN_OUTPUTS
 from dali_pipelines.pretrain import pretrain_pipeline
@@ -52,8 +53,9 @@ def split_index(split: Mapping[str, Any], *, section: str, progress: bool = True
         raise exc.named(f"{section}.{exc.key}") from None
 
 
-def view_configs(cfg: DictConfig) -> tuple[ViewAugConfig, ViewAugConfig]:
-    """The two views' augmentation from ``cfg.aug``: the same except the asymmetric blur and solarize."""
+def view_configs(cfg: DictConfig) -> tuple[ViewAugConfig, ...]:
+    """The ``aug.num_clips`` views' augmentation from ``cfg.aug``: the same except the per-clip blur and solarize
+    probabilities (params.per_clip: the paper's two alternate over the clips)."""
     a = cfg.aug
     common = {
         "crop_size": cfg.data.crop_size,
@@ -66,7 +68,8 @@ def view_configs(cfg: DictConfig) -> tuple[ViewAugConfig, ViewAugConfig]:
         "blur_sigma": tuple(a.blur_sigma),
         "consistent": a.consistent,
     }
-    return tuple(ViewAugConfig(**common, blur_prob=a.blur_prob[v], solarize_prob=a.solarize_prob[v]) for v in (0, 1))
+    blur, solarize = per_clip(a.blur_prob, a.num_clips), per_clip(a.solarize_prob, a.num_clips)
+    return tuple(ViewAugConfig(**common, blur_prob=b, solarize_prob=s) for b, s in zip(blur, solarize, strict=True))
 
 
 def bad_video_guard(cfg: DictConfig, trainer: pl.Trainer | None, device_id: int | None) -> BadVideoGuard:
@@ -178,8 +181,8 @@ def check_epoch_coverage(source: PretrainSource, world: int) -> None:
 
 
 class CVRLDataModule(pl.LightningDataModule):
-    """Pretraining batches {"view1", "view2", "starts", "video_id"}, views (B, 3, T, H, W) float in [0, 1] with
-    channels-last strides (data/batches.py)."""
+    """Pretraining batches {"view1", ..., "view<rho>", "starts", "video_id"} (rho = aug.num_clips), views
+    (B, 3, T, H, W) float in [0, 1] with channels-last strides (data/batches.py)."""
 
     def __init__(self, cfg: DictConfig):
         super().__init__()
@@ -231,6 +234,6 @@ class CVRLDataModule(pl.LightningDataModule):
             build=build,
             names=PRETRAIN_OUTPUTS,
             progress=fit_progress(trainer),
-            transform=pretrain_batch,
+            transform=partial(pretrain_batch, num_views=self.cfg.aug.num_clips),
             guard=bad_video_guard(self.cfg, trainer, device_id),
         )

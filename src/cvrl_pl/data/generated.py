@@ -1,8 +1,9 @@
 """Videos generated in memory, for runs and tests that need no files: ``data.source=generated``.
 
 Video i shows one textured rectangle moving at a constant velocity (bouncing off the borders) over a smooth
-background; both are fixed by (seed, i). The two views are drawn with the real CVRL temporal sampler and a
-clip-consistent random resized crop and flip, so the contrastive task is the paper's, at toy scale.
+background; both are fixed by (seed, i). The views are drawn with the real CVRL temporal sampler and a
+clip-consistent random resized crop and flip, so the contrastive task is the paper's, at toy scale
+(``aug.num_clips`` views per video).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 
+from cvrl_pl.data.batches import view_names
 from cvrl_pl.runtime.distributed import per_device_batch
 from dali_pipelines.params import random_resized_crop_box
 from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
@@ -67,7 +69,7 @@ def random_resized_crop_flip(
 
 
 class GeneratedVideoPairs(Dataset):
-    """Item i: the two CVRL views {"view1", "view2"} of generated video i, each (3, T, S, S) in [0, 1]."""
+    """Item i: the rho CVRL views {"view1", ..., "view<rho>"} of generated video i, each (3, T, S, S) in [0, 1]."""
 
     def __init__(self, cfg: DictConfig):
         self.data, self.aug = cfg.data, cfg.aug
@@ -80,11 +82,10 @@ class GeneratedVideoPairs(Dataset):
         rng = np.random.default_rng(int(torch.randint(0, 2**62, ())))
         gen, t = self.data.generated, self.aug.temporal
         length = gen.num_video_frames
-        starts = sample_clip_starts(
-            length, self.data.num_frames, self.data.stride, rng, distribution=t.distribution, power=t.power, gap=t.gap
-        )
+        rho = self.aug.num_clips
+        starts = sample_clip_starts(length, self.data.num_frames, self.data.stride, rng, **t, num_clips=rho)
         views = {"video_id": torch.tensor(index)}
-        for name, s in zip(("view1", "view2"), starts, strict=True):
+        for name, s in zip(view_names(rho), starts, strict=True):
             frames = render_frames(
                 index, clip_frame_indices(s, self.data.num_frames, self.data.stride, length), gen.size, gen.seed
             )

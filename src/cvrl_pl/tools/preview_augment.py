@@ -1,8 +1,8 @@
-"""Show what the training pipeline feeds the model: both views of N videos, every frame.
+"""Show what the training pipeline feeds the model: all rho (aug.num_clips) views of N videos, every frame.
 
 ``python -m cvrl_pl.tools.preview_augment --config FILE [key=value ...] --num N --out DIR`` writes
-DIR/preview.png (one row per sample: view 1's frames, a gap, view 2's frames), DIR/views.npy (float32,
-N x 2 x C x T x H x W in [0, 1]) and DIR/samples.json (path, clip starts, stride, frames; in views.npy's order).
+DIR/preview.png (one row per sample: view 1's frames, a gap, view 2's frames, ...), DIR/views.npy (float32,
+N x rho x C x T x H x W in [0, 1]) and DIR/samples.json (path, clip starts, stride, frames; in views.npy's order).
 It runs the real training DataModule, so what it shows is what training sees.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from cvrl_pl.config import load_config
 from cvrl_pl.data.datamodule import CVRLDataModule
-from cvrl_pl.data.preview import grid
+from cvrl_pl.data.preview import grid, stacked_views
 from cvrl_pl.errors import ConfigError, DatasetError
 
 
@@ -27,7 +27,7 @@ def preview(cfg, num: int, out: Path) -> dict:
     datamodule.prepare_data()
     datamodule.setup("fit")
     batch = next(iter(datamodule.train_dataloader()))
-    views = np.stack([batch["view1"].cpu().numpy(), batch["view2"].cpu().numpy()], axis=1)[:num]
+    views = stacked_views(batch, num)
     samples = [
         {
             "path": datamodule.index.abspath(int(vid)),

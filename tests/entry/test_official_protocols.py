@@ -127,3 +127,30 @@ def test_retrieval_on_hmdb51_with_the_old_eval_key_names(train, tmp_path):
 
     bad = train(*common, *old_names[:3], "val.subset=test", "val.split=4", "trainer.run_name=bad")
     assert bad.returncode == 2 and "error: val.split=4: layout 'hmdb51' has split(s) 1, 2, 3" in bad.stderr
+
+
+def test_pretraining_on_the_official_train_list_probes_on_the_test_list(train, ucf, tmp_path):
+    root, lists = ucf
+    proc = train(
+        "--config",
+        "conf/generated.yaml",
+        "data.source=video",
+        *TINY,
+        *_splits(root, lists, "ucf101"),
+        "data.num_frames=4",
+        "data.crop_size=32",
+        "data.batch_size=4",
+        "model.proj_hidden_dim=32",
+        "trainer.max_epochs=2",
+        "probe.every_n_epochs=0",
+        "probe.epochs=5",
+        "probe.views=[1,1]",
+        "probe.batch_size=6",
+        f"trainer.output_dir={tmp_path}",
+        "trainer.run_name=pre",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((tmp_path / "pre" / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and len(metrics["train_loss"]) == 2  # 12 training-list videos: 3 steps an epoch
+    assert [h["step"] for h in metrics["history"]] == [0, 6]  # before training and at the end
+    assert all(0.0 <= h["knn_top1"] <= h["knn_top5"] == 100.0 for h in metrics["history"])  # 3 classes: top-5 is all

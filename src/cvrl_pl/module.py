@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cvrl_pl.config import ConfigError, as_schema
 from cvrl_pl.data.batches import batch_views
-from cvrl_pl.eval.features import flatten_views, video_features
+from cvrl_pl.eval.features import clip_rows, video_features
 from cvrl_pl.eval.knn import topk_accuracy
 from cvrl_pl.eval.retrieval import recall_at_k
 from cvrl_pl.losses import NTXentLoss, positive_top1
@@ -136,14 +136,11 @@ class ClassifierModule(pl.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        clips, spatial = flatten_views(batch["views"])
-        probs = self(clips).softmax(dim=1).view(-1, spatial, self.head.out_features).mean(1)
-        self._val.append(
-            (probs.float(), batch["label"].view(-1), batch["video_id"].view(-1), batch["clip_idx"].view(-1))
-        )
+        probs, *ids = clip_rows(batch, lambda clips: self(clips).softmax(dim=1))
+        self._val.append((probs.float(), *ids))
 
     def on_validation_epoch_end(self) -> None:
-        videos = video_features(*(torch.cat(t) for t in zip(*self._val, strict=True)))
+        videos = video_features(self._val)
         self._val.clear()
         acc = topk_accuracy(videos.features, videos.labels)
         self.results = {
@@ -173,14 +170,15 @@ class RetrievalModule(pl.LightningModule):
         self._rows: tuple[list, list] = ([], [])
         self.results: dict[str, float] = {}
 
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        """Pooled float32 features of clips (B, 3, T, H, W)."""
+        return self.encoder(clips.contiguous(memory_format=self.memory_format)).float()
+
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
-        clips, spatial = flatten_views(batch["views"])
-        f = self.encoder(clips.contiguous(memory_format=self.memory_format)).float()
-        ids = (batch[k].view(-1) for k in ("label", "video_id", "clip_idx"))
-        self._rows[dataloader_idx].append((f.view(-1, spatial, f.shape[1]).mean(1), *ids))
+        self._rows[dataloader_idx].append(clip_rows(batch, self))
 
     def on_validation_epoch_end(self) -> None:
-        gallery, queries = (video_features(*(torch.cat(t) for t in zip(*rows, strict=True))) for rows in self._rows)
+        gallery, queries = (video_features(rows) for rows in self._rows)
         for rows in self._rows:
             rows.clear()
         ks = tuple(self.cfg.eval.recall_at)

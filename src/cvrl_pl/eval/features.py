@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -28,30 +28,30 @@ def flatten_views(views: torch.Tensor) -> tuple[torch.Tensor, int]:
     return views, 1
 
 
+def clip_rows(batch: dict, values_of: Callable[[torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    """One evaluation batch -> a row per (video, clip): ``values_of`` its clips, averaged over each clip's spatial
+    crops, then its labels, video ids and clip ids (on the values' device). ``video_features`` takes a list of them."""
+    clips, spatial = flatten_views(batch["views"])
+    values = values_of(clips)
+    ids = (batch[k].view(-1).to(values.device) for k in ("label", "video_id", "clip_idx"))
+    return (values.view(-1, spatial, values.shape[1]).mean(1), *ids)
+
+
 @torch.no_grad()
 def extract_features(encoder: torch.nn.Module, batches: Iterable[dict], device: torch.device) -> Features:
     """Run ``encoder`` in eval mode over every batch of an evaluation loader; average the views of each video."""
     was_training = encoder.training
     encoder.eval()
-    feats, labels, videos, clips = [], [], [], []
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    for batch in batches:
-        x, spatial = flatten_views(batch["views"].to(device, non_blocking=True))
-        with autocast:
-            f = encoder(x).float()
-        feats.append(f.view(-1, spatial, f.shape[1]).mean(1))
-        labels.append(batch["label"].view(-1).to(device))
-        videos.append(batch["video_id"].view(-1).to(device))
-        clips.append(batch["clip_idx"].view(-1).to(device))
+    with autocast:
+        rows = [clip_rows(batch, lambda x: encoder(x.to(device, non_blocking=True)).float()) for batch in batches]
     encoder.train(was_training)
-    return video_features(*(torch.cat(t) for t in (feats, labels, videos, clips)))
+    return video_features(rows)
 
 
-def video_features(
-    values: torch.Tensor, labels: torch.Tensor, video_ids: torch.Tensor, clip_ids: torch.Tensor
-) -> Features:
-    """This rank's rows of (video, clip) values -> every rank's videos, each with the mean of its views' values."""
-    values, labels, video_ids, clip_ids = (gather(t) for t in (values, labels, video_ids, clip_ids))
+def video_features(rows: list[tuple[torch.Tensor, ...]]) -> Features:
+    """This rank's ``clip_rows`` -> every rank's videos, each with the mean of its views' values."""
+    values, labels, video_ids, clip_ids = (gather(torch.cat(t)) for t in zip(*rows, strict=True))
     ids, mean, counts = average_by_video(values, video_ids, clip_ids)
     label_of = torch.zeros(int(video_ids.max()) + 1, dtype=labels.dtype, device=labels.device)
     label_of[video_ids] = labels

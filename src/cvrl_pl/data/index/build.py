@@ -8,11 +8,12 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from functools import partial
 
 from cvrl_pl.data.index.probe import probe_all
 from cvrl_pl.data.index.records import DEFAULT_INDEX_NAME, VideoIndex, VideoInfo, VideoRecord
 from cvrl_pl.data.layouts import LAYOUTS, list_candidates, resolve_layout
-from cvrl_pl.data.layouts.files import ListSpec, abspath
+from cvrl_pl.data.layouts.files import Candidate, ListSpec, abspath
 from cvrl_pl.errors import DatasetError
 
 
@@ -55,16 +56,24 @@ def _build(
     verify: str = "first",
     skip: str | None = None,
     cache: dict[str, tuple[int, int, VideoInfo | str]] | None = None,
+    more_probes: Callable[[], dict[str, tuple[int, int, VideoInfo | str]]] | None = None,
 ) -> VideoIndex:
-    """The index of ``root``, probing only the candidates whose (size, mtime) is not in ``cache``."""
+    """The index of ``root``, probing only the candidates whose (size, mtime) is neither in ``cache`` nor, read only
+    when ``cache`` lacks some, in ``more_probes()``."""
     classes, found = list_candidates(root, layout, lists, skip)
     cache = cache or {}
+
+    def known(c: Candidate) -> bool:
+        return c.path in cache and cache[c.path][:2] == (c.size, c.mtime_ns)
+
+    if more_probes is not None and any(c.reason is None and not known(c) for c in found):
+        cache = {**more_probes(), **cache}
     results: dict[str, VideoInfo | str] = {}
     todo = []
     for c in found:
         if c.reason is not None:
             results[c.path] = c.reason
-        elif c.path in cache and cache[c.path][:2] == (c.size, c.mtime_ns):
+        elif known(c):
             results[c.path] = cache[c.path][2]
         else:
             todo.append(c.path)
@@ -176,9 +185,10 @@ def load_or_build_index(
                 log(f"rebuilding the index: {exc}")
     same_dataset = old is not None and (old.root, old.layout, old.lists()) == (root, layout, lists)
     reusable = same_dataset and (old.verify == "full" or verify == "first")
-    cache = {**_sibling_probes(index_path, root, verify), **(_cached_probes(old) if reusable else {})}
+    cache = _cached_probes(old) if reusable else None
+    siblings = partial(_sibling_probes, index_path, root, verify)  # read only if this index lacks a probe
     options = {"workers": workers, "progress": progress, "min_frames": min_frames, "verify": verify}
-    index = _build(root, lists=lists, layout=layout, skip=index_path, cache=cache, **options)
+    index = _build(root, lists=lists, layout=layout, skip=index_path, cache=cache, more_probes=siblings, **options)
     _require_videos(index)
     if not same_dataset or index.to_dict() != old.to_dict():
         try:

@@ -37,6 +37,11 @@ def add_row(found: dict[str, tuple[int, str]], rel: str, name: str, *, csv: str,
     found.setdefault(rel, (line, name))
 
 
+def labelled(found: dict[str, tuple[int, str]], ids: dict[str, int]) -> list[Candidate]:
+    """The rows ``add_row`` recorded (path -> (line, class name)) as candidates labelled with their class ids."""
+    return [Candidate(rel, ids[name]) for rel, (_, name) in found.items()]
+
+
 def label_ids(names: list[str]) -> tuple[list[str], dict[str, int]]:
     """Classes and label ids: integers keep their value (classes are their string forms), names are sorted."""
     if names and all(re.fullmatch(r"\d+", n) for n in names):
@@ -57,4 +62,4 @@ def csv_candidates(root: str, lists: ListSpec, skip: str | None) -> tuple[list[s
             raise DatasetError(f"{csv}, line {line}: expected 'path,label', got {','.join(fields)!r}")
         add_row(found, clean_relpath(csv, line, fields[0]), fields[1], csv=csv, line=line)
     classes, ids = label_ids([name for _, name in found.values()])
-    return classes, [Candidate(rel, ids[name]) for rel, (_, name) in found.items()]
+    return classes, labelled(found, ids)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 
-from cvrl_pl.data.layouts.csv_list import add_row
+from cvrl_pl.data.layouts.csv_list import add_row, labelled
 from cvrl_pl.data.layouts.files import Candidate, Folders, ListSpec, annotation_folder, annotation_lines
 from cvrl_pl.errors import DatasetError
 
@@ -57,4 +57,4 @@ def hmdb51_candidates(root: str, lists: ListSpec, skip: str | None) -> tuple[lis
                 rel = f"{name}/{fields[0]}"
                 add_row(found, folders.find([rel]) or rel, name, csv=path, line=line)
     ids = {name: i for i, name in enumerate(classes)}
-    return classes, [Candidate(rel, ids[name]) for rel, (_, name) in found.items()]
+    return classes, labelled(found, ids)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv as csvlib
 
-from cvrl_pl.data.layouts.csv_list import add_row
+from cvrl_pl.data.layouts.csv_list import add_row, labelled
 from cvrl_pl.data.layouts.files import Candidate, Folders, ListSpec
 from cvrl_pl.errors import DatasetError
 
@@ -51,4 +51,4 @@ def kinetics_candidates(root: str, lists: ListSpec, skip: str | None) -> tuple[l
             add_row(found, rel, row["label"], csv=csv, line=reader.line_num)
     classes = sorted({name for _, name in found.values()})
     ids = {n: i for i, n in enumerate(classes)}
-    return classes, [Candidate(rel, ids[name]) for rel, (_, name) in found.items()]
+    return classes, labelled(found, ids)

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from cvrl_pl.data.layouts.csv_list import add_row, clean_relpath
+from cvrl_pl.data.layouts.csv_list import add_row, clean_relpath, labelled
 from cvrl_pl.data.layouts.files import Candidate, Folders, ListSpec, annotation_folder
 from cvrl_pl.errors import DatasetError
 
@@ -84,4 +84,4 @@ def ssv2_candidates(root: str, lists: ListSpec, skip: str | None) -> tuple[list[
             raise DatasetError(f"{path}, line {line}: template '{name}' of video {entry['id']} is not in {labels}")
         rel = clean_relpath(path, line, f"{entry['id']}.webm")
         add_row(found, folders.find([rel]) or rel, name, csv=path, line=line)
-    return classes, [Candidate(rel, ids[name]) for rel, (_, name) in found.items()]
+    return classes, labelled(found, ids)

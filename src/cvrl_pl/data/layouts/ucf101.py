@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from cvrl_pl.data.layouts.csv_list import add_row, clean_relpath
+from cvrl_pl.data.layouts.csv_list import add_row, clean_relpath, labelled
 from cvrl_pl.data.layouts.files import Candidate, Folders, ListSpec, annotation_folder, annotation_lines
 from cvrl_pl.errors import DatasetError
 
@@ -63,4 +63,4 @@ def ucf101_candidates(root: str, lists: ListSpec, skip: str | None) -> tuple[lis
                 f"{ids[name] + 1}"
             )
         add_row(found, folders.find([rel]) or rel, name, csv=path, line=line)
-    return classes, [Candidate(rel, ids[name]) for rel, (_, name) in found.items()]
+    return classes, labelled(found, ids)

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf, read_write
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 from pytorch_lightning.plugins.environments import SLURMEnvironment
-from pytorch_lightning.utilities import rank_zero_only, rank_zero_warn
+from pytorch_lightning.utilities import rank_zero_only
 
 from cvrl_pl.callbacks.finite_loss import FiniteLossGuard, NonFiniteLossError
 from cvrl_pl.callbacks.preemption import Preempted, PreemptionCallback
@@ -36,6 +36,8 @@ from cvrl_pl.data.generated import GeneratedDataModule
 from cvrl_pl.data.synthetic import SyntheticSpec, generate
 from cvrl_pl.errors import ConfigError, DatasetError
 from cvrl_pl.eval.splits import report_table, summarise_splits
+from cvrl_pl.models import build_encoder
+from cvrl_pl.models.temporal_fit import fitting_frames, temporal_overhangs
 from cvrl_pl.module import ClassifierModule, CVRLModule, RetrievalModule
 from cvrl_pl.runtime.checkpoint_io import AtomicCheckpointIO
 from cvrl_pl.runtime.distributed import per_device_batch
@@ -148,11 +150,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
     gpu = t.accelerator == "gpu" or (t.accelerator == "auto" and torch.cuda.is_available())
     precision = resolve_precision(t.precision)
     if precision.startswith("bf16") and not gpu:
-        # Measured (docs/benchmarks.md): the CPU build's bf16 Conv3d backward sometimes returns inf/NaN gradients.
-        rank_zero_warn(
-            f"trainer.precision={precision} on a CPU: torch's CPU bf16 Conv3d backward has been seen to return "
-            "non-finite gradients (docs/benchmarks.md); trainer.precision=32-true is the safe choice here"
-        )
+        check_cpu_bf16_clip(cfg, precision)
     plugins = [AtomicCheckpointIO()]
     if SLURMEnvironment.detect():
         # Lightning would handle SIGUSR1 itself, saving elsewhere; PreemptionCallback saves last.ckpt and requeues.
@@ -176,6 +174,27 @@ def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
         use_distributed_sampler=cfg.data.source == "generated",
     )
     return trainer
+
+
+def check_cpu_bf16_clip(cfg: DictConfig, precision: str) -> None:
+    """bf16 on a CPU: a ConfigError if the clip that trains the encoder is shorter than a Conv3d's temporal kernel
+    at that layer, where torch's CPU bf16 Conv3d returns wrong weight gradients (measured, docs/benchmarks.md)."""
+    if cfg.task in ("linear_eval", "retrieval"):  # the encoder is frozen: no Conv3d weight gradient
+        return
+    section = "data" if cfg.task == "pretrain" else "eval"
+    clip, m = cfg[section], cfg.model
+    with torch.device("meta"):  # shapes only
+        encoder = build_encoder(m.encoder, m.width, m.zero_init_residual, m.base_channels, padding=m.padding)
+    overhangs = temporal_overhangs(encoder, clip.num_frames, clip.crop_size)
+    if overhangs:
+        first = overhangs[0]
+        raise ConfigError(
+            f"{section}.num_frames={clip.num_frames} with trainer.precision={precision} on a CPU: {len(overhangs)} "
+            f"Conv3d layers of model.encoder={m.encoder} get fewer frames than their temporal kernel spans (the "
+            f"first, {first.layer}, {first.frames} frames for a {first.kernel}-frame kernel), and torch's CPU bf16 "
+            f"Conv3d returns wrong weight gradients there (docs/benchmarks.md); set {section}.num_frames="
+            f"{fitting_frames(encoder, clip.num_frames, clip.crop_size)} or more, or trainer.precision=32-true"
+        )
 
 
 def run(cfg: DictConfig) -> Path:

@@ -5,7 +5,10 @@ import math
 import pytest
 import torch
 
+from cvrl_pl.config import load_config
+from cvrl_pl.errors import ConfigError
 from cvrl_pl.optim import lr_at
+from cvrl_pl.train import check_cpu_bf16_clip
 from tests.helpers.runs import TINY, metric_rows
 
 
@@ -36,7 +39,8 @@ def test_train_writes_checkpoint_and_resumes(train, tmp_path):
 
 
 def test_bf16_channels_last_logs_loss_lr_and_retrieval(train, tmp_path):
-    args = [*TINY, f"trainer.output_dir={tmp_path}", "trainer.run_name=b", "trainer.max_steps=3"]
+    # 8 frames: TINY's 4 would be refused, shorter than the stem's 5-frame kernel (test_cpu_bf16_refuses_...).
+    args = [*TINY, "data.num_frames=8", f"trainer.output_dir={tmp_path}", "trainer.run_name=b", "trainer.max_steps=3"]
     proc = train(
         "--config", "conf/generated.yaml", *args, "trainer.precision=bf16-mixed", "model.channels_last_3d=true"
     )
@@ -77,3 +81,37 @@ def test_uneven_global_batch_is_a_config_error(train, tmp_path):
     assert proc.returncode == 2
     assert "data.batch_size=4 is not divisible by the 3 devices" in proc.stderr
     assert not list(tmp_path.rglob("*.ckpt"))
+
+
+def test_cpu_bf16_refuses_a_clip_shorter_than_the_stem_kernel(train, tmp_path):
+    """TINY's 4 frames meet R3D's 5-frame stem kernel: torch's CPU bf16 Conv3d gets that weight gradient wrong
+    (NaN or garbage, docs/benchmarks.md), so the run stops before its first step and names the way out."""
+    args = [*TINY, f"trainer.output_dir={tmp_path}", "trainer.precision=bf16-mixed", "trainer.accelerator=cpu"]
+    proc = train("--config", "conf/generated.yaml", *args)
+    assert proc.returncode == 2
+    assert "data.num_frames=4 with trainer.precision=bf16-mixed on a CPU: 5 Conv3d layers" in proc.stderr
+    assert "(the first, stem.0.0, 4 frames for a 5-frame kernel)" in proc.stderr
+    assert "set data.num_frames=5 or more, or trainer.precision=32-true" in proc.stderr
+    assert not list(tmp_path.rglob("*.ckpt"))
+
+
+@pytest.mark.parametrize(
+    ("task", "data_frames", "eval_frames", "refused"),
+    [
+        ("pretrain", 8, 4, None),
+        ("pretrain", 3, 8, "data"),
+        ("finetune", 8, 4, "eval"),
+        ("finetune", 4, 5, None),
+        ("linear_eval", 4, 2, None),
+    ],
+)
+def test_cpu_bf16_checks_the_clip_that_trains_the_encoder(task, data_frames, eval_frames, refused):
+    # pretraining trains on data.* clips, fine-tuning on eval.* clips; linear evaluation freezes the encoder
+    overrides = [f"task={task}", f"data.num_frames={data_frames}", f"eval.num_frames={eval_frames}"]
+    cfg = load_config("conf/generated.yaml", overrides)
+    if refused is None:
+        assert check_cpu_bf16_clip(cfg, "bf16-mixed") is None
+    else:
+        frames = data_frames if refused == "data" else eval_frames
+        with pytest.raises(ConfigError, match=rf"^{refused}\.num_frames={frames} with .* {refused}\.num_frames=5 or"):
+            check_cpu_bf16_clip(cfg, "bf16-mixed")

@@ -15,7 +15,7 @@ from cvrl_pl.eval.features import clip_rows, video_features
 from cvrl_pl.eval.knn import topk_accuracy
 from cvrl_pl.eval.retrieval import recall_at_k
 from cvrl_pl.losses import NTXentLoss, positive_top1
-from cvrl_pl.models import ProjectionHead, build_encoder
+from cvrl_pl.models import R3D, ProjectionHead, build_encoder
 from cvrl_pl.models.encoder_file import arch_of, load_encoder_weights
 from cvrl_pl.optim import build_optimizer, lr_at, peak_lr
 from cvrl_pl.runtime.lightning_private import is_logging_step
@@ -32,7 +32,7 @@ class CVRLModule(pl.LightningModule):
         self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg)})
         self.cfg = cfg
         m = cfg.model
-        self.encoder = build_encoder(m.encoder, m.width, m.zero_init_residual, m.base_channels, padding=m.padding)
+        self.encoder = model_encoder(m)
         self.projector = ProjectionHead(self.encoder.feature_dim, m.proj_hidden_dim, m.proj_out_dim, m.proj_layers)
         self.criterion = NTXentLoss(cfg.loss.temperature)
         self.memory_format = memory_format(cfg)
@@ -84,11 +84,16 @@ def optimizer_and_schedule(module: pl.LightningModule, cfg: DictConfig) -> dict:
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
+def model_encoder(model_cfg: DictConfig) -> R3D:
+    """The randomly initialised encoder that a ``model`` config section describes."""
+    return build_encoder(**arch_of(model_cfg), zero_init_residual=model_cfg.zero_init_residual)
+
+
 def initial_encoder(cfg: DictConfig) -> torch.nn.Module:
     """The encoder of ``cfg.model``, with the weights of ``model.init`` when set (a ConfigError naming it if they
     do not load)."""
     m = cfg.model
-    encoder = build_encoder(m.encoder, m.width, m.zero_init_residual, m.base_channels, padding=m.padding)
+    encoder = model_encoder(m)
     if m.init:
         try:
             load_encoder_weights(encoder, m.init, arch_of(m))

@@ -36,9 +36,8 @@ from cvrl_pl.data.generated import GeneratedDataModule
 from cvrl_pl.data.synthetic import SyntheticSpec, generate
 from cvrl_pl.errors import ConfigError, DatasetError
 from cvrl_pl.eval.splits import report_table, summarise_splits
-from cvrl_pl.models import build_encoder
 from cvrl_pl.models.temporal_fit import fitting_frames, temporal_overhangs
-from cvrl_pl.module import ClassifierModule, CVRLModule, RetrievalModule
+from cvrl_pl.module import ClassifierModule, CVRLModule, RetrievalModule, model_encoder
 from cvrl_pl.runtime.checkpoint_io import AtomicCheckpointIO
 from cvrl_pl.runtime.distributed import per_device_batch
 
@@ -184,7 +183,7 @@ def check_cpu_bf16_clip(cfg: DictConfig, precision: str) -> None:
     section = "data" if cfg.task == "pretrain" else "eval"
     clip, m = cfg[section], cfg.model
     with torch.device("meta"):  # shapes only
-        encoder = build_encoder(m.encoder, m.width, m.zero_init_residual, m.base_channels, padding=m.padding)
+        encoder = model_encoder(m)
     overhangs = temporal_overhangs(encoder, clip.num_frames, clip.crop_size)
     if overhangs:
         first = overhangs[0]

@@ -64,17 +64,21 @@ def relpath(root: str, path: str) -> str:
     return Path(os.path.relpath(path, root)).as_posix()
 
 
-def annotation_lines(path: str) -> Iterator[tuple[int, str]]:
-    """(line number, stripped text) of the non-blank lines of an annotation list; Windows line endings and a BOM
-    are fine (the UCF-101 lists have both). DatasetError naming the file if it cannot be read."""
+def annotation_text(path: str) -> str:
+    """The text of an annotation file (a BOM dropped); DatasetError naming the file if it cannot be read."""
     try:
-        with open(path, encoding="utf-8-sig", newline=None) as f:
-            lines = f.read().splitlines()
+        with open(path, encoding="utf-8-sig") as f:
+            return f.read()
     except FileNotFoundError:
         raise DatasetError(f"annotation file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path}: cannot read the annotation file: {exc}") from None
-    for number, line in enumerate(lines, 1):
+
+
+def annotation_lines(path: str) -> Iterator[tuple[int, str]]:
+    """(line number, stripped text) of the non-blank lines of an annotation list; Windows line endings and a BOM
+    are fine (the UCF-101 lists have both)."""
+    for number, line in enumerate(annotation_text(path).splitlines(), 1):
         if line.strip():
             yield number, line.strip()
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from cvrl_pl.data.layouts.csv_list import add_row, clean_relpath, labelled
-from cvrl_pl.data.layouts.files import Candidate, Folders, ListSpec, annotation_folder
+from cvrl_pl.data.layouts.files import Candidate, Folders, ListSpec, annotation_folder, annotation_text
 from cvrl_pl.errors import DatasetError
 
 LABELS_FILE = "something-something-v2-labels.json"
@@ -31,16 +31,11 @@ def is_ssv2_folder(folder: str) -> bool:
 
 def _read_json(path: str) -> tuple[str, Any]:
     """The text and the value of a JSON file; DatasetError naming the file (and line) otherwise."""
+    text = annotation_text(path)
     try:
-        with open(path, encoding="utf-8-sig") as f:
-            text = f.read()
         return text, json.loads(text)
-    except FileNotFoundError:
-        raise DatasetError(f"annotation file not found: {path}") from None
     except json.JSONDecodeError as exc:
         raise DatasetError(f"{path}, line {exc.lineno}: not valid JSON: {exc.msg}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read the annotation file: {exc}") from None
 
 
 def json_entries(path: str) -> Iterator[tuple[int, Any]]:

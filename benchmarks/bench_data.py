@@ -35,7 +35,8 @@ from nvidia.dali.plugin.pytorch import DALIGenericIterator
 
 from cvrl_pl.data.bad_videos import BadVideoGuard
 from cvrl_pl.data.generated import random_resized_crop_flip
-from cvrl_pl.data.loader import DaliLoader, choose_decoder
+from cvrl_pl.data.loader import DaliLoader, device_capability
+from dali_pipelines.decoders import DECODER_NAMES, decoder_for
 from dali_pipelines.graph import decode, pipeline_kwargs, read_samples
 from dali_pipelines.params import ViewAugConfig, blur_window, colour_maps, per_clip
 from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
@@ -64,10 +65,10 @@ def dali_batches(pipe, names):
 
 
 def decode_only_pipeline(source: PretrainSource, device_id: int | None, workers: int, threads: int):
-    @pipeline_def
+    @pipeline_def(enable_conditionals=True)
     def graph():
         sample = read_samples(source, workers, 2)
-        return decode(sample["video"], sample["frames"], source.decoder, "cpu" if device_id is None else "gpu")
+        return decode(sample, "cpu" if device_id is None else "gpu")
 
     return graph(**pipeline_kwargs(source, device_id, num_threads=threads, py_workers=workers, seed=0, prefetch=2))
 
@@ -112,7 +113,7 @@ def stage_variants(source: PretrainSource, device_id: int | None, args: argparse
     for stage, off in STAGES.items():
         views = tuple(dataclasses.replace(v, **off) for v in source.views)
         kwargs = dict(num_frames=source.num_frames, stride=source.stride, batch_size=source.batch_size)
-        variant = PretrainSource(source.table, views, source.temporal, **kwargs, decoder=source.decoder)
+        variant = PretrainSource(source.table, views, source.temporal, **kwargs, decoders=source.decoders)
         variants[stage] = pipeline_variant(variant, device_id, args)
     return variants
 
@@ -221,8 +222,9 @@ def main() -> None:
         view1 = ViewAugConfig(crop_size=args.crop, blur_prob=1.0)
         view2 = ViewAugConfig(crop_size=args.crop, blur_prob=0.1, solarize_prob=0.2)
         source_args = dict(num_frames=args.num_frames, stride=args.stride, batch_size=args.batch)
-        decoder = choose_decoder("auto", device_id is not None, {args.codec})
-        source = PretrainSource(table, (view1, view2), {"distribution": "decreasing"}, **source_args, decoder=decoder)
+        # every video is one format: 8-bit 4:2:0 (bench_videos.make_videos)
+        decoder = DECODER_NAMES[decoder_for(args.codec, 8, "4:2:0", device_capability(device_id))]
+        source = PretrainSource(table, (view1, view2), {"distribution": "decreasing"}, **source_args, decoders=decoder)
 
         def baseline_batches() -> Iterator:
             loader = torch.utils.data.DataLoader(
@@ -237,7 +239,7 @@ def main() -> None:
 
         rhos = [int(r) for r in args.num_clips.split(",") if r]
         many = {
-            rho: PretrainSource(table, rho_views((view1, view2), rho), source.temporal, **source_args, decoder=decoder)
+            rho: PretrainSource(table, rho_views((view1, view2), rho), source.temporal, **source_args, decoders=decoder)
             for rho in rhos
         }
         variants = {

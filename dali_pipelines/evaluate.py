@@ -34,7 +34,7 @@ def eval_pipeline(
     @pipeline_def(enable_conditionals=True)
     def graph():
         sample = read_samples(source, py_workers, prefetch)
-        frames = decode(sample["video"], sample["frames"], source.decoder, device)
+        frames = decode(sample, device)
         if source.mode == "train":
             views = augment_clips(frames, sample, [source.view], device)
         else:

@@ -33,7 +33,7 @@ def pretrain_pipeline(
     @pipeline_def(enable_conditionals=True)
     def graph():
         sample = read_samples(source, py_workers, prefetch)
-        frames = decode(sample["video"], sample["frames"], source.decoder, device)
+        frames = decode(sample, device)
         views = augment_clips(frames, {name: sample[name] for name in PARAM_NAMES}, source.views, device)
         return views, sample["starts"], sample["video_id"]
 

@@ -2,9 +2,10 @@
 
 A parallel ``fn.external_source`` (graph.read_samples) calls a source object once per sample. The object decides
 which video the sample is (plan.epoch_plan: shuffled, sharded, the same on every rank), draws the clip starts
-(sampling.py) and the augmentation parameters (params.py), and returns either the encoded file (decoded by DALI:
-``decoder="dali"``) or frames decoded with PyAV (``decoder="pyav"``: H.264/HEVC on a CPU-only machine, where
-DALI's CPU decoder cannot). Everything here is NumPy: the sources run in worker processes, outside the graph.
+(sampling.py) and the augmentation parameters (params.py). Each video has its own decoder (decoders.py): the
+source hands DALI the encoded file (NVDEC or DALI's CPU decoder), or decodes the frames itself with PyAV (H.264 on a
+CPU, AV1 on a Hopper GPU, ...), and says which in the sample's ``decoder`` output, so one batch can mix them.
+Everything here is NumPy: the sources run in worker processes, outside the graph.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dali_pipelines.decoders import PYAV, decoder_codes
 from dali_pipelines.params import PARAM_NAMES, ViewAugConfig, draw_view_params, stack_clips
 from dali_pipelines.plan import epoch_plan
 from dali_pipelines.pyav_decode import decode_pyav
@@ -24,11 +26,11 @@ from dali_pipelines.sampling import (
     train_clip_start,
 )
 
-# Codecs that DALI's CPU video decoder handles (docs/data_pipeline.md); anything else needs PyAV without a GPU.
-DALI_CPU_CODECS = frozenset({"vp8", "vp9", "mjpeg"})
-# What DALI's `mixed` decoder reads (NVDEC; FFmpeg codec names): its GPU frames decoder maps exactly these to NVDEC
-# codecs, MPEG-4 part 2 in AVI (UCF-101, HMDB-51) included. Anything else (msmpeg4, wmv, ...) goes through PyAV.
-DALI_GPU_CODECS = frozenset({"h264", "hevc", "mpeg4", "vp8", "vp9", "mjpeg", "av1"})
+# How a sample hands over its video: the encoded file and decoded frames, one of them empty (the graph takes the
+# one its ``decoder`` output names), then the decoder code.
+VIDEO_OUTPUTS = ("encoded", "decoded", "decoder")
+_NO_BYTES = np.empty(0, np.uint8)
+_NO_FRAMES = np.empty((0, 0, 0, 3), np.uint8)
 
 
 @dataclass(frozen=True)
@@ -66,13 +68,13 @@ class ClipSource:
         seed: int = 0,
         shuffle: bool = True,
         drop_last: bool = False,
-        decoder: str = "dali",
+        decoders: str | np.ndarray = "dali_cpu",
     ):
-        if decoder not in ("dali", "pyav"):
-            raise ValueError(f"decoder must be dali or pyav, got {decoder!r}")
         self.table, self.num_frames, self.stride = table, num_frames, stride
         self.batch_size, self.shard_id, self.num_shards = batch_size, shard_id, num_shards
-        self.seed, self.shuffle, self.drop_last, self.decoder = seed, shuffle, drop_last, decoder
+        self.seed, self.shuffle, self.drop_last = seed, shuffle, drop_last
+        # Per video: decoders.NVDEC, DALI_CPU or PYAV (one name given: that decoder for every video).
+        self.decoders = decoder_codes(decoders, len(table))
         # A resumed run sets the epoch it resumes at, so the shuffles continue, not repeat, and, resuming mid-epoch,
         # the samples of that epoch already trained on.
         self.first_epoch, self.skip = 0, 0
@@ -142,12 +144,13 @@ class ClipSource:
         """Stored-frame indices of the clip of video ``vid`` that starts at ``start``."""
         return clip_frame_indices(start, self.num_frames, self.stride, int(self.table.num_frames[vid]))
 
-    def video(self, vid: int, frames: np.ndarray) -> np.ndarray:
-        """The encoded file for DALI's decoder, or the frames ``frames`` decoded with PyAV."""
-        path = self.table.paths[vid]
-        if self.decoder == "pyav":
-            return decode_pyav(path, frames)
-        return np.fromfile(path, dtype=np.uint8)
+    def video(self, vid: int, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """VIDEO_OUTPUTS of video ``vid``: the encoded file for DALI's decoders, or the frames ``frames`` decoded
+        with PyAV; and which."""
+        path, code = self.table.paths[vid], self.decoders[vid]
+        if code == PYAV:
+            return _NO_BYTES, decode_pyav(path, frames), np.asarray(code, np.int32)
+        return np.fromfile(path, dtype=np.uint8), _NO_FRAMES, np.asarray(code, np.int32)
 
     def size(self, vid: int) -> tuple[int, int]:
         return int(self.table.widths[vid]), int(self.table.heights[vid])
@@ -157,12 +160,12 @@ class PretrainSource(ClipSource):
     """rho = len(views) CVRL clips of one video (two in the paper), decoded together, and each view's augmentation
     parameters.
 
-    Outputs: the video (bytes, or PyAV frames (rho T, H, W, 3)), the frame indices of every clip (rho T,), the
-    per-frame augmentation parameters of every clip (params.PARAM_NAMES, rho T frames each), the rho clip starts and
-    the video id.
+    Outputs: the video (VIDEO_OUTPUTS: bytes, or PyAV frames (rho T, H, W, 3)), the frame indices of every clip
+    (rho T,), the per-frame augmentation parameters of every clip (params.PARAM_NAMES, rho T frames each), the rho
+    clip starts and the video id.
     """
 
-    OUTPUTS = ("video", "frames", *PARAM_NAMES, "starts", "video_id")
+    OUTPUTS = (*VIDEO_OUTPUTS, "frames", *PARAM_NAMES, "starts", "video_id")
 
     def __init__(self, table: VideoTable, views: tuple[ViewAugConfig, ...], temporal: dict, **kwargs):
         super().__init__(table, **kwargs)
@@ -174,7 +177,7 @@ class PretrainSource(ClipSource):
         starts = sample_clip_starts(length, self.num_frames, self.stride, rng, **self.temporal, num_clips=rho)
         frames = np.concatenate([self.clip(vid, s) for s in starts])
         params = stack_clips([draw_view_params(rng, cfg, self.num_frames, self.size(vid)) for cfg in self.views])
-        out = [self.video(vid, frames), frames.astype(np.int32), *params.values()]
+        out = [*self.video(vid, frames), frames.astype(np.int32), *params.values()]
         return (*out, np.asarray(starts, np.int32), np.asarray(vid, np.int64))
 
 
@@ -184,8 +187,8 @@ class EvalSource(ClipSource):
     ``train``: one clip per video from a random start, with its crop/flip parameters (``view``).
     ``test``: ``num_temporal`` clips per video with evenly spaced starts, one sample each, with the normalised
     positions of ``num_spatial`` crops along the long side (after the graph's short-side resize).
-    Outputs: the video, the frame indices (T,), [train: the view's parameters | test: crop positions (S, 2)],
-    the label, the video id and the clip index.
+    Outputs: the video (VIDEO_OUTPUTS), the frame indices (T,), [train: the view's parameters | test: crop positions
+    (S, 2)], the label, the video id and the clip index.
     """
 
     def __init__(
@@ -210,7 +213,7 @@ class EvalSource(ClipSource):
         middle = (0.5,) * num_spatial if num_spatial == 1 else tuple(np.linspace(0.0, 1.0, num_spatial))
         self._along = np.asarray(middle, np.float32)
         params = PARAM_NAMES if mode == "train" else ("crop_pos",)
-        self.OUTPUTS = ("video", "frames", *params, "label", "video_id", "clip_idx")
+        self.OUTPUTS = (*VIDEO_OUTPUTS, "frames", *params, "label", "video_id", "clip_idx")
 
     def sample(self, item: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         vid, k = divmod(item, self.items_per_video)
@@ -220,7 +223,7 @@ class EvalSource(ClipSource):
         else:
             start = eval_clip_start(k, self.items_per_video, start_range(length, self.num_frames, self.stride) - 1)
         frames = self.clip(vid, start)
-        out: list[np.ndarray] = [self.video(vid, frames), frames.astype(np.int32)]
+        out: list[np.ndarray] = [*self.video(vid, frames), frames.astype(np.int32)]
         width, height = self.size(vid)
         if self.mode == "train":
             out += stack_clips([draw_view_params(rng, self.view, self.num_frames, (width, height))]).values()

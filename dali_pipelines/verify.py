@@ -3,7 +3,8 @@
 A decoding error inside a DALI graph ends the pipeline ("Current pipeline object is no longer valid") without
 saying which sample of the batch caused it. The loader (cvrl_pl.data.loader) asks this module, then rebuilds the
 pipeline with the culprits excluded. A sample is checked the way the pipeline made it: its source reads the file
-(and, with PyAV, decodes it), and DALI's decoder decodes the same frames on the same device, one sample a run.
+(and, with PyAV, decodes it), and DALI's decoder decodes the same frames with the same decoder (NVDEC or CPU), one
+sample a run.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import numpy as np
 import nvidia.dali.fn as fn
 from nvidia.dali.pipeline import Pipeline, pipeline_def
 
+from dali_pipelines.decoders import PYAV
 from dali_pipelines.graph import decode
-from dali_pipelines.sources import ClipSource
+from dali_pipelines.sources import VIDEO_OUTPUTS, ClipSource
 
 
 def error_message(exc: BaseException) -> str:
@@ -30,23 +32,27 @@ def error_message(exc: BaseException) -> str:
     return (text.strip().splitlines() or [type(exc).__name__])[0]
 
 
+CHECKED = (*VIDEO_OUTPUTS, "frames")  # what the check pipeline is fed of a sample
+
+
 class OneSample:
-    """The check pipeline's source: the encoded file and frame indices of the sample under test."""
+    """The check pipeline's source: the sample under test's CHECKED outputs."""
 
     def __init__(self) -> None:
-        self.sample: tuple[np.ndarray, np.ndarray] | None = None
+        self.sample: tuple[np.ndarray, ...] | None = None
 
-    def __call__(self, info) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, info) -> tuple[np.ndarray, ...]:
         return self.sample
 
 
 def check_pipeline(feed: OneSample, device_id: int | None) -> Pipeline:
-    """A one-sample pipeline that decodes ``feed``'s sample as the training graphs do (NVDEC on a GPU); unbuilt."""
+    """A one-sample pipeline that decodes ``feed``'s sample as the training graphs do (by its own decoder, NVDEC
+    among them on a GPU); unbuilt."""
 
-    @pipeline_def(batch_size=1, num_threads=1, device_id=device_id, prefetch_queue_depth=1)
+    @pipeline_def(batch_size=1, num_threads=1, device_id=device_id, prefetch_queue_depth=1, enable_conditionals=True)
     def graph():
-        video, frames = fn.external_source(feed, num_outputs=2, batch=False)
-        return decode(video, frames, "dali", "cpu" if device_id is None else "gpu")
+        sample = dict(zip(CHECKED, fn.external_source(feed, num_outputs=len(CHECKED), batch=False)))  # noqa: B905
+        return decode(sample, "cpu" if device_id is None else "gpu")
 
     return graph()
 
@@ -64,8 +70,8 @@ def undecodable(
             continue
         try:
             outputs = dict(zip(source.OUTPUTS, source.sample_at(epoch, i), strict=True))  # reads; PyAV decodes
-            if source.decoder == "dali":
-                feed.sample = (outputs["video"], outputs["frames"])
+            if source.decoders[vid] != PYAV:
+                feed.sample = tuple(outputs[k] for k in CHECKED)
                 if pipeline is None:
                     pipeline = check_pipeline(feed, device_id)
                     pipeline.build()

@@ -29,20 +29,25 @@ def _ops(pipe) -> dict[str, set[str]]:
     return found
 
 
-@pytest.mark.parametrize("decoder", ["dali", "pyav"])
-def test_pretraining_graph_for_a_gpu_decodes_and_augments_on_the_device(decoder):
-    source = PretrainSource(
-        TABLE, VIEWS, {"distribution": "decreasing"}, num_frames=4, stride=2, batch_size=2, decoder=decoder
-    )
+def test_pretraining_graph_for_a_gpu_decodes_and_augments_on_the_device():
+    source = PretrainSource(TABLE, VIEWS, {"distribution": "decreasing"}, num_frames=4, stride=2, batch_size=2)
     pipe = pretrain_pipeline(source, device_id=0, py_workers=1)
     assert pipe._graph_out[0].device == "gpu"  # the views
     ops = _ops(pipe)
     for name in ("WarpAffine", "CoordTransform", "GaussianBlur"):
         assert ops[name] == {"gpu"}, ops
-    if decoder == "dali":
-        assert ops["Video"] == {"gpu"}  # fn.decoders.video(device="mixed"): NVDEC, output on the GPU
-    else:
-        assert "Video" not in ops  # PyAV decodes in the Python workers; the frames are copied to the GPU
+    # Every sample by its own decoder: NVDEC (fn.decoders.video on "mixed", output on the GPU), DALI's CPU decoder
+    # (MJPEG, which DALI's GPU decoder lacks), or PyAV frames from the workers; the batch is merged on the GPU.
+    assert ops["Video"] == {"gpu", "cpu"}
+    assert {"Split", "Merge"} <= set(ops)
+
+
+def test_a_cpu_pipeline_refuses_videos_routed_to_nvdec():
+    source = PretrainSource(
+        TABLE, VIEWS, {"distribution": "decreasing"}, num_frames=4, stride=2, batch_size=2, decoders="nvdec"
+    )
+    with pytest.raises(ValueError, match="CPU pipeline cannot decode with NVDEC"):
+        pretrain_pipeline(source, device_id=None, py_workers=1)
 
 
 @pytest.mark.parametrize("mode", ["train", "test"])
@@ -52,11 +57,12 @@ def test_evaluation_graphs_for_a_gpu_work_on_the_device(mode):
     assert pipe._graph_out[0].device == "gpu"
     ops = _ops(pipe)
     assert all(ops[name] == {"gpu"} for name in FRAME_OPS & set(ops)), ops
-    assert ops["Video"] == {"gpu"}
+    assert ops["Video"] == {"gpu", "cpu"}
 
 
 def test_the_decode_check_for_a_gpu_decodes_on_nvdec():
-    """The one-sample check that finds a failed batch's bad video decodes as the training graph does."""
+    """The one-sample check that finds a failed batch's bad video decodes as the training graph does: NVDEC, or
+    DALI's CPU decoder for the videos routed there."""
     pipe = check_pipeline(OneSample(), device_id=0)
     assert pipe._graph_out[0].device == "gpu"
-    assert _ops(pipe)["Video"] == {"gpu"}
+    assert _ops(pipe)["Video"] == {"gpu", "cpu"}

@@ -75,7 +75,8 @@ def _eval_epoch(source, **kwargs):
 
 
 @pytest.mark.parametrize(
-    ("codec", "decoder", "rho"), [("vp9", "dali", 2), ("h264", "pyav", 2), ("vp9", "pyav", 2), ("vp9", "dali", 4)]
+    ("codec", "decoder", "rho"),
+    [("vp9", "dali_cpu", 2), ("h264", "pyav", 2), ("vp9", "pyav", 2), ("vp9", "dali_cpu", 4)],
 )
 def test_clips_hold_exactly_the_sampled_frames(videos, codec, decoder, rho):
     """Every clip of the rho (all decoded in one call) holds exactly the frames its start names."""
@@ -87,7 +88,7 @@ def test_clips_hold_exactly_the_sampled_frames(videos, codec, decoder, rho):
         num_frames=T,
         stride=STRIDE,
         batch_size=2,
-        decoder=decoder,
+        decoders=decoder,
     )
     out = _pretrain_epoch(source)
     assert sorted(set(int(v) for v in out["video_id"])) == list(range(len(paths)))  # every video this epoch

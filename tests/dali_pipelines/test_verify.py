@@ -13,7 +13,7 @@ from tests.helpers.videos import write_video
 VIEW = ViewAugConfig(crop_size=16)
 
 
-@pytest.mark.parametrize("decoder", ["dali", "pyav"])
+@pytest.mark.parametrize("decoder", ["dali_cpu", "pyav"])
 def test_finds_exactly_the_videos_that_fail(tmp_path, decoder):
     good = [write_video(tmp_path / f"g{i}.webm", 40) for i in range(2)]
     damaged = damage_payload(good[0], tmp_path / "damaged.webm", from_frame=3)
@@ -30,12 +30,12 @@ def test_finds_exactly_the_videos_that_fail(tmp_path, decoder):
         stride=4,
         batch_size=n,
         shuffle=False,
-        decoder=decoder,
+        decoders=decoder,
     )
     found = undecodable(source, 0, range(n))
     assert sorted(found) == [2, 3, 4, 5]  # the two good videos decode
     assert "No such file or directory" in found[5]
-    if decoder == "dali":
+    if decoder == "dali_cpu":
         assert found[2] == "Failed to send packet to decoder: Invalid data found when processing input"
     else:
         assert found[2].startswith(f"{damaged}: decoding failed after 3 frames")

@@ -49,7 +49,7 @@ def _loader(paths, decoder, guard, rho=2, **source_kwargs) -> DaliLoader:
         stride=2,
         batch_size=BATCH,
         seed=5,
-        decoder=decoder,
+        decoders=decoder,
         **source_kwargs,
     )
 
@@ -75,7 +75,7 @@ def _guard(path, **limits) -> BadVideoGuard:
     return BadVideoGuard(path, **({"max_batch_share": 0.5, "max_epoch_share": 0.5} | limits))
 
 
-@pytest.mark.parametrize(("decoder", "rho"), [("dali", 2), ("pyav", 2), ("dali", 3)])
+@pytest.mark.parametrize(("decoder", "rho"), [("dali_cpu", 2), ("pyav", 2), ("dali_cpu", 3)])
 def test_bad_videos_are_reported_once_and_left_out(dataset, tmp_path, decoder, rho):
     good, bad = dataset
     paths = good + bad

@@ -1,4 +1,6 @@
-"""The DataModule: decoder choice, view configs, and real training steps through train.py on files on disk."""
+"""The DataModule: per-video decoder choice, view configs, and real training steps through train.py on files on disk."""
+
+import json
 
 import numpy as np
 import pytest
@@ -6,7 +8,9 @@ import torch
 
 from cvrl_pl.config import ConfigError, load_config
 from cvrl_pl.data.datamodule import split_index, view_configs
-from cvrl_pl.data.loader import choose_decoder
+from cvrl_pl.data.index import VideoIndex, VideoRecord
+from cvrl_pl.data.loader import choose_decoders
+from dali_pipelines.decoders import DALI_CPU, NVDEC, PYAV
 from tests.helpers.videos import write_video
 
 TINY = [
@@ -22,18 +26,27 @@ TINY = [
 ]
 
 
-def test_decoder_choice():
-    assert choose_decoder("auto", on_gpu=False, codecs={"vp9", "mjpeg"}) == "dali"
-    assert choose_decoder("auto", on_gpu=False, codecs={"vp9", "h264"}) == "pyav"
-    assert choose_decoder("auto", on_gpu=True, codecs={"h264", "hevc"}) == "dali"  # NVDEC
-    assert choose_decoder("auto", on_gpu=True, codecs={"mpeg4", "vp9"}) == "dali"  # UCF-101's AVI on NVDEC
-    assert choose_decoder("auto", on_gpu=False, codecs={"mpeg4"}) == "pyav"
-    assert choose_decoder("auto", on_gpu=True, codecs={"mpeg4", "msmpeg4v3"}) == "pyav"  # not an NVDEC codec
-    with pytest.raises(ConfigError, match="NVDEC decoder cannot decode msmpeg4v3"):
-        choose_decoder("dali", on_gpu=True, codecs={"msmpeg4v3", "h264"})
-    assert choose_decoder("pyav", on_gpu=True, codecs={"vp9"}) == "pyav"
-    with pytest.raises(ConfigError, match="cannot decode h264"):
-        choose_decoder("dali", on_gpu=False, codecs={"h264"})
+def _index(*streams: tuple[str, int, str]) -> VideoIndex:
+    """An index of videos with these (codec, bit depth, chroma) streams."""
+    videos = [
+        VideoRecord(f"v{i}", 0, 40, 25.0, codec, 64, 48, "", "", bits, chroma, 100, 0)
+        for i, (codec, bits, chroma) in enumerate(streams)
+    ]
+    return VideoIndex("/data", ["c"], videos, [], layout="folder")
+
+
+def test_decoder_choice_is_per_video():
+    index = _index(("h264", 8, "4:2:0"), ("vp9", 8, "4:2:0"), ("av1", 8, "4:2:0"), ("mjpeg", 8, "4:2:2"))
+    assert choose_decoders("auto", index, None).tolist() == [PYAV, DALI_CPU, PYAV, DALI_CPU]  # a CPU
+    assert choose_decoders("auto", index, (9, 0)).tolist() == [NVDEC, NVDEC, PYAV, DALI_CPU]  # H100/H200
+    assert choose_decoders("auto", index, (8, 9)).tolist() == [NVDEC, NVDEC, NVDEC, DALI_CPU]  # Ada decodes AV1
+    assert choose_decoders("pyav", index, (9, 0)).tolist() == [PYAV] * 4
+    with pytest.raises(ConfigError, match=r"data.decoder=dali: 1 of 4 videos .* on a GPU of compute capability 9.0 "):
+        choose_decoders("dali", index, (9, 0))
+    with pytest.raises(ConfigError, match=r"2 of 4 videos of /data are not decodable by DALI on a CPU: v0 \(h264"):
+        choose_decoders("dali", index, None)
+    ucf = _index(("mpeg4", 8, "4:2:0"), ("msmpeg4v3", 8, "4:2:0"))  # AVI files of UCF-101 and HMDB-51
+    assert choose_decoders("auto", ucf, (9, 0)).tolist() == [NVDEC, PYAV]
 
 
 def test_view_configs_are_asymmetric_as_in_the_paper():
@@ -84,20 +97,32 @@ def test_training_on_vp9_files_with_bad_ones_reports_them_and_trains(train, tmp_
     assert ckpt["global_step"] == 4  # 11 videos, batch 4, FILL: 3 steps an epoch; the 4th is in epoch 2
 
 
-def test_training_on_h264_files_decodes_with_pyav(train, tmp_path):
-    _dataset(tmp_path / "data", "h264")
+def test_a_mixed_vp9_and_h264_split_trains_with_both_decoders_in_one_batch(train, tmp_path):
+    """VP9 files go to DALI's CPU decoder and H.264 files to PyAV, in the same run and the same batches."""
+    root = tmp_path / "data"
+    for c in range(2):
+        for i in range(3):
+            write_video(root / f"class{c}" / f"v{i}.webm", 20 + 3 * i, codec="vp9")
+            write_video(root / f"class{c}" / f"h{i}.mp4", 20 + 3 * i, codec="h264")
     proc = train(
         "--config",
         "conf/generated.yaml",
         *TINY,
-        f"data.root={tmp_path / 'data'}",
+        f"data.root={root}",
         f"trainer.output_dir={tmp_path}",
-        "trainer.run_name=h",
-        "trainer.max_steps=2",
+        "trainer.run_name=m",
+        "trainer.max_steps=3",
+        "trainer.trace_batches=true",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "codecs: h264 10" in proc.stdout + proc.stderr
-    assert (tmp_path / "h" / "checkpoints" / "last.ckpt").is_file()
+    log = proc.stdout + proc.stderr
+    assert "codecs: h264 6, vp9 6" in log
+    assert f"decoders for {root} on a CPU: nvdec 0, dali_cpu 6, pyav 6" in log
+    paths = [v.path for v in VideoIndex.load(root / ".cvrl_index.json").videos]
+    steps = [json.loads(line) for line in (tmp_path / "m" / "trace" / "rank0.jsonl").read_text().splitlines()]
+    assert len(steps) == 3 and all(np.isfinite(s["loss"]) for s in steps)
+    kinds = [{paths[i].rsplit(".", 1)[1] for i in s["video_ids"]} for s in steps]
+    assert {"webm", "mp4"} in kinds, kinds  # a batch that both decoders filled
 
 
 def test_missing_root_and_empty_dataset_are_clear_errors(train, tmp_path):

@@ -15,6 +15,8 @@ CODECS = {
     "vp8": ("libvpx", ".webm"),
     "mjpeg": ("mjpeg", ".avi"),
     "mpeg4": ("mpeg4", ".avi"),  # MPEG-4 part 2 in AVI, tagged XVID: how UCF-101 and HMDB-51 ship
+    "hevc": ("libx265", ".mp4"),
+    "av1": ("libsvtav1", ".mkv"),
 }
 
 
@@ -46,15 +48,17 @@ def write_video(
     fps: int = 25,
     frames: np.ndarray | None = None,
     lossless: bool = False,
+    pix_fmt: str | None = None,
 ) -> Path:
-    """Write ``frames`` (N, H, W, 3 uint8), or index-coded frames, with constant frame rate; returns the path."""
+    """Write ``frames`` (N, H, W, 3 uint8), or index-coded frames, with constant frame rate, in ``pix_fmt``
+    (default 8-bit 4:2:0); returns the path."""
     name, _ = CODECS[codec]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as out:
         stream = out.add_stream(name, rate=fps)
         stream.width, stream.height = width, height
-        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        stream.pix_fmt = pix_fmt or ("yuvj420p" if codec == "mjpeg" else "yuv420p")
         if lossless:  # VP9 lossless: identical input frames decode to bit-identical frames
             stream.options = {"lossless": "1", "deadline": "realtime", "cpu-used": "8"}
         elif codec == "mjpeg":
@@ -63,6 +67,10 @@ def write_video(
             stream.options = {"preset": "ultrafast", "crf": "10"}
         elif codec == "mpeg4":
             stream.codec_context.codec_tag, stream.options = "XVID", {"qscale": "2"}
+        elif codec == "hevc":
+            stream.options = {"preset": "ultrafast", "crf": "10", "x265-params": "log-level=error"}
+        elif codec == "av1":
+            stream.options = {"preset": "12", "crf": "20"}
         else:
             stream.options = {"crf": "10", "b:v": "0", "deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
         for k in range(num_frames):

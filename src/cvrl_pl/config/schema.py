@@ -67,7 +67,8 @@ class DataConfig(SplitConfig):
     generate: str | None = _f(None, "write the built-in demo dataset (train/, val/) to this folder first if missing")
     decoder: str = _f(
         "auto",
-        "{choices}: auto uses DALI on GPUs, and on CPU when every codec is VP8/VP9/MJPEG",
+        "{choices}: auto picks per video NVDEC, DALI's CPU decoder or PyAV by what the device decodes "
+        "(docs/data_pipeline.md); dali: the same, but a video only PyAV reads is an error; pyav: PyAV for all",
         ("auto", "dali", "pyav"),
     )
     shuffle: bool = _f(True, "shuffle the videos every epoch (same order on every rank; shards stay disjoint)")

@@ -1,5 +1,5 @@
-"""Lightning's view of a DALI pipeline: where it runs (ranks, device), which decoder it uses, and ``DaliLoader``,
-the iterable of batches that resumes mid-epoch exactly where a checkpoint left off."""
+"""Lightning's view of a DALI pipeline: where it runs (ranks, device), which decoder reads each video, and
+``DaliLoader``, the iterable of batches that resumes mid-epoch exactly where a checkpoint left off."""
 
 from __future__ import annotations
 
@@ -11,13 +11,16 @@ import torch
 from nvidia.dali.backend import GetCUDADeviceCount
 from nvidia.dali.pipeline import Pipeline
 from nvidia.dali.plugin.pytorch import DALIGenericIterator
+from pytorch_lightning.utilities import rank_zero_info
 
 from cvrl_pl.data.bad_videos import BadVideoGuard
 from cvrl_pl.data.index import VideoIndex
+from cvrl_pl.data.index.records import counts_text, decoders_where, format_name
 from cvrl_pl.errors import ConfigError
 from cvrl_pl.runtime.lightning_private import batches_done_in_epoch
 from cvrl_pl.runtime.signals import preemption_signal_ignored
-from dali_pipelines.sources import DALI_CPU_CODECS, DALI_GPU_CODECS, ClipSource, VideoTable
+from dali_pipelines.decoders import PYAV, decoder_counts
+from dali_pipelines.sources import ClipSource, VideoTable
 
 
 def video_table(index: VideoIndex) -> VideoTable:
@@ -32,20 +35,39 @@ def video_table(index: VideoIndex) -> VideoTable:
     )
 
 
-def choose_decoder(requested: str, on_gpu: bool, codecs: set[str]) -> str:
-    """``auto``: DALI where its decoder reads every codec of the split (NVDEC on a GPU: H.264, HEVC, MPEG-4 part 2,
-    VP8/9, MJPEG, AV1; VP8/9 and MJPEG on a CPU); otherwise PyAV in the source workers, on either device."""
-    supported = DALI_GPU_CODECS if on_gpu else DALI_CPU_CODECS
-    unsupported = sorted(codecs - supported)
-    if requested == "auto":
-        return "pyav" if unsupported else "dali"
-    if requested == "dali" and unsupported:
-        where = "NVDEC decoder" if on_gpu else "CPU decoder"
+def choose_decoders(requested: str, index: VideoIndex, capability: tuple[int, int] | None) -> np.ndarray:
+    """Per video, the code of the decoder that reads it (dali_pipelines.decoders) on a GPU of compute
+    ``capability`` (None: on a CPU). ``auto``: each video by the routing table, NVDEC or DALI's CPU decoder where
+    they can, PyAV for the rest; ``dali``: the same, but a video only PyAV reads is an error; ``pyav``: PyAV for all."""
+    if requested == "pyav":
+        return np.full(len(index.videos), PYAV, np.int8)
+    codes = index.decoders(capability)
+    if requested == "dali" and (codes == PYAV).any():
+        left = [index.videos[i] for i in np.flatnonzero(codes == PYAV)]
+        shown = "; ".join(f"{v.path} ({format_name(v)})" for v in left[:3]) + ("; ..." if len(left) > 3 else "")
         raise ConfigError(
-            f"data.decoder=dali: DALI's {where} cannot decode {', '.join(unsupported)}; use data.decoder=auto "
-            "or pyav, or transcode with: python -m cvrl_pl.data.prepare SRC DST --codec vp9"
+            f"data.decoder=dali: {len(left)} of {len(codes)} videos of {index.root} are not decodable by DALI "
+            f"{decoders_where(capability)}: {shown}. Use data.decoder=auto (PyAV decodes those), or transcode with: "
+            "python -m cvrl_pl.data.prepare SRC DST --codec vp9"
         )
-    return requested
+    return codes
+
+
+def device_capability(device_id: int | None) -> tuple[int, int] | None:
+    """The compute capability of the CUDA device DALI decodes on; None on a CPU."""
+    return None if device_id is None else tuple(torch.cuda.get_device_capability(device_id))
+
+
+_LOGGED: set[str] = set()  # the decoder lines already logged: the probes rebuild their loaders at every evaluation
+
+
+def log_decoders(index: VideoIndex, codes: np.ndarray, capability: tuple[int, int] | None) -> None:
+    """One log line, once per split and device: how many videos of the split each decoder reads (the index report's
+    counts)."""
+    line = f"decoders for {index.root} {decoders_where(capability)}: {counts_text(decoder_counts(codes))}"
+    if line not in _LOGGED:
+        _LOGGED.add(line)
+        rank_zero_info(line)
 
 
 def placement(trainer: pl.Trainer | None) -> tuple[int, int, int | None]:

@@ -1,18 +1,35 @@
 """``python -m cvrl_pl.data.index ROOT [--layout L] [--csv FILE | --annotations A [--split N] [--subset S]]
-[--verify first|full] [--workers N] [--out INDEX]``: index a dataset by hand, print the report (counts, codecs,
-frames, every excluded file with its reason)."""
+[--verify first|full] [--workers N] [--out INDEX] [--gpu-capability X.Y] [--json]``: index a dataset by hand, print
+the report (counts, codecs and formats, which decoder takes how many videos, frames, every excluded file with its
+reason); ``--json`` adds the figures as one JSON object on the last line of stdout."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+
+import torch
 
 from cvrl_pl.data.index.build import default_index_path, load_or_build_index
 from cvrl_pl.data.index.probe import VERIFY_LEVELS
 from cvrl_pl.data.index.records import DEFAULT_INDEX_NAME
 from cvrl_pl.data.layouts import LAYOUT_CHOICES
 from cvrl_pl.errors import DatasetError, DatasetKeyError
+from dali_pipelines.decoders import parse_capability
+
+
+def machine_capability() -> tuple[int, int] | None:
+    """The compute capability of this machine's first GPU, None without one."""
+    return tuple(torch.cuda.get_device_capability(0)) if torch.cuda.is_available() else None
+
+
+def capability_arg(text: str) -> tuple[int, int]:
+    try:
+        return parse_capability(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="probing processes (default: CPU count)")
     parser.add_argument("--out", help=f"index file to write or reuse (default: ROOT/{DEFAULT_INDEX_NAME})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--gpu-capability",
+        type=capability_arg,
+        help="route the videos to decoders for a GPU of this compute capability, e.g. 9.0 for an H100/H200 "
+        "(default: this machine's GPU, or the CPU without one)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON on the last line of stdout")
     args = parser.parse_args(argv)
     try:
         index = load_or_build_index(
@@ -61,9 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(index.report())
+    capability = args.gpu_capability or machine_capability()
+    print(index.report(capability))
     out = os.path.abspath(args.out) if args.out else default_index_path(args.root, index.layout, index.lists())
     print(f"index: {out}")
+    if args.json:
+        print(json.dumps({**index.summary(capability), "index": out}))
     return 0
 
 

@@ -21,7 +21,7 @@ def _cached_probes(old: VideoIndex) -> dict[str, tuple[int, int, VideoInfo | str
     """path -> (size, mtime_ns, probe result) of every file an earlier index probed."""
     cache: dict[str, tuple[int, int, VideoInfo | str]] = {}
     for v in old.videos:
-        cache[v.path] = (v.size, v.mtime_ns, VideoInfo(v.num_frames, v.fps, v.codec, v.width, v.height))
+        cache[v.path] = (v.size, v.mtime_ns, v.info())
     for path, reason in old.excluded:
         meta = old.excluded_meta.get(path, {})
         if "size" in meta and "mtime_ns" in meta:

@@ -1,6 +1,6 @@
 """Probing one video file with PyAV: its frame count (counted packets, never guessed from the duration), fps,
-codec and size, and proof that its first frame decodes; or the reason it is not usable. Never raises for a bad
-file, so one corrupt video is a line in the report, not a stopped run."""
+codec, size and stream format (what decoder routing needs), and proof that its first frame decodes; or the reason
+it is not usable. Never raises for a bad file, so one corrupt video is a line in the report, not a stopped run."""
 
 from __future__ import annotations
 
@@ -92,7 +92,33 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
             return "corrupt: no frame decodes"
         first = frames[0]
     fps = float(stream.average_rate or stream.guessed_rate or 0)
-    return VideoInfo(count, fps, context.codec.canonical_name, first.width, first.height)
+    fmt = first.format
+    return VideoInfo(
+        count,
+        fps,
+        context.codec.canonical_name,
+        first.width,
+        first.height,
+        profile=context.profile or "",
+        pix_fmt=fmt.name,
+        bit_depth=fmt.components[0].bits,
+        chroma=chroma_format(fmt.name),
+    )
+
+
+# (chroma width, chroma height) of a 16 x 16 frame -> the usual name of the subsampling
+_SUBSAMPLING = {(16, 16): "4:4:4", (8, 16): "4:2:2", (8, 8): "4:2:0", (4, 16): "4:1:1", (4, 4): "4:1:0"}
+
+
+def chroma_format(pix_fmt: str) -> str:
+    """The chroma subsampling of a pixel format: "4:2:0", "4:2:2", "4:4:4", "4:0:0" (grey), "rgb", ..."""
+    fmt = av.VideoFormat(pix_fmt, 16, 16)
+    if fmt.is_rgb:
+        return "rgb"
+    if len([c for c in fmt.components if not c.is_alpha]) < 3:
+        return "4:0:0"
+    size = (fmt.chroma_width(16), fmt.chroma_height(16))
+    return _SUBSAMPLING.get(size, f"{size[0]}x{size[1]} of 16x16")
 
 
 def probe_video(path: str | os.PathLike, verify: str = "first") -> VideoInfo | str:

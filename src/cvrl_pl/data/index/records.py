@@ -8,13 +8,18 @@ import os
 import statistics
 import tempfile
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+
+import numpy as np
 
 from cvrl_pl.data.layouts.files import ListSpec, abspath
 from cvrl_pl.errors import DatasetError
+from dali_pipelines.decoders import decoder_counts, decoder_for, generation
 
-FORMAT_VERSION = 1
+# Version 2 added each video's stream format (profile, pixel format, bit depth, chroma), which decoder routing
+# needs; an index of another version is not misread but probed again (build.load_or_build_index).
+FORMAT_VERSION = 2
 DEFAULT_INDEX_NAME = ".cvrl_index.json"
 
 
@@ -29,8 +34,16 @@ class VideoRecord:
     codec: str  # FFmpeg codec name: "vp9", "vp8", "h264", "hevc", "mjpeg", ...
     width: int
     height: int
+    profile: str  # FFmpeg's name of the codec profile: "High", "High 10", "High 4:4:4 Predictive", "Profile 2", ...
+    pix_fmt: str  # of the decoded frames: "yuv420p", "yuv420p10le", "yuvj422p", ...
+    bit_depth: int  # bits per luma sample
+    chroma: str  # chroma subsampling: "4:2:0", "4:2:2", "4:4:4", "4:0:0" (grey), "rgb", ...
     size: int  # bytes on disk
     mtime_ns: int
+
+    def info(self) -> VideoInfo:
+        """What probing found in this video."""
+        return VideoInfo(**{f.name: getattr(self, f.name) for f in fields(VideoInfo)})
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,10 @@ class VideoInfo:
     codec: str
     width: int
     height: int
+    profile: str
+    pix_fmt: str
+    bit_depth: int
+    chroma: str
 
 
 @dataclass
@@ -133,8 +150,32 @@ class VideoIndex:
         except (ValueError, KeyError, TypeError) as exc:
             raise DatasetError(f"{path}: not a valid video index: {exc}") from exc
 
-    def report(self) -> str:
-        """A human summary: counts, codecs, frame counts, and one line per excluded file with its reason."""
+    def decoders(self, capability: tuple[int, int] | None) -> np.ndarray:
+        """Per video, the code of the decoder that reads it on a GPU of compute ``capability`` (None: on a CPU)."""
+        codes = [decoder_for(v.codec, v.bit_depth, v.chroma, capability) for v in self.videos]
+        return np.array(codes, np.int8)
+
+    def summary(self, capability: tuple[int, int] | None) -> dict:
+        """The report's figures as one JSON-ready object, for scripts (keep its keys stable): ``layout``,
+        ``classes`` (their number), ``videos``, ``excluded``, ``decoders`` (name -> videos it takes on that
+        device), ``device``, ``gpu_capability``, ``gpu_generation``, ``codecs`` and ``formats``."""
+        return {
+            "root": self.root,
+            "layout": self.layout,
+            "classes": len(self.classes),
+            "videos": len(self.videos),
+            "excluded": len(self.excluded),
+            "decoders": decoder_counts(self.decoders(capability)),
+            "device": "cpu" if capability is None else "gpu",
+            "gpu_capability": None if capability is None else "{}.{}".format(*capability),
+            "gpu_generation": None if capability is None else generation(capability).name,
+            "codecs": dict(sorted(Counter(v.codec for v in self.videos).items())),
+            "formats": dict(sorted(Counter(format_name(v) for v in self.videos).items())),
+        }
+
+    def report(self, capability: tuple[int, int] | None = None) -> str:
+        """A human summary: counts, codecs and formats, which decoder takes how many videos on a GPU of compute
+        ``capability`` (None: on a CPU), frame counts, and one line per excluded file with its reason."""
         lines = [
             f"video index of {self.root} (layout {self.layout}"
             + (f", csv {self.csv}" if self.csv else "")
@@ -147,6 +188,9 @@ class VideoIndex:
             frames = [v.num_frames for v in self.videos]
             fps = [v.fps for v in self.videos]
             lines.append("  codecs: " + ", ".join(f"{c} {n}" for c, n in sorted(codecs.items())))
+            summary = self.summary(capability)
+            lines.append("  formats: " + ", ".join(f"{f} {n}" for f, n in summary["formats"].items()))
+            lines.append(f"  decoders {decoders_where(capability)}: " + counts_text(summary["decoders"]))
             lines.append(
                 f"  frames: {min(frames)} to {max(frames)} (median {statistics.median(frames):g}, total {sum(frames)})"
             )
@@ -164,3 +208,20 @@ class VideoIndex:
             lines.append("excluded (" + ", ".join(f"{r} {n}" for r, n in reasons.most_common()) + "):")
             lines.extend(f"  {p}: {r}" for p, r in self.excluded)
         return "\n".join(lines)
+
+
+def format_name(v: VideoRecord) -> str:
+    """A video's stream format in one word-group: "h264 High 10 yuv420p10le"."""
+    return " ".join(part for part in (v.codec, v.profile, v.pix_fmt) if part)
+
+
+def decoders_where(capability: tuple[int, int] | None) -> str:
+    """Where the decoder counts hold: "on a CPU", "on a GPU of compute capability 9.0 (Hopper (H100, H200))"."""
+    if capability is None:
+        return "on a CPU"
+    return "on a GPU of compute capability {}.{} ({})".format(*capability, generation(capability).name)
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """{"nvdec": 3, "dali_cpu": 0, "pyav": 1} -> "nvdec 3, dali_cpu 0, pyav 1"."""
+    return ", ".join(f"{name} {n}" for name, n in counts.items())

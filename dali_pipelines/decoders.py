@@ -1,0 +1,95 @@
+"""Which decoder reads a video: DALI's NVDEC decoder, DALI's CPU decoder, or PyAV in the source workers.
+
+Decided per VIDEO from what the index found in its stream (codec, bit depth, chroma format) and the GPU's compute
+capability, so that one undecodable file never sends a whole split to the slow path, and a file NVDEC cannot take
+never reaches NVDEC (where it would fail and be reported as damaged). The table is NVIDIA's NVDEC support matrix
+(Video Codec SDK application note) narrowed by DALI 2.4's own limits; docs/data_pipeline.md gives each row's source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+NVDEC, DALI_CPU, PYAV = 0, 1, 2  # the per-video decoder codes the sources hand to the graph
+DECODER_NAMES = ("nvdec", "dali_cpu", "pyav")
+
+# DALI 2.4's CPU decoder: VP8, VP9 and MJPEG only (H.264/HEVC dropped in DALI 2.1.1). Measured here at 8 bits with
+# 4:2:0, 4:2:2 (MJPEG) and 4:4:4 (VP9 profile 1); high bit depth is unverified, so it goes to PyAV.
+DALI_CPU_CODECS = frozenset({"vp8", "vp9", "mjpeg"})
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What NVDEC decodes on one GPU generation: codec -> (deepest bit depth, chroma formats)."""
+
+    name: str
+    codecs: dict[str, tuple[int, frozenset[str]]]
+
+
+_420 = frozenset({"4:2:0"})
+_PASCAL = {"h264": (8, _420), "hevc": (12, _420), "mpeg4": (8, _420), "vp8": (8, _420), "vp9": (12, _420)}
+_AV1 = {"av1": (10, _420)}
+# Blackwell adds H.264 High 10 and 4:2:2 decoding. DALI rejects H.264 4:2:2 (DALI issue 1042) and its 4:2:2 path is
+# unverified for HEVC, so 4:2:2 stays with PyAV; 4:4:4 too (H.264: DALI issue 2197; HEVC failed on Ada: 6079).
+_BLACKWELL = {**_PASCAL, **_AV1, "h264": (10, _420)}
+
+# (major, minor) compute capability -> generation; a capability between two rows takes the lower one. Rows that
+# drop a codec a lower row had (A100 and Hopper have no AV1) are why this is a table, not a threshold.
+GENERATIONS: tuple[tuple[tuple[int, int], Generation], ...] = (
+    ((5, 0), Generation("Maxwell", {"h264": (8, _420), "mpeg4": (8, _420)})),
+    ((6, 0), Generation("Pascal", _PASCAL)),
+    ((7, 0), Generation("Volta", _PASCAL)),
+    ((7, 5), Generation("Turing", _PASCAL)),  # HEVC 4:4:4 decodes from Turing on, but failed in DALI (issue 6079)
+    ((8, 0), Generation("Ampere GA100 (A100)", _PASCAL)),  # no AV1
+    ((8, 6), Generation("Ampere GA10x", {**_PASCAL, **_AV1})),
+    ((8, 9), Generation("Ada", {**_PASCAL, **_AV1})),
+    ((9, 0), Generation("Hopper (H100, H200)", _PASCAL)),  # no AV1
+    ((10, 0), Generation("Blackwell", _BLACKWELL)),
+)
+
+
+def parse_capability(text: str) -> tuple[int, int]:
+    """'9.0' -> (9, 0); ValueError for anything else."""
+    major, dot, minor = text.strip().partition(".")
+    if not (major.isdigit() and (not dot or minor.isdigit())):
+        raise ValueError(f"a compute capability is MAJOR.MINOR, like 9.0; got {text!r}")
+    return int(major), int(minor or 0)
+
+
+def generation(capability: tuple[int, int]) -> Generation:
+    """The NVDEC generation of a GPU with this compute capability."""
+    below = [gen for cc, gen in GENERATIONS if cc <= tuple(capability)]
+    if not below:
+        raise ValueError(f"compute capability {capability} predates NVDEC's support for DALI (5.0 or later)")
+    return below[-1]
+
+
+def decoder_for(codec: str, bit_depth: int, chroma: str, capability: tuple[int, int] | None) -> int:
+    """The decoder code of one video: NVDEC when the GPU's generation decodes it (never on a CPU,
+    ``capability=None``), else DALI's CPU decoder for 8-bit VP8/VP9/MJPEG, else PyAV."""
+    if capability is not None:
+        deepest, chromas = generation(capability).codecs.get(codec, (0, frozenset()))
+        if bit_depth <= deepest and chroma in chromas:
+            return NVDEC
+    if codec in DALI_CPU_CODECS and bit_depth == 8:
+        return DALI_CPU
+    return PYAV
+
+
+def decoder_codes(decoders: str | np.ndarray, n: int) -> np.ndarray:
+    """Per-video decoder codes (int8) from per-video codes or one decoder name for all ``n`` videos."""
+    if isinstance(decoders, str):
+        if decoders not in DECODER_NAMES:
+            raise ValueError(f"decoder must be one of {', '.join(DECODER_NAMES)}, got {decoders!r}")
+        return np.full(n, DECODER_NAMES.index(decoders), np.int8)
+    codes = np.asarray(decoders, np.int8)
+    if codes.shape != (n,) or not np.isin(codes, (NVDEC, DALI_CPU, PYAV)).all():
+        raise ValueError(f"expected {n} decoder codes in {{0, 1, 2}}, got {codes!r}")
+    return codes
+
+
+def decoder_counts(codes: np.ndarray) -> dict[str, int]:
+    """Decoder name -> how many videos it reads (every name, zeros included)."""
+    return {name: int((np.asarray(codes) == code).sum()) for code, name in enumerate(DECODER_NAMES)}

@@ -1,0 +1,66 @@
+"""The per-video decoder routing table: NVDEC by GPU generation and DALI's limits, DALI's CPU decoder, PyAV."""
+
+import numpy as np
+import pytest
+
+from dali_pipelines.decoders import (
+    DALI_CPU,
+    NVDEC,
+    PYAV,
+    decoder_codes,
+    decoder_counts,
+    decoder_for,
+    generation,
+    parse_capability,
+)
+
+HOPPER, BLACKWELL, BLACKWELL_RTX, A100, ADA, TURING = (9, 0), (10, 0), (12, 0), (8, 0), (8, 9), (7, 5)
+
+# (codec, bit depth, chroma) -> decoder on a Hopper GPU (H100/H200), on a Blackwell GPU, and on a CPU
+CASES = [
+    (("h264", 8, "4:2:0"), NVDEC, NVDEC, PYAV),  # the usual Kinetics file; DALI's CPU decoder lacks H.264
+    (("h264", 10, "4:2:0"), PYAV, NVDEC, PYAV),  # High 10: Blackwell's NVDEC only
+    (("h264", 8, "4:2:2"), PYAV, PYAV, PYAV),  # NVDEC on Blackwell, but DALI rejects H.264 4:2:2
+    (("h264", 8, "4:4:4"), PYAV, PYAV, PYAV),  # DALI rejects H.264 4:4:4
+    (("hevc", 8, "4:2:0"), NVDEC, NVDEC, PYAV),
+    (("hevc", 10, "4:2:0"), NVDEC, NVDEC, PYAV),  # Main 10
+    (("hevc", 8, "4:4:4"), PYAV, PYAV, PYAV),  # failed in DALI on Ada
+    (("av1", 8, "4:2:0"), PYAV, NVDEC, PYAV),  # Hopper has no AV1 decoding
+    (("vp9", 8, "4:2:0"), NVDEC, NVDEC, DALI_CPU),
+    (("vp9", 8, "4:4:4"), DALI_CPU, DALI_CPU, DALI_CPU),  # profile 1: no NVDEC; DALI's CPU decoder reads it
+    (("vp9", 10, "4:2:0"), NVDEC, NVDEC, PYAV),  # profile 2: high bit depth unverified on DALI's CPU decoder
+    (("vp8", 8, "4:2:0"), NVDEC, NVDEC, DALI_CPU),
+    (("mjpeg", 8, "4:2:2"), DALI_CPU, DALI_CPU, DALI_CPU),  # DALI 2.4's GPU decoder has MJPEG commented out
+    (("mpeg4", 8, "4:2:0"), NVDEC, NVDEC, PYAV),  # UCF-101 and HMDB-51's AVI files
+    (("msmpeg4v3", 8, "4:2:0"), PYAV, PYAV, PYAV),  # no NVDEC codec
+]
+
+
+@pytest.mark.parametrize(("stream", "hopper", "blackwell", "cpu"), CASES)
+def test_each_video_goes_to_a_decoder_that_reads_it(stream, hopper, blackwell, cpu):
+    assert decoder_for(*stream, HOPPER) == hopper
+    assert decoder_for(*stream, BLACKWELL) == decoder_for(*stream, BLACKWELL_RTX) == blackwell
+    assert decoder_for(*stream, None) == cpu
+
+
+def test_generations_that_drop_a_codec_a_lower_one_has():
+    av1 = ("av1", 8, "4:2:0")
+    assert [decoder_for(*av1, cc) for cc in (TURING, A100, (8, 6), ADA, HOPPER)] == [PYAV, PYAV, NVDEC, NVDEC, PYAV]
+    assert generation((8, 7)).name == "Ampere GA10x" and generation((9, 0)).name == "Hopper (H100, H200)"
+    assert decoder_for("vp9", 8, "4:2:0", (5, 2)) == DALI_CPU  # Maxwell: no VP9 on NVDEC, DALI's CPU decoder then
+    with pytest.raises(ValueError, match="predates"):
+        generation((3, 5))
+
+
+def test_capabilities_parse_and_codes_check():
+    assert parse_capability("9.0") == (9, 0) and parse_capability(" 12 ") == (12, 0)
+    for bad in ("9,0", "Hopper", "9.x", ""):
+        with pytest.raises(ValueError, match="MAJOR.MINOR"):
+            parse_capability(bad)
+    assert decoder_codes("pyav", 3).tolist() == [PYAV] * 3
+    assert decoder_codes(np.array([0, 1, 2]), 3).dtype == np.int8
+    with pytest.raises(ValueError, match="one of nvdec, dali_cpu, pyav"):
+        decoder_codes("dali", 2)
+    with pytest.raises(ValueError, match="expected 2 decoder codes"):
+        decoder_codes(np.array([0, 3]), 2)
+    assert decoder_counts(np.array([2, 2, 1])) == {"nvdec": 0, "dali_cpu": 1, "pyav": 2}

@@ -1,0 +1,121 @@
+"""The index records each video's stream format (profile, pixel format, bit depth, chroma), routes it to a
+decoder per GPU generation, reports the counts as JSON, and re-probes an index written before it did.
+
+The files are the kinds users have besides the usual 8-bit 4:2:0: H.264 High 10, 4:2:2 and 4:4:4, HEVC, AV1, VP9
+profile 1 (4:4:4) and MJPEG 4:2:2. VP9 profile 2 (10-bit) is not here: this machine's libvpx cannot encode it
+(the routing table's own test covers it).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cvrl_pl.data.index import VideoIndex, load_or_build_index
+from cvrl_pl.data.index.records import FORMAT_VERSION
+from tests.helpers.videos import write_video
+
+# name -> (codec, pix_fmt written), and what probing must find: (codec, profile, pix_fmt, bit depth, chroma)
+KINDS = {
+    "a/h264.mp4": (("h264", None), ("h264", "Constrained Baseline", "yuv420p", 8, "4:2:0")),  # preset ultrafast
+    "a/vp9.webm": (("vp9", None), ("vp9", "Profile 0", "yuv420p", 8, "4:2:0")),
+    "a/hevc.mp4": (("hevc", None), ("hevc", "Main", "yuv420p", 8, "4:2:0")),
+    "b/h264_10bit.mp4": (("h264", "yuv420p10le"), ("h264", "High 10", "yuv420p10le", 10, "4:2:0")),
+    "b/h264_422.mp4": (("h264", "yuv422p"), ("h264", "High 4:2:2", "yuv422p", 8, "4:2:2")),
+    "b/h264_444.mp4": (("h264", "yuv444p"), ("h264", "High 4:4:4 Predictive", "yuv444p", 8, "4:4:4")),
+    "b/av1.mkv": (("av1", None), ("av1", "Main", "yuv420p", 8, "4:2:0")),
+    "b/mjpeg_422.avi": (("mjpeg", "yuvj422p"), ("mjpeg", "Baseline", "yuvj422p", 8, "4:2:2")),
+    "b/vp9_444.webm": (("vp9", "yuv444p"), ("vp9", "Profile 1", "yuv444p", 8, "4:4:4")),
+}
+
+
+@pytest.fixture(scope="module")
+def kinds(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kinds") / "data"
+    for name, ((codec, pix_fmt), _) in KINDS.items():
+        write_video(root / name, 12, codec=codec, pix_fmt=pix_fmt)
+    return root
+
+
+def run_cli(*args: str) -> dict:
+    """The JSON object on the last line of ``python -m cvrl_pl.data.index ... --json``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cvrl_pl.data.index", *args, "--json", "--quiet", "--workers", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_probing_records_each_videos_stream_format(kinds, tmp_path):
+    index = load_or_build_index(kinds, index_path=tmp_path / "i.json", workers=1, progress=False)
+    found = {v.path: (v.codec, v.profile, v.pix_fmt, v.bit_depth, v.chroma) for v in index.videos}
+    assert found == {name: expected for name, (_, expected) in KINDS.items()}
+    assert VideoIndex.load(tmp_path / "i.json").videos == index.videos  # saved and read back
+
+
+def test_report_routes_per_video_for_a_hopper_a_blackwell_and_this_cpu(kinds, tmp_path):
+    out = str(tmp_path / "i.json")
+    hopper = run_cli(str(kinds), "--out", out, "--gpu-capability", "9.0")
+    assert {k: hopper[k] for k in ("layout", "classes", "videos", "excluded")} == {
+        "layout": "folder",
+        "classes": 2,
+        "videos": 9,
+        "excluded": 0,
+    }
+    # H100/H200: 8-bit 4:2:0 H.264, HEVC and VP9 on NVDEC; MJPEG and VP9 4:4:4 on DALI's CPU decoder; 10-bit,
+    # 4:2:2 and 4:4:4 H.264 and AV1 on PyAV
+    assert hopper["decoders"] == {"nvdec": 3, "dali_cpu": 2, "pyav": 4}
+    assert (hopper["gpu_capability"], hopper["gpu_generation"]) == ("9.0", "Hopper (H100, H200)")
+    index = VideoIndex.load(out)
+    routed = dict(zip((v.path for v in index.videos), index.decoders((9, 0)).tolist(), strict=True))
+    assert [p for p, code in routed.items() if code == 2] == [
+        "b/av1.mkv",
+        "b/h264_10bit.mp4",
+        "b/h264_422.mp4",
+        "b/h264_444.mp4",
+    ]
+    # Blackwell decodes H.264 High 10 and AV1 too
+    assert run_cli(str(kinds), "--out", out, "--gpu-capability", "12.0")["decoders"] == {
+        "nvdec": 5,
+        "dali_cpu": 2,
+        "pyav": 2,
+    }
+    here = run_cli(str(kinds), "--out", out)  # this machine: no GPU
+    assert (here["device"], here["gpu_capability"]) == ("cpu", None)
+    assert here["decoders"] == {"nvdec": 0, "dali_cpu": 3, "pyav": 6}  # VP9 x2 and MJPEG; H.264, HEVC, AV1
+
+
+def test_a_bad_capability_is_a_usage_error(kinds, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "cvrl_pl.data.index", str(kinds), "--gpu-capability", "hopper"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "a compute capability is MAJOR.MINOR, like 9.0" in done.stderr
+
+
+def test_an_index_of_an_older_version_is_probed_again_not_misread(kinds, tmp_path, probe_counter):
+    out = tmp_path / "i.json"
+    load_or_build_index(kinds, index_path=out, workers=1, progress=False)
+    assert len(probe_counter) == len(KINDS)
+    old = json.loads(out.read_text())
+    old["version"] = 1  # as written before the stream formats were recorded
+    for v in old["videos"]:
+        for key in ("profile", "pix_fmt", "bit_depth", "chroma"):
+            del v[key]
+    out.write_text(json.dumps(old))
+    said: list[str] = []
+    index = load_or_build_index(kinds, index_path=out, workers=1, progress=False, log=said.append)
+    assert said == [
+        f"rebuilding the index: {out}: not a valid video index: not a version {FORMAT_VERSION} cvrl_pl video index"
+    ]
+    assert len(probe_counter) == 2 * len(KINDS)  # every file probed again
+    assert {v.path: v.bit_depth for v in index.videos}["b/h264_10bit.mp4"] == 10
+    assert json.loads(out.read_text())["version"] == FORMAT_VERSION

@@ -22,7 +22,15 @@ from pytorch_lightning.utilities import rank_zero_info
 from cvrl_pl.data.bad_videos import BAD_VIDEOS_FILE, BadVideoGuard
 from cvrl_pl.data.batches import eval_batch, pretrain_batch
 from cvrl_pl.data.index import VideoIndex, load_or_build_index
-from cvrl_pl.data.loader import DaliLoader, choose_decoder, fit_progress, placement, video_table
+from cvrl_pl.data.loader import (
+    DaliLoader,
+    choose_decoders,
+    device_capability,
+    fit_progress,
+    log_decoders,
+    placement,
+    video_table,
+)
 from cvrl_pl.errors import DatasetKeyError
 from cvrl_pl.runtime.distributed import per_device_batch
 from dali_pipelines.evaluate import OUTPUTS as EVAL_OUTPUTS
@@ -51,6 +59,14 @@ def split_index(split: Mapping[str, Any], *, section: str, progress: bool = True
         )
     except DatasetKeyError as exc:
         raise exc.named(f"{section}.{exc.key}") from None
+
+
+def split_decoders(requested: str, index: VideoIndex, device_id: int | None) -> np.ndarray:
+    """Per video of a split, the decoder that reads it on this rank's device (``data.decoder``), logged."""
+    capability = device_capability(device_id)
+    codes = choose_decoders(requested, index, capability)
+    log_decoders(index, codes, capability)
+    return codes
 
 
 def view_configs(cfg: DictConfig) -> tuple[ViewAugConfig, ...]:
@@ -121,7 +137,7 @@ def eval_loader(
         jitter_prob=0.0,
         grayscale_prob=0.0,
     )
-    on_gpu = device_id is not None
+    decoders = split_decoders(d.decoder, index, device_id)
     source = EvalSource(
         video_table(index),
         mode,
@@ -135,7 +151,7 @@ def eval_loader(
         num_shards=world,
         seed=cfg.trainer.seed,
         drop_last=False,
-        decoder=choose_decoder(d.decoder, on_gpu, {r.codec for r in index.videos}),
+        decoders=decoders,
     )
 
     def build(source: EvalSource) -> Pipeline:
@@ -206,7 +222,7 @@ class CVRLDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DaliLoader:
         d, trainer = self.cfg.data, self.trainer
         world, rank, device_id = placement(trainer)
-        on_gpu = device_id is not None
+        decoders = split_decoders(d.decoder, self.index, device_id)
         source = PretrainSource(
             video_table(self.index),
             view_configs(self.cfg),
@@ -219,7 +235,7 @@ class CVRLDataModule(pl.LightningDataModule):
             seed=self.cfg.trainer.seed,
             shuffle=d.shuffle,
             drop_last=d.last_batch == "drop",
-            decoder=choose_decoder(d.decoder, on_gpu, {r.codec for r in self.index.videos}),
+            decoders=decoders,
         )
 
         check_epoch_coverage(source, world)

@@ -4,6 +4,7 @@ the pipeline's decoder, and what the decoder said."""
 import numpy as np
 import pytest
 
+from dali_pipelines.decoders import DALI_CPU, PYAV
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.sources import PretrainSource, VideoTable
 from dali_pipelines.verify import error_message, undecodable
@@ -13,8 +14,9 @@ from tests.helpers.videos import write_video
 VIEW = ViewAugConfig(crop_size=16)
 
 
-@pytest.mark.parametrize("decoder", ["dali_cpu", "pyav"])
+@pytest.mark.parametrize("decoder", ["dali_cpu", "pyav", "mixed"])
 def test_finds_exactly_the_videos_that_fail(tmp_path, decoder):
+    """Each video is checked with its own decoder; "mixed" alternates DALI's CPU decoder and PyAV."""
     good = [write_video(tmp_path / f"g{i}.webm", 40) for i in range(2)]
     damaged = damage_payload(good[0], tmp_path / "damaged.webm", from_frame=3)
     cut = truncate(write_video(tmp_path / "cut.webm", 40), keep=0.1)
@@ -30,12 +32,12 @@ def test_finds_exactly_the_videos_that_fail(tmp_path, decoder):
         stride=4,
         batch_size=n,
         shuffle=False,
-        decoders=decoder,
+        decoders=np.array([DALI_CPU, PYAV] * 3) if decoder == "mixed" else decoder,
     )
     found = undecodable(source, 0, range(n))
     assert sorted(found) == [2, 3, 4, 5]  # the two good videos decode
     assert "No such file or directory" in found[5]
-    if decoder == "dali_cpu":
+    if decoder != "pyav":  # video 2 is on DALI's CPU decoder
         assert found[2] == "Failed to send packet to decoder: Invalid data found when processing input"
     else:
         assert found[2].startswith(f"{damaged}: decoding failed after 3 frames")

@@ -19,7 +19,7 @@ class DatasetKeyError(DatasetError):
 
     def __init__(self, key: str, template: str):
         self.key, self.template = key, template
-        super().__init__(template.format(key=key))
+        super().__init__(template.replace("{key}", key))  # not format(): a path in it may hold braces
 
     def named(self, full: str) -> DatasetKeyError:
         return DatasetKeyError(full, self.template)

@@ -1,12 +1,19 @@
-"""Dataset layouts: folder, csv, kinetics and unlabelled trees, and CSV errors naming the file and line."""
+"""Dataset layouts: folder, csv, kinetics and unlabelled trees, what ``auto`` takes each root for (stray files
+ignored, folders at any depth are classes, videos beside folders refused), and CSV errors naming the file and line."""
 
 from __future__ import annotations
 
+import logging
 import os
+import subprocess
+import sys
 
 import pytest
 
+from cvrl_pl.config import load_config
+from cvrl_pl.data.datamodule import split_index
 from cvrl_pl.data.index import DatasetError, build_index
+from cvrl_pl.errors import DatasetKeyError
 from tests.helpers.index import put
 
 
@@ -105,10 +112,81 @@ def test_unlabelled_layout_at_any_depth(clips, tmp_path):
     put(clips, "h264_12", root / "a" / "b" / "deep.mp4")
     put(clips, "vp9_20", root / ".cache" / "skip.webm")  # hidden folder
 
-    index = build_index(root, workers=1, progress=False)
+    index = build_index(root, layout="unlabelled", workers=1, progress=False)
 
     assert (index.layout, index.classes) == ("unlabelled", [])
     assert {v.path: (v.label, v.num_frames) for v in index.videos} == {"top.webm": (-1, 37), "a/b/deep.mp4": (-1, 12)}
+
+
+def _stray_files_tree(clips, root):
+    """Two class folders, one of them holding its videos in a sub-folder only, and two files that are not videos."""
+    put(clips, "vp9_20", root / "cat" / "a.webm")
+    put(clips, "h264_12", root / "dog" / "2024" / "b.mp4")
+    (root / "README.txt").write_text("my dataset")
+    (root / "manifest.json").write_text("{}")
+    return root
+
+
+def test_auto_ignores_files_that_are_not_videos_beside_the_class_folders(clips, tmp_path, caplog):
+    root = _stray_files_tree(clips, tmp_path / "data")
+
+    with caplog.at_level(logging.WARNING):
+        indexes = [build_index(root, layout=layout, workers=1, progress=False) for layout in ("auto", "folder", "auto")]
+
+    for index in indexes:
+        assert (index.layout, index.classes, index.excluded) == ("folder", ["cat", "dog"], [])
+        assert {v.path: v.label for v in index.videos} == {"cat/a.webm": 0, "dog/2024/b.mp4": 1}
+    # One line names them, once however often the split is listed (a run lists it for each of its readers).
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("cvrl_pl")] == [
+        f"{indexes[0].root}: ignored 2 file(s) at the root that are not videos: README.txt, manifest.json"
+    ]
+
+
+def test_the_index_command_shows_the_ignored_files(clips, tmp_path):
+    root = _stray_files_tree(clips, tmp_path / "data")
+    done = subprocess.run(
+        [sys.executable, "-m", "cvrl_pl.data.index", str(root), "--quiet", "--workers", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "(layout folder, 2 classes): 2 usable videos, 0 excluded" in done.stdout
+    assert "ignored 2 file(s) at the root that are not videos: README.txt, manifest.json" in done.stderr
+
+
+def test_auto_takes_folders_of_sub_folders_as_classes(clips, tmp_path):
+    root = tmp_path / "data"
+    put(clips, "vp9_20", root / "cat" / "indoor" / "a.webm")
+    put(clips, "h264_12", root / "cat" / "outdoor" / "b.mp4")
+    put(clips, "vp8_15", root / "dog" / "x" / "y" / "c.webm")
+
+    index = build_index(root, workers=1, progress=False)
+
+    assert (index.layout, index.classes) == ("folder", ["cat", "dog"])
+    assert {v.path: v.label for v in index.videos} == {
+        "cat/indoor/a.webm": 0,
+        "cat/outdoor/b.mp4": 0,
+        "dog/x/y/c.webm": 1,
+    }
+
+
+def test_auto_refuses_videos_beside_folders_and_asks_for_the_layout(clips, tmp_path):
+    root = tmp_path / "data"
+    put(clips, "vp9_37", root / "top.webm")
+    put(clips, "h264_12", root / "cat" / "a.mp4")
+    with pytest.raises(
+        DatasetKeyError, match=r"^layout=auto cannot tell whether .* videos \(top.webm\) beside folders \(cat\)"
+    ):
+        build_index(root, workers=1, progress=False)
+    cfg = load_config(None, [f"data.root={root}"])
+    with pytest.raises(DatasetKeyError, match="set data.layout=folder .* or data.layout=unlabelled") as raised:
+        split_index(cfg.data, section="data", progress=False)
+    assert str(raised.value).startswith("data.layout=auto cannot tell")
+    # Told, each layout reads it: a video beside the class folders has no class.
+    folder = build_index(root, layout="folder", workers=1, progress=False)
+    assert (folder.classes, folder.excluded) == (["cat"], [("top.webm", "not in a class folder")])
+    assert len(build_index(root, layout="unlabelled", workers=1, progress=False).videos) == 2
 
 
 def test_csv_errors_name_the_file_and_line(clips, tmp_path):

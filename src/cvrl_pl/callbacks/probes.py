@@ -13,7 +13,8 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
 
-from cvrl_pl.data.datamodule import EvalClips, eval_loader, split_index
+from cvrl_pl.data.datamodule import EvalClips, eval_loader
+from cvrl_pl.data.labelled import labelled_splits
 from cvrl_pl.eval.features import extract_features
 from cvrl_pl.eval.knn import knn_scores, topk_accuracy
 from cvrl_pl.eval.linear import fit_linear_probe, probe_scores
@@ -31,10 +32,13 @@ class ProbeCallback(pl.Callback):
         p, d = self.cfg.probe, self.cfg.data
         # The probes fit on the training split unless told otherwise.
         bank_split, bank_section = (p.train, "probe.train") if p.train.root else (d, "data")
-        train_index = split_index(bank_split, section=bank_section, progress=False)
-        val_index = split_index(self.cfg.val, section="val", progress=False)
-        if train_index.classes != val_index.classes:
-            raise ValueError(f"the train and val splits have different classes: {bank_split.root}, {self.cfg.val.root}")
+        train_index, val_index = labelled_splits(
+            bank_split,
+            self.cfg.val,
+            sections=(bank_section, "val"),
+            progress=False,
+            other_train="" if p.train.root else "probe.train.root",
+        )
         self.num_classes = len(train_index.classes)
         clips = EvalClips(d.num_frames, d.stride, d.crop_size, *p.views)  # the pretraining clips, as test views
         self._loaders = [

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from cvrl_pl.data.layouts import hmdb51, ssv2, ucf101
 from cvrl_pl.data.layouts.csv_list import csv_candidates
-from cvrl_pl.data.layouts.files import Candidate, ListSpec, abspath, annotation_folder, visible
-from cvrl_pl.data.layouts.folder import folder_candidates
+from cvrl_pl.data.layouts.files import Candidate, ListSpec, abspath, annotation_folder, some_names
+from cvrl_pl.data.layouts.folder import folder_candidates, root_entries
 from cvrl_pl.data.layouts.kinetics import kinetics_candidates
 from cvrl_pl.data.layouts.unlabelled import unlabelled_candidates
 from cvrl_pl.errors import DatasetError, DatasetKeyError
@@ -59,7 +59,8 @@ ANNOTATED = tuple(name for name, spec in LAYOUTS.items() if spec.subsets)  # rea
 
 
 def _recognise(root: str, lists: ListSpec, skip: str | None) -> str:
-    """The layout ``auto`` stands for: from the annotation files or the CSV header if given, else the folders."""
+    """The layout ``auto`` stands for: from the annotation files or the CSV header if given, else ``folder`` when the
+    root holds folders and ``unlabelled`` when it holds only files; DatasetKeyError when it holds videos and folders."""
     if lists.annotations is not None:
         folder = annotation_folder(lists.annotations)
         found = [name for name in ANNOTATED if LAYOUTS[name].recognises(folder)]
@@ -72,14 +73,16 @@ def _recognise(root: str, lists: ListSpec, skip: str | None) -> str:
         with open(lists.csv, newline="", encoding="utf-8-sig") as f:
             header = next(csvlib.reader(f), [])
         return "kinetics" if "youtube_id" in [h.strip() for h in header] else "csv"
-    entries = [e for e in os.scandir(root) if visible(e.name) and e.path != skip]
-    dirs = [e.path for e in entries if e.is_dir()]
-    if not dirs or any(not e.is_dir() for e in entries):
-        return "unlabelled"
-    direct = [[e for e in os.scandir(d) if visible(e.name)] for d in dirs]
-    if all(any(e.is_file() for e in es) or not es for es in direct) and any(direct):
-        return "folder"
-    return "unlabelled"
+    # A folder is a class however deep its videos lie, as the folder layout reads it; a README.txt beside is no video.
+    entries = root_entries(root, skip)
+    if entries.folders and entries.videos:
+        raise DatasetKeyError(
+            "layout",
+            f"{{key}}=auto cannot tell whether {root} is labelled: it holds videos ({some_names(entries.videos, 3)}) "
+            f"beside folders ({some_names(entries.folders, 3)}); set {{key}}=folder to take the folders as classes "
+            "(the videos beside them are then left out) or {key}=unlabelled to read every video without labels",
+        )
+    return "folder" if entries.folders else "unlabelled"
 
 
 def _check_lists(layout: str, lists: ListSpec) -> None:

@@ -1,11 +1,11 @@
-"""What every layout shares: which list to read, the candidate file record, walking a folder tree, reading
-annotation lines, and finding a listed file under its own name or a transcoded one."""
+"""What every layout shares: which list to read, the candidate file record, telling a video by its name, walking a
+folder tree, reading annotation lines, and finding a listed file under its own name or a transcoded one."""
 
 from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +13,33 @@ from cvrl_pl.errors import DatasetError
 
 # Extensions a listed video may have on disk besides its own: the copies ``python -m cvrl_pl.data.prepare`` writes.
 TRANSCODED_EXTENSIONS = (".webm", ".mp4", ".mkv")
+# Extensions of the files taken for videos where a layout must tell them from stray files without opening them (a
+# folder dataset's root, beside the class folders, where a README.txt or a manifest.json is ignored).
+VIDEO_EXTENSIONS = (
+    ".3g2",
+    ".3gp",
+    ".asf",
+    ".avi",
+    ".divx",
+    ".f4v",
+    ".flv",
+    ".m2ts",
+    ".m2v",
+    ".m4v",
+    ".mkv",
+    ".mov",
+    ".mp4",
+    ".mpeg",
+    ".mpg",
+    ".mts",
+    ".mxf",
+    ".ogv",
+    ".ts",
+    ".vob",
+    ".webm",
+    ".wmv",
+    ".y4m",
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +67,17 @@ class Candidate:
 def visible(name: str) -> bool:
     """Hidden files and folders (a leading dot: the index itself, editor files) are never candidates."""
     return not name.startswith(".")
+
+
+def has_video_extension(name: str) -> bool:
+    """Whether a file's name ends in one of ``VIDEO_EXTENSIONS``, in any letter case."""
+    return name.lower().endswith(VIDEO_EXTENSIONS)
+
+
+def some_names(names: Sequence[str], limit: int = 10) -> str:
+    """``a, b, c and 7 more``: the first ``limit`` of ``names`` for a one-line message, the rest counted."""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def walk_files(top: str, skip: str | None) -> list[str]:

@@ -71,13 +71,16 @@ def log_decoders(index: VideoIndex, codes: np.ndarray, capability: tuple[int, in
 
 
 def placement(trainer: pl.Trainer | None) -> tuple[int, int, int | None]:
-    """(world size, GLOBAL rank for sharding, LOCAL rank as the DALI device id or None on CPU)."""
+    """(world size, GLOBAL rank for sharding, the CUDA device the rank trains on as DALI's device id, None on CPU).
+
+    The device is the rank's root device, not its local rank: with ``trainer.devices=[4,5,6,7]`` local rank 0 trains
+    on cuda:4, and DALI must decode there too, not on GPU 0 with a copy of every batch across."""
     if trainer is None:
         return 1, 0, None
-    on_gpu = trainer.strategy.root_device.type == "cuda"
-    if on_gpu and GetCUDADeviceCount() == 0:
+    device = trainer.strategy.root_device
+    if device.type == "cuda" and GetCUDADeviceCount() == 0:
         raise RuntimeError("training on a GPU, but DALI sees no CUDA device")
-    return trainer.world_size, trainer.global_rank, trainer.local_rank if on_gpu else None
+    return trainer.world_size, trainer.global_rank, device.index if device.type == "cuda" else None
 
 
 def fit_progress(trainer: pl.Trainer | None) -> Callable[[], tuple[int, int]]:

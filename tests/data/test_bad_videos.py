@@ -102,9 +102,9 @@ def test_good_samples_are_the_same_with_or_without_bad_ones(dataset, tmp_path):
     videos from the start, reads every good video's samples exactly as an uninterrupted one."""
     good, bad = dataset
     paths = good + bad[:1]
-    loader = _loader(paths, "dali", _guard(tmp_path / "a.jsonl"))
+    loader = _loader(paths, "dali_cpu", _guard(tmp_path / "a.jsonl"))
     first = _epoch(loader)  # epoch 0 finds the damaged video on the way
-    known = _loader(paths, "dali", _guard(tmp_path / "a.jsonl"))  # a second start, the file already written
+    known = _loader(paths, "dali_cpu", _guard(tmp_path / "a.jsonl"))  # a second start, the file already written
     again = _epoch(known)
     assert known.source.excluded == frozenset({NUM_GOOD})
     items = known.source.plan(0)
@@ -118,7 +118,7 @@ def test_good_samples_are_the_same_with_or_without_bad_ones(dataset, tmp_path):
 def test_other_ranks_reports_are_left_out_from_the_next_epoch(dataset, tmp_path):
     good, bad = dataset
     record = tmp_path / "bad_videos.jsonl"
-    loader = _loader(good + bad[:1], "dali", _guard(record))
+    loader = _loader(good + bad[:1], "dali_cpu", _guard(record))
     _epoch(loader)
     record.write_text(record.read_text() + json.dumps({"path": str(good[3]), "reason": "rank 1 says so"}) + "\n")
     seen = {int(v) for b in _epoch(loader) for v in b["video_id"]}
@@ -127,7 +127,7 @@ def test_other_ranks_reports_are_left_out_from_the_next_epoch(dataset, tmp_path)
 
 def test_too_many_failures_in_a_batch_stop_the_run(dataset, tmp_path):
     good, bad = dataset
-    loader = _loader(good[:1] + bad, "dali", _guard(tmp_path / "b.jsonl", max_batch_share=0.5))
+    loader = _loader(good[:1] + bad, "dali_cpu", _guard(tmp_path / "b.jsonl", max_batch_share=0.5))
     with pytest.raises(TooManyBadVideos, match=r"3 of the 4 videos of epoch 0, batch 0 fail .*max_bad_batch_share=0.5"):
         list(loader)
 
@@ -141,7 +141,7 @@ def test_too_many_failures_in_an_epoch_stop_the_run(dataset, tmp_path):
 
 def test_a_failure_that_no_video_explains_is_raised(dataset, tmp_path):
     good, _ = dataset
-    loader = _loader(good[:4], "dali", _guard(tmp_path / "d.jsonl"))
+    loader = _loader(good[:4], "dali_cpu", _guard(tmp_path / "d.jsonl"))
     loader._build = lambda src: (_ for _ in ()).throw(AssertionError("never built"))  # noqa: ARG005
     guard = loader.guard
     with pytest.raises(RuntimeError, match="not a video"):

@@ -145,4 +145,28 @@ def test_a_failure_that_no_video_explains_is_raised(dataset, tmp_path):
     loader._build = lambda src: (_ for _ in ()).throw(AssertionError("never built"))  # noqa: ARG005
     guard = loader.guard
     with pytest.raises(RuntimeError, match="not a video"):
-        guard.recover(loader.source, 0, 0, RuntimeError("not a video"))
+        guard.recover(loader.source, 0, 0, RuntimeError("not a video"), lookahead=2)
+
+
+def test_a_failure_deep_in_the_prefetch_queue_is_found(dataset, tmp_path):
+    """Prefetch depth 4 and 3 source workers: a worker's failure surfaces up to 7 batches before the batch that
+    holds the video (a look-ahead of 2 batches re-raised it as no video's fault); it is found, and the run goes on."""
+    good, _ = dataset
+    paths = list(good * 3)
+    paths[12] = tmp_path / "gone.webm"  # batch 6 of 14: deleted after indexing
+    source = PretrainSource(
+        _table(paths), (VIEW, VIEW), {"distribution": "uniform"}, num_frames=4, stride=2, batch_size=2, shuffle=False
+    )
+    record = tmp_path / "deep.jsonl"
+    loader = DaliLoader(
+        source,
+        build=lambda src: pretrain_pipeline(src, None, num_threads=1, py_workers=3, prefetch=4),
+        names=OUTPUTS,
+        progress=lambda: (0, 0),
+        transform=partial(pretrain_batch, num_views=2),
+        guard=_guard(record),
+    )
+    batches = _epoch(loader)
+    assert loader._lookahead == 7 and len(batches) == len(loader) == 14
+    assert [json.loads(line)["path"] for line in record.read_text().splitlines()] == [str(paths[12])]
+    assert 12 not in {int(v) for b in batches for v in b["video_id"]}

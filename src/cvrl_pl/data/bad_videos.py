@@ -21,7 +21,6 @@ from dali_pipelines.sources import ClipSource, VideoTable
 from dali_pipelines.verify import undecodable
 
 BAD_VIDEOS_FILE = "bad_videos.jsonl"
-PREFETCH_BATCHES = 2  # the pipeline's prefetch queue: a failure may come from a batch this far ahead
 log = logging.getLogger(__name__)
 
 
@@ -77,14 +76,17 @@ class BadVideoGuard:
             with open(self.path, "a") as f:  # one short line per append: the ranks' lines do not interleave
                 f.write(json.dumps(record) + "\n")
 
-    def recover(self, source: ClipSource, epoch: int, batch: int, error: Exception) -> frozenset[int]:
+    def recover(
+        self, source: ClipSource, epoch: int, batch: int, error: Exception, *, lookahead: int
+    ) -> frozenset[int]:
         """After the pipeline failed fetching ``batch`` of ``epoch``: the videos to exclude from now on.
 
-        Re-raises ``error`` if no sample of that batch (or the prefetched ones after it) fails on its own: then the
-        fault is not in a video. Raises :class:`TooManyBadVideos` past the limits.
+        ``lookahead``: how many batches past ``batch`` the pipeline may already have been making (loader.batches_ahead),
+        where the failure may have come from. Re-raises ``error`` if no sample of those batches fails on its own: then
+        the fault is not in a video. Raises :class:`TooManyBadVideos` past the limits.
         """
         size, total = source.batch_size, len(source.plan(epoch))
-        positions = range(batch * size, min(total, (batch + 1 + PREFETCH_BATCHES) * size))
+        positions = range(batch * size, min(total, (batch + 1 + lookahead) * size))
         failed = undecodable(source, epoch, positions, self.device_id)
         if not failed:
             raise error

@@ -83,6 +83,14 @@ def placement(trainer: pl.Trainer | None) -> tuple[int, int, int | None]:
     return trainer.world_size, trainer.global_rank, device.index if device.type == "cuda" else None
 
 
+def batches_ahead(pipeline: Pipeline) -> int:
+    """How many batches past the one asked for a pipeline may already be making: its prefetch queue, plus one batch
+    per Python worker of its parallel sources. A source worker's failure in any of them surfaces at this batch."""
+    depth = pipeline.prefetch_queue_depth
+    depth = max(depth.values()) if isinstance(depth, dict) else depth  # separated CPU / GPU queues
+    return depth + pipeline.py_num_workers
+
+
 def fit_progress(trainer: pl.Trainer | None) -> Callable[[], tuple[int, int]]:
     """(epoch, batches trained in it) of the trainer's fit loop; (0, 0) without a trainer."""
     if trainer is None:
@@ -121,6 +129,7 @@ class DaliLoader:
         self._iterator: DALIGenericIterator | None = None  # None: (re)built before the next batch
         self._started = False
         self._epoch = self._batch = 0  # where the next batch is in the plan
+        self._lookahead = 0  # batches the current pipeline may make ahead of the one asked for (batches_ahead)
 
     def __len__(self) -> int:
         return self.steps
@@ -130,6 +139,7 @@ class DaliLoader:
         iterator runs the pipeline as it is made, so a failure can surface here as well as at a batch."""
         self.source.first_epoch, self.source.skip = self._epoch, self._batch * self.source.batch_size
         pipeline = self._build(self.source)
+        self._lookahead = batches_ahead(pipeline)
         with preemption_signal_ignored():  # the Python workers start here
             pipeline.build()
         self._iterator = DALIGenericIterator(pipeline, list(self.names), auto_reset=True)
@@ -168,7 +178,9 @@ class DaliLoader:
                 if self.guard is None:
                     raise
                 self._iterator = None  # a failed pipeline cannot run again; its workers end with it
-                self.source.excluded = self.guard.recover(self.source, self._epoch, self._batch, exc)
+                self.source.excluded = self.guard.recover(
+                    self.source, self._epoch, self._batch, exc, lookahead=self._lookahead
+                )
                 continue
             self._batch += 1
             yield self.transform(batch[0])

@@ -10,7 +10,7 @@ import nvidia.dali.fn as fn
 from nvidia.dali.pipeline import Pipeline, pipeline_def
 
 from dali_pipelines.augment import augment_clips, to_float
-from dali_pipelines.graph import decode, pipeline_kwargs, read_samples
+from dali_pipelines.graph import PREFETCH, decode, pipeline_kwargs, read_samples
 from dali_pipelines.sources import EvalSource
 
 OUTPUTS = ("views", "label", "video_id", "clip_idx")
@@ -25,7 +25,7 @@ def eval_pipeline(
     num_threads: int = 2,
     py_workers: int = 2,
     seed: int = 0,
-    prefetch: int = 2,
+    prefetch: int = PREFETCH,
 ) -> Pipeline:
     """Outputs ``OUTPUTS``; views are float (T, S, S, C) in train mode and (num_spatial, T, S, S, C) in test mode
     (channels last, as the pretraining graph's)."""

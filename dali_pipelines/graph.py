@@ -16,6 +16,10 @@ from dali_pipelines.sources import ClipSource
 warnings.filterwarnings("ignore", message="The external source node .* not used")
 
 
+# Batches the pipeline and its parallel sources prepare ahead of the one being consumed.
+PREFETCH = 2
+
+
 def read_samples(source: ClipSource, py_workers: int, prefetch: int) -> dict[str, DataNode]:
     """The graph's entry: the source's outputs by name, produced by ``py_workers`` processes in parallel."""
     parallel = {"parallel": True, "prefetch_queue_depth": prefetch} if py_workers > 0 else {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from nvidia.dali.pipeline import Pipeline, pipeline_def
 
 from dali_pipelines.augment import augment_clips
-from dali_pipelines.graph import decode, pipeline_kwargs, read_samples
+from dali_pipelines.graph import PREFETCH, decode, pipeline_kwargs, read_samples
 from dali_pipelines.params import PARAM_NAMES
 from dali_pipelines.sources import PretrainSource
 
@@ -24,7 +24,7 @@ def pretrain_pipeline(
     num_threads: int = 2,
     py_workers: int = 2,
     seed: int = 0,
-    prefetch: int = 2,
+    prefetch: int = PREFETCH,
 ) -> Pipeline:
     """Build the pretraining pipeline; outputs ``OUTPUTS``: ``views`` is float32 (rho T, H, W, C) in [0, 1], view 1's
     frames, then view 2's, ... (cvrl_pl.data.batches.split_views makes them rho (C, T, H, W) clips without a copy)."""

@@ -31,10 +31,12 @@ from cvrl_pl.data.loader import (
     placement,
     video_table,
 )
+from cvrl_pl.data.shared_memory import check_shared_memory
 from cvrl_pl.errors import DatasetKeyError
 from cvrl_pl.runtime.distributed import per_device_batch
 from dali_pipelines.evaluate import OUTPUTS as EVAL_OUTPUTS
 from dali_pipelines.evaluate import eval_pipeline
+from dali_pipelines.graph import PREFETCH
 from dali_pipelines.params import ViewAugConfig, per_clip
 from dali_pipelines.plan import epoch_plan
 from dali_pipelines.pretrain import OUTPUTS as PRETRAIN_OUTPUTS
@@ -67,6 +69,22 @@ def split_decoders(requested: str, index: VideoIndex, device_id: int | None) -> 
     codes = choose_decoders(requested, index, capability)
     log_decoders(index, codes, capability)
     return codes
+
+
+def check_shm(
+    index: VideoIndex, decoders: np.ndarray, trainer: pl.Trainer | None, cfg: DictConfig, *, frames: int, batch: int
+) -> None:
+    """Stop before the pipelines start if /dev/shm cannot hold what they pass through it (shared_memory.py);
+    ``batch`` is per rank, ``frames`` per sample."""
+    check_shared_memory(
+        index,
+        decoders,
+        frames_per_sample=frames,
+        batch_size=batch,
+        py_workers=cfg.data.num_workers,
+        prefetch=PREFETCH,
+        ranks_per_node=trainer.num_devices if trainer is not None else 1,
+    )
 
 
 def view_configs(cfg: DictConfig) -> tuple[ViewAugConfig, ...]:
@@ -138,6 +156,7 @@ def eval_loader(
         grayscale_prob=0.0,
     )
     decoders = split_decoders(d.decoder, index, device_id)
+    check_shm(index, decoders, trainer, cfg, frames=clips.num_frames, batch=per_device_batch(batch_size, world))
     source = EvalSource(
         video_table(index),
         mode,
@@ -223,13 +242,15 @@ class CVRLDataModule(pl.LightningDataModule):
         d, trainer = self.cfg.data, self.trainer
         world, rank, device_id = placement(trainer)
         decoders = split_decoders(d.decoder, self.index, device_id)
+        batch = per_device_batch(d.batch_size, world)
+        check_shm(self.index, decoders, trainer, self.cfg, frames=d.num_frames * self.cfg.aug.num_clips, batch=batch)
         source = PretrainSource(
             video_table(self.index),
             view_configs(self.cfg),
             dict(self.cfg.aug.temporal),
             num_frames=d.num_frames,
             stride=d.stride,
-            batch_size=per_device_batch(d.batch_size, world),
+            batch_size=batch,
             shard_id=rank,  # GLOBAL rank: sharding by local rank would read the same videos on every node
             num_shards=world,
             seed=self.cfg.trainer.seed,

@@ -80,3 +80,17 @@ def undecodable(
             found[vid] = error_message(exc)
             pipeline = None  # a failed DALI pipeline cannot run again
     return found
+
+
+def decoder_error(encoded: np.ndarray, frames: np.ndarray, decoder: int, device_id: int | None) -> str | None:
+    """What DALI said when ``decoder`` (NVDEC or DALI's CPU decoder) failed to decode ``frames`` of the encoded
+    file on ``device_id``; None if it decoded them."""
+    feed = OneSample()
+    feed.sample = (encoded, np.empty((0, 0, 0, 3), np.uint8), np.asarray(decoder, np.int32), frames.astype(np.int32))
+    try:
+        pipeline = check_pipeline(feed, device_id)
+        pipeline.build()
+        pipeline.run()
+    except Exception as exc:  # whatever stops the decoder is the answer
+        return error_message(exc)
+    return None

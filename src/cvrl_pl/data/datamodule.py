@@ -21,6 +21,7 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from cvrl_pl.data.bad_videos import BAD_VIDEOS_FILE, BadVideoGuard
 from cvrl_pl.data.batches import eval_batch, pretrain_batch
+from cvrl_pl.data.decoder_check import check_decoders
 from cvrl_pl.data.index import VideoIndex, load_or_build_index
 from cvrl_pl.data.loader import (
     DaliLoader,
@@ -64,10 +65,12 @@ def split_index(split: Mapping[str, Any], *, section: str, progress: bool = True
 
 
 def split_decoders(requested: str, index: VideoIndex, device_id: int | None) -> np.ndarray:
-    """Per video of a split, the decoder that reads it on this rank's device (``data.decoder``), logged."""
+    """Per video of a split, the decoder that reads it on this rank's device (``data.decoder``), logged; each DALI
+    decoder it uses is checked to work on that device."""
     capability = device_capability(device_id)
     codes = choose_decoders(requested, index, capability)
     log_decoders(index, codes, capability)
+    check_decoders(codes, device_id)  # before the bad-video guard could blame the data for a decoder that cannot work
     return codes
 
 

@@ -165,3 +165,11 @@ def test_a_checkpoints_old_config_rebuilds_under_the_new_names():
     ]
     assert (cfg.val.root, cfg.probe.epochs, cfg.eval.num_frames, cfg.model.encoder) == ("data/val", 3, 8, "r3d18")
     assert stored["eval"]["val_root"] == "data/val"  # the caller's dict is left as it was
+
+
+def test_dali_threads_is_auto_or_a_positive_number():
+    assert load_config(None, []).data.dali_threads == "auto"
+    assert load_config(None, ["data.dali_threads=6"]).data.dali_threads == "6"
+    for bad in ("0", "many", "-2"):
+        with pytest.raises(ConfigError, match=rf"'data.dali_threads' is '{bad}'; allowed values: auto, or a positive"):
+            load_config(None, [f"data.dali_threads={bad}"])

@@ -68,6 +68,12 @@ def _check_choices(cfg: DictConfig) -> None:
             raise ConfigError(f"config key '{key}' is '{value}'; allowed values: {', '.join(allowed)}")
 
 
+def _check_threads(cfg: DictConfig) -> None:
+    value = str(cfg.data.dali_threads)
+    if value != "auto" and not (value.isdigit() and int(value) > 0):
+        raise ConfigError(f"config key 'data.dali_threads' is '{value}'; allowed values: auto, or a positive integer")
+
+
 def _check_clips(cfg: DictConfig) -> None:
     """rho >= 2, and the per-clip probabilities fit it (one per clip, or the paper's two: params.per_clip)."""
     rho = cfg.aug.num_clips
@@ -117,6 +123,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         raise ConfigError(f"config key '{key}': {str(exc).splitlines()[0]}") from exc
     _check_choices(cfg)
     _check_clips(cfg)
+    _check_threads(cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg
 

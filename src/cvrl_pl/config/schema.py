@@ -73,7 +73,11 @@ class DataConfig(SplitConfig):
     )
     shuffle: bool = _f(True, "shuffle the videos every epoch (same order on every rank; shards stay disjoint)")
     last_batch: str = _f("fill", "{choices}: pad the last batch with repeats, or drop the remainder", ("fill", "drop"))
-    dali_threads: int = _f(2, "DALI CPU threads per pipeline")
+    dali_threads: str = _f(
+        "auto",
+        "DALI threads per pipeline: a number, or auto: 2 on a CPU, on a GPU enough to keep its NVDEC engines busy "
+        "within the rank's CPU cores (docs/data_pipeline.md)",
+    )
     num_frames: int = _f(16, "frames per clip")
     stride: int = _f(2, "temporal stride between the frames of a clip, in stored frames")
     crop_size: int = _f(224, "output height and width of each view, in pixels")

@@ -26,10 +26,12 @@ from cvrl_pl.data.index import VideoIndex, load_or_build_index
 from cvrl_pl.data.loader import (
     DaliLoader,
     choose_decoders,
+    dali_threads,
     device_capability,
     fit_progress,
     log_decoders,
     placement,
+    ranks_per_node,
     video_table,
 )
 from cvrl_pl.data.shared_memory import check_shared_memory
@@ -86,7 +88,7 @@ def check_shm(
         batch_size=batch,
         py_workers=cfg.data.num_workers,
         prefetch=PREFETCH,
-        ranks_per_node=trainer.num_devices if trainer is not None else 1,
+        ranks_per_node=ranks_per_node(trainer),
     )
 
 
@@ -176,13 +178,15 @@ def eval_loader(
         decoders=decoders,
     )
 
+    threads = dali_threads(d.dali_threads, device_id, ranks_per_node(trainer))
+
     def build(source: EvalSource) -> Pipeline:
         return eval_pipeline(
             source,
             device_id,
             crop_size=crop_size,
             short_side=clips.short_side or crop_size,
-            num_threads=d.dali_threads,
+            num_threads=threads,
             py_workers=d.num_workers,
             seed=cfg.trainer.seed,
         )
@@ -264,9 +268,11 @@ class CVRLDataModule(pl.LightningDataModule):
 
         check_epoch_coverage(source, world)
 
+        threads = dali_threads(d.dali_threads, device_id, ranks_per_node(trainer))
+
         def build(source: PretrainSource) -> Pipeline:
             return pretrain_pipeline(
-                source, device_id, num_threads=d.dali_threads, py_workers=d.num_workers, seed=self.cfg.trainer.seed
+                source, device_id, num_threads=threads, py_workers=d.num_workers, seed=self.cfg.trainer.seed
             )
 
         return DaliLoader(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -89,6 +90,30 @@ def batches_ahead(pipeline: Pipeline) -> int:
     depth = pipeline.prefetch_queue_depth
     depth = max(depth.values()) if isinstance(depth, dict) else depth  # separated CPU / GPU queues
     return depth + pipeline.py_num_workers
+
+
+# Threads that keep a GPU's NVDEC engines busy: H100/H200 have 7, and one pipeline with few threads used about 14%
+# of a GH200's 7 engines (DALI issue 6387). One thread per engine, and one to spare.
+GPU_DECODE_THREADS = 8
+CPU_THREADS = 2  # on a CPU, what every benchmark in docs/benchmarks.md ran with (the count barely mattered there)
+
+
+def dali_threads(setting: str, device_id: int | None, ranks_per_node: int) -> int:
+    """``data.dali_threads``: a number as given; ``auto``: CPU_THREADS on a CPU, and on a GPU GPU_DECODE_THREADS
+    within the CPU cores this rank has (at least 2). The cores are the process's CPU affinity, shared by the node's
+    ranks unless Slurm gave each task its own (SLURM_CPUS_PER_TASK)."""
+    if setting != "auto":
+        return int(setting)
+    if device_id is None:
+        return CPU_THREADS
+    cores = len(os.sched_getaffinity(0))
+    per_rank = cores if "SLURM_CPUS_PER_TASK" in os.environ else cores // max(ranks_per_node, 1)
+    return max(2, min(GPU_DECODE_THREADS, per_rank))
+
+
+def ranks_per_node(trainer: pl.Trainer | None) -> int:
+    """How many ranks share this node (its CPU cores and /dev/shm)."""
+    return trainer.num_devices if trainer is not None else 1
 
 
 def fit_progress(trainer: pl.Trainer | None) -> Callable[[], tuple[int, int]]:

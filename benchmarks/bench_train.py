@@ -20,6 +20,7 @@ import argparse
 import gc
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from omegaconf import DictConfig
 
 from cvrl_pl.callbacks.throughput import StepTimer, batch_clips
 from cvrl_pl.config import load_config
+from cvrl_pl.data.bad_videos import is_out_of_memory
 from cvrl_pl.data.batches import pretrain_batch
 from cvrl_pl.data.datamodule import CVRLDataModule
 from cvrl_pl.module import CVRLModule
@@ -137,22 +139,48 @@ def measure(cfg: DictConfig, device: str, data: str, *, warmup: int, seconds: fl
     return timer.host.clips / timer.elapsed, timer.host.wait_fraction
 
 
+def out_of_memory(error: BaseException) -> bool:
+    """An error that says the GPU is full (torch's or DALI's), after which the cache is emptied for the next try."""
+    if not is_out_of_memory(error):
+        return False
+    gc.collect()
+    torch.cuda.empty_cache()
+    return True
+
+
 def largest_batch(args: argparse.Namespace, root: Path, variant: str) -> int:
-    """The largest power of two (then +50% if that fits too) whose training step fits in GPU memory."""
+    """The largest power of two (then +50% if that fits too) whose training step fits in GPU memory WITH the input
+    pipeline running (its decoder and memory pool take GPU memory too): sized end to end, not on a data-free step."""
 
     def fits(batch: int) -> bool:
         try:
-            measure(config(args, root, variant, batch), "gpu", "ceiling", warmup=1, seconds=0.0)
+            measure(config(args, root, variant, batch), "gpu", "end_to_end", warmup=1, seconds=0.0)
             return True
-        except torch.cuda.OutOfMemoryError:
-            gc.collect()
-            torch.cuda.empty_cache()
-            return False
+        except Exception as exc:
+            if out_of_memory(exc):
+                return False
+            raise
 
     batch = 4
     while fits(batch * 2):
         batch *= 2
     return batch * 3 // 2 if fits(batch * 3 // 2) else batch
+
+
+def measure_backing_off(args: argparse.Namespace, root: Path, variant: str, batch: int) -> tuple[int, list[float]]:
+    """(batch, [ceiling, end-to-end clips/s, data wait]) at ``batch``, or at 3/4 of it, again and again, while the GPU
+    runs out of memory (a batch sized in one run can still miss by a little in the next)."""
+    while True:
+        cfg = config(args, root, variant, batch)
+        try:
+            ceiling, _ = measure(cfg, args.device, "ceiling", warmup=args.warmup, seconds=args.seconds)
+            end_to_end, wait = measure(cfg, args.device, "end_to_end", warmup=args.warmup, seconds=args.seconds)
+            return batch, [ceiling, end_to_end, wait]
+        except Exception as exc:
+            if batch <= 1 or not out_of_memory(exc):
+                raise
+            batch = max(1, batch * 3 // 4)
+            print(f"{variant}: out of GPU memory; backing off to batch {batch}", file=sys.stderr)
 
 
 def main() -> None:
@@ -189,10 +217,8 @@ def main() -> None:
         runs = {v: [] for v in variants}
         for _ in range(args.rounds):  # every variant in turn, each round: a slow minute of a shared machine is spread
             for variant, batch in batches.items():
-                cfg = config(args, Path(tmp), variant, batch)
-                ceiling, _ = measure(cfg, args.device, "ceiling", warmup=args.warmup, seconds=args.seconds)
-                end_to_end, wait = measure(cfg, args.device, "end_to_end", warmup=args.warmup, seconds=args.seconds)
-                runs[variant].append((ceiling, end_to_end, wait))
+                batches[variant], figures = measure_backing_off(args, Path(tmp), variant, batch)
+                runs[variant].append(figures)
         for variant, batch in batches.items():
             ceiling, end_to_end, wait = (statistics.median(x) for x in zip(*runs[variant], strict=True))
             results[variant] = {

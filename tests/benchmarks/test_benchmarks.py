@@ -5,6 +5,7 @@ This checks that the benchmarks work, not how fast anything is: speed is shown b
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -94,3 +95,36 @@ def test_loss_benchmark_compares_clips_per_video_at_each_batch():
     ]
     assert rows[3]["batch_vs_previous"] == 2.0 and "ms_vs_previous" not in rows[2]  # doublings within one rho
     assert rows[2]["ms_vs_2_clips"] == pytest.approx(rows[2]["ms"] / rows[0]["ms"], rel=0.02, abs=0.01)
+
+
+def test_train_benchmark_sizes_the_batch_end_to_end_and_backs_off_on_out_of_memory(monkeypatch):
+    """--batch max (GPU): the search runs the input pipeline too, an out-of-memory error means "does not fit" (never
+    a crash, never a bad video), and a timed run that still runs out backs off to 3/4 of the batch."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import bench_train
+
+    seen = []
+
+    def measure(cfg, device, data, **_):
+        seen.append((cfg.data.batch_size, data))
+        if cfg.data.batch_size > limit:
+            raise RuntimeError("Critical error in pipeline: CUDA error: out of memory")
+        return 10.0, 0.25
+
+    monkeypatch.setattr(bench_train, "measure", measure)
+    monkeypatch.setattr(
+        bench_train,
+        "config",
+        lambda args, root, variant, batch: SimpleNamespace(data=SimpleNamespace(batch_size=batch)),
+    )
+    monkeypatch.setattr(bench_train.torch.cuda, "empty_cache", lambda: None)
+    args = SimpleNamespace(device="gpu", warmup=1, seconds=0.0)
+    limit = 50
+    assert bench_train.largest_batch(args, ROOT, "bf16") == 48  # 8, 16, 32 fit, 64 does not, 48 does
+    assert {data for _, data in seen} == {"end_to_end"}
+    limit, seen[:] = 40, []
+    assert bench_train.measure_backing_off(args, ROOT, "bf16", 64) == (36, [10.0, 10.0, 0.25])  # 64 -> 48 -> 36
+    limit = 0
+    monkeypatch.setattr(bench_train, "measure", lambda *a, **k: (_ for _ in ()).throw(ValueError("a real bug")))
+    with pytest.raises(ValueError, match="a real bug"):
+        bench_train.measure_backing_off(args, ROOT, "bf16", 64)

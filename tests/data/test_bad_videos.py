@@ -170,3 +170,25 @@ def test_a_failure_deep_in_the_prefetch_queue_is_found(dataset, tmp_path):
     assert loader._lookahead == 7 and len(batches) == len(loader) == 14
     assert [json.loads(line)["path"] for line in record.read_text().splitlines()] == [str(paths[12])]
     assert 12 not in {int(v) for b in batches for v in b["video_id"]}
+
+
+def test_running_out_of_memory_is_never_taken_for_a_bad_video(dataset, tmp_path, monkeypatch):
+    """An exhausted GPU fails the pipeline like a damaged file; the guard must not report and leave out the batch's
+    good videos for it, whether the pipeline or the guard's own check runs out."""
+    from cvrl_pl.data import bad_videos
+
+    assert bad_videos.is_out_of_memory(RuntimeError("Critical error in pipeline: CUDA error: out of memory"))
+    assert bad_videos.is_out_of_memory(RuntimeError("cudaErrorMemoryAllocation")) and not bad_videos.is_out_of_memory(
+        RuntimeError("Failed to send packet to decoder: Invalid data found when processing input")
+    )
+    good, _ = dataset
+    record = tmp_path / "oom.jsonl"
+    loader = _loader(good[:8], "dali_cpu", _guard(record))
+    loader._build = lambda src: (_ for _ in ()).throw(RuntimeError("CUDA error: out of memory"))  # noqa: ARG005
+    with pytest.raises(RuntimeError, match="out of memory"):
+        _epoch(loader)
+    assert not record.exists() and loader.source.excluded == frozenset()
+    monkeypatch.setattr(bad_videos, "undecodable", lambda *a: {0: "CUDA error: out of memory"})  # noqa: ARG005
+    with pytest.raises(RuntimeError, match="pipeline failed"):
+        loader.guard.recover(loader.source, 0, 0, RuntimeError("pipeline failed"), lookahead=1)
+    assert not record.exists()

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+
+import torch
 
 from cvrl_pl.errors import DatasetError
 from dali_pipelines.sources import ClipSource, VideoTable
@@ -22,6 +25,15 @@ from dali_pipelines.verify import undecodable
 
 BAD_VIDEOS_FILE = "bad_videos.jsonl"
 log = logging.getLogger(__name__)
+
+# How an exhausted GPU speaks: torch, CUDA's runtime and driver, and DALI's allocators.
+_OUT_OF_MEMORY = re.compile(r"out of memory|cudaErrorMemoryAllocation|CUDA_ERROR_OUT_OF_MEMORY|bad_alloc", re.I)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether a pipeline's or a step's error is memory running out, which the bad-video guard must never take for
+    a damaged video (it would report good videos and leave them out)."""
+    return isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError) or bool(_OUT_OF_MEMORY.search(str(exc)))
 
 
 class TooManyBadVideos(DatasetError):
@@ -88,8 +100,8 @@ class BadVideoGuard:
         size, total = source.batch_size, len(source.plan(epoch))
         positions = range(batch * size, min(total, (batch + 1 + lookahead) * size))
         failed = undecodable(source, epoch, positions, self.device_id)
-        if not failed:
-            raise error
+        if not failed or any(_OUT_OF_MEMORY.search(reason) for reason in failed.values()):
+            raise error  # no video explains it, or the check itself ran out of memory: not the videos' fault
         for vid, reason in failed.items():
             self.report(source.table.paths[vid], reason, epoch=epoch)
         in_batch = {source.video_of(source.item_at(epoch, i)[0]) for i in positions[:size]} & failed.keys()

@@ -14,7 +14,7 @@ from nvidia.dali.pipeline import Pipeline
 from nvidia.dali.plugin.pytorch import DALIGenericIterator
 from pytorch_lightning.utilities import rank_zero_info
 
-from cvrl_pl.data.bad_videos import BadVideoGuard
+from cvrl_pl.data.bad_videos import BadVideoGuard, is_out_of_memory
 from cvrl_pl.data.index import VideoIndex
 from cvrl_pl.data.index.records import counts_text, decoders_where, format_name
 from cvrl_pl.errors import ConfigError
@@ -200,7 +200,7 @@ class DaliLoader:
             except StopIteration:
                 return
             except Exception as exc:  # a decoder's or source worker's error; the guard re-raises what no video explains
-                if self.guard is None:
+                if self.guard is None or is_out_of_memory(exc):  # a full GPU is no video's fault
                     raise
                 self._iterator = None  # a failed pipeline cannot run again; its workers end with it
                 self.source.excluded = self.guard.recover(

@@ -213,6 +213,9 @@ def main() -> None:
     parser.add_argument("--stages", action="store_true", help="also time the steps one at a time")
     parser.add_argument("--guarded", action="store_true", help="also time the pipeline through the training loader")
     parser.add_argument("--num-clips", default="", help="also time the pipeline at these rho (comma-separated)")
+    parser.add_argument(
+        "--thread-sweep", default="", help="also time the pipeline with these DALI thread counts (comma-separated)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -238,6 +241,7 @@ def main() -> None:
             return (b for _ in iter(int, 1) for b in loader)
 
         rhos = [int(r) for r in args.num_clips.split(",") if r]
+        sweep = [int(t) for t in args.thread_sweep.split(",") if t]
         many = {
             rho: PretrainSource(table, rho_views((view1, view2), rho), source.temporal, **source_args, decoders=decoder)
             for rho in rhos
@@ -251,6 +255,10 @@ def main() -> None:
             **(stage_variants(source, device_id, args) if args.stages else {}),
             **({"guarded": guarded_variant(source, device_id, args)} if args.guarded else {}),
             **{f"rho{rho}": pipeline_variant(s, device_id, args) for rho, s in many.items()},
+            **{
+                f"threads{t}": pipeline_variant(source, device_id, argparse.Namespace(**{**vars(args), "threads": t}))
+                for t in sweep
+            },
         }
         clips = {name: args.batch * int(name[3:]) if name.startswith("rho") else 2 * args.batch for name in variants}
         rates = interleaved_rates(variants, clips, args.seconds, args.rounds)
@@ -276,6 +284,8 @@ def main() -> None:
         figures[f"rho{rho}_vs_pipeline"] = round(
             rates[f"rho{rho}"] / pipeline, 3
         )  # per clip: 1 = rho clips cost rho/2 pairs
+    if sweep:  # data.dali_threads=auto's GPU rule is set from these (docs/data_pipeline.md)
+        figures["threads_clips_s"] = {str(t): round(rates[f"threads{t}"], 1) for t in sweep}
     if args.stages:
         stages = {"decode": decode_only, **{stage: rates[stage] for stage in STAGES}, "solarize": pipeline}
         figures["stages_clips_s"] = {k: round(v, 1) for k, v in stages.items()}

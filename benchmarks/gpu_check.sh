@@ -1,55 +1,84 @@
 #!/usr/bin/env bash
-# GPU readiness: the headline figures on one GPU (an H100) in under 8 minutes, written as one JSON file.
+# GPU readiness: the headline figures on one GPU (an H100), written as one JSON file that names the GPU, the driver
+# and the versions that gave them. Aimed at 4 to 5 minutes on an H100 (an estimate: not yet run on one).
 #
-#   bash benchmarks/gpu_check.sh [OUT_DIR]          # default OUT_DIR: $OUT if set, else ./gpu_check
+#   bash benchmarks/gpu_check.sh [OUT_DIR]          # default OUT_DIR: $OUT/gpu_check if OUT is set, else ./gpu_check
 #
-# Needs, beyond the image's PyTorch (a CUDA build of torch==2.13.0), all pinned in requirements.txt:
-#   nvidia-dali-cuda120==2.4.0   (no internet on the GPU box: carry the wheel, set DALI_WHEEL=path/to/it.whl)
-#   pytorch-lightning==2.6.6 torchmetrics==1.9.0 omegaconf==2.4.0 av==18.1.0 numpy tqdm, and this repository
-#   (installed here with --no-deps). Wheels in $WHEELS (a folder) are installed offline first if it is set.
+# Installs nothing: runs this checkout (src/ and the repository root on PYTHONPATH) under $PYTHON (default: python,
+# else python3), which must find torch, pytorch-lightning, torchmetrics, omegaconf, nvidia-dali and av. On the GPU
+# box these come from scripts/gpu/unpack_and_check.sh, which installs what scripts/gpu/pack.sh carried there.
 #
 # Steps: (1) H.264 test videos at Kinetics-like size (340x256, 10 s); (2) the DALI pipeline with mixed (NVDEC)
 # decoding and the full augmentation on the GPU, in clips/s, against decoding alone; (3) the R3D-50 16x224
 # training step in bf16 at the largest batch that fits, with the tensors on the GPU (ceiling) and fed by the
 # DALI pipeline (end to end), their ratio and the end-to-end wait for batches; (4) NT-Xent against the global
-# batch up to 4096.
+# batch up to 4096. Step (2) also times the pipeline at 2, 4, 8 and 16 DALI threads, the figures that
+# data.dali_threads=auto's GPU rule is to be set from. A step that fails is named in the JSON's "failed" and the
+# log, and the others still run.
 # GPU_CHECK_DEVICE=cpu runs the same steps at toy sizes on a CPU (to check the script without a GPU).
+#
+# OUT_DIR receives only gpu_check.json and a short gpu_check.log (the device tool brings back a few files, two
+# folders deep): the videos and each step's full output go to GPU_CHECK_SCRATCH (default: a temporary folder,
+# removed at the end; name one to keep the videos for a rerun).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-${OUT:-.}/gpu_check}
-mkdir -p "$out"
 device=${GPU_CHECK_DEVICE:-gpu}
+py=${PYTHON:-$(command -v python || command -v python3)}
+scratch=${GPU_CHECK_SCRATCH:-}
+if [[ -z $scratch ]]; then
+    scratch=$(mktemp -d)
+    trap 'rm -rf "$scratch"' EXIT
+fi
+mkdir -p "$out" "$scratch"
+rm -f "$scratch"/{data,train,loss}.json
+export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+log=$out/gpu_check.log
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+command="GPU_CHECK_DEVICE=$device bash benchmarks/gpu_check.sh${*:+ $*}"
+echo "$started $command (python: $py, scratch: $scratch)" >"$log"
 
-if [[ -n "${WHEELS:-}" ]]; then pip install -q --no-index --find-links "$WHEELS" "$WHEELS"/*.whl; fi
-if [[ -n "${DALI_WHEEL:-}" ]]; then pip install -q --no-deps "$DALI_WHEEL"; fi
-python -c "import cvrl_pl" 2>/dev/null || pip install -q --no-deps -e .
-
+# Each step has a time limit, so that a hung step cannot take the rest of a device run with it: the report comes
+# back in any case (the GPU limits add up to 8 minutes; the device tool allows 10 a run).
 if [[ $device == gpu ]]; then
-    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
-    videos=(--codec h264 --width 340 --height 256 --video-dir "$out/videos")
-    data=(--videos 64 --frames 250 --num-frames 16 --crop 224 --batch 32 --workers 8 --threads 8 --seconds 30 --rounds 2)
+    videos=(--codec h264 --width 340 --height 256 --video-dir "$scratch/videos")
+    data=(--videos 64 --frames 250 --num-frames 16 --crop 224 --batch 32 --workers 8 --threads 8
+          --thread-sweep 2,4,8,16 --seconds 12 --rounds 2)
     train=(--encoder r3d50 --base-channels 64 --frames 16 --size 224 --batch max --variants bf16,bf16+cl
-           --videos 64 --video-frames 250 --workers 8 --threads 8 --warmup 5 --seconds 20)
+           --videos 64 --video-frames 250 --workers 8 --threads 8 --warmup 5 --seconds 12)
     loss=(--sizes 256,512,1024,2048,4096)
+    limits=(180 210 90)
 else
-    videos=(--codec h264 --width 96 --height 72 --video-dir "$out/videos")
-    data=(--videos 8 --frames 40 --num-frames 4 --crop 32 --batch 4 --workers 1 --threads 1 --seconds 1)
+    videos=(--codec h264 --width 96 --height 72 --video-dir "$scratch/videos")
+    data=(--videos 8 --frames 40 --num-frames 4 --crop 32 --batch 4 --workers 1 --threads 1 --thread-sweep 1,2
+          --seconds 1)
     train=(--encoder r3d18 --base-channels 8 --frames 4 --size 32 --batch 4 --variants fp32
            --videos 8 --video-frames 40 --workers 1 --threads 1 --warmup 1 --seconds 1)
     loss=(--sizes 64,128 --repeats 1)
+    limits=(600 600 300)
 fi
 
-start=$SECONDS
-python benchmarks/bench_data.py --device "$device" "${videos[@]}" "${data[@]}" --json "$out/data.json"
-python benchmarks/bench_train.py --device "$device" "${videos[@]}" "${train[@]}" --json "$out/train.json"
-python benchmarks/bench_loss.py --device "$device" "${loss[@]}" --json "$out/loss.json"
+# step NAME LIMIT SCRIPT ARGS...: runs one benchmark for at most LIMIT seconds (timeout ends its whole process
+# group: DALI's workers too), its output to the console and to $scratch/NAME.log, its figures to
+# $scratch/NAME.json. A failure is logged with the output's last lines, and the check goes on.
+step() {
+    local name=$1 limit=$2 script=$3 begin=$SECONDS
+    shift 3
+    if timeout --kill-after=10 "$limit" "$py" "$script" --device "$device" "$@" --json "$scratch/$name.json" 2>&1 |
+        tee "$scratch/$name.log"; then
+        echo "$name: done in $((SECONDS - begin)) s" >>"$log"
+    else
+        local status=$?
+        if ((status == 124)); then echo "$name: stopped at its limit, $limit s" >>"$log"; fi
+        echo "$name: FAILED (status $status) after $((SECONDS - begin)) s; its output ended:" >>"$log"
+        tail -n 40 "$scratch/$name.log" >>"$log"
+    fi
+}
 
-python - "$out" "$((SECONDS - start))" <<'EOF'
-import json, sys
-from pathlib import Path
-out = Path(sys.argv[1])
-figures = {name: json.loads((out / f"{name}.json").read_text()) for name in ("data", "train", "loss")}
-figures["seconds"] = int(sys.argv[2])
-(out / "gpu_check.json").write_text(json.dumps(figures, indent=1))
-print(json.dumps(figures))
-EOF
+start=$SECONDS
+step data "${limits[0]}" benchmarks/bench_data.py "${videos[@]}" "${data[@]}"
+step train "${limits[1]}" benchmarks/bench_train.py "${videos[@]}" "${train[@]}"
+step loss "${limits[2]}" benchmarks/bench_loss.py "${loss[@]}"
+
+"$py" benchmarks/gpu_check_report.py --device "$device" --figures "$scratch" --json "$out/gpu_check.json" \
+    --started "$started" --command "$command" --seconds "$((SECONDS - start))"

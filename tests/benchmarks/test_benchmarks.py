@@ -16,6 +16,8 @@ from tests.helpers.interpreter import python_on_path
 def test_gpu_check_in_cpu_mode_writes_every_figure(tmp_path, tmp_path_factory):
     # The script runs `python ...`: make that the interpreter running the tests.
     env = {**python_on_path(tmp_path_factory.mktemp("bin")), "GPU_CHECK_DEVICE": "cpu"}
+    scratch = tmp_path_factory.mktemp("scratch")  # the videos: the output folder gets the report and log only
+    env["GPU_CHECK_SCRATCH"] = str(scratch)
     proc = subprocess.run(
         ["bash", "benchmarks/gpu_check.sh", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True
     )
@@ -43,7 +45,11 @@ def test_gpu_check_in_cpu_mode_writes_every_figure(tmp_path, tmp_path_factory):
     assert [row["batch"] for row in loss] == [64, 128]
     assert loss[1]["batch_vs_previous"] == 2.0 and all(row["ms"] > 0 for row in loss)
     assert [row["logits_mib"] for row in loss] == [round(4 * (2 * n) ** 2 / 2**20, 1) for n in (64, 128)]
-    assert len(list((tmp_path / "videos" / "all").glob("*.mp4"))) == 8  # shared by the data and train benchmarks
+    assert len(list((scratch / "videos" / "all").glob("*.mp4"))) == 8  # shared by the data and train benchmarks
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu_check.json", "gpu_check.log"]
+    assert figures["failed"] == [] and figures["machine"]["device"] == "cpu" and figures["machine"]["dali"]
+    assert sorted(figures["data"]["threads_clips_s"]) == ["1", "2"]  # the DALI thread sweep
+    assert all(rate > 0 for rate in figures["data"]["threads_clips_s"].values())
 
 
 def _run(script: str, args: list[str], tmp_path) -> dict:

@@ -31,8 +31,9 @@ from cvrl_pl.callbacks.report import ReportCallback
 from cvrl_pl.callbacks.throughput import ThroughputMonitor
 from cvrl_pl.callbacks.trace import BatchTraceCallback
 from cvrl_pl.config import load_config
-from cvrl_pl.data.datamodule import CVRLDataModule, EvalClips, eval_loader, split_index
+from cvrl_pl.data.datamodule import CVRLDataModule, EvalClips, eval_loader
 from cvrl_pl.data.generated import GeneratedDataModule
+from cvrl_pl.data.labelled import labelled_splits
 from cvrl_pl.data.synthetic import SyntheticSpec, generate
 from cvrl_pl.errors import ConfigError, DatasetError
 from cvrl_pl.eval.splits import report_table, summarise_splits
@@ -213,12 +214,14 @@ def run(cfg: DictConfig) -> Path:
         OmegaConf.save(cfg, run_dir / "config.yaml")
     if cfg.task == "pretrain":
         datamodule = GeneratedDataModule(cfg) if cfg.data.source == "generated" else CVRLDataModule(cfg)
-        trainer.fit(CVRLModule(cfg), datamodule=datamodule, ckpt_path=ckpt)
+        trainer.fit(CVRLModule(cfg), datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
     else:
         evaluate_protocol(cfg, trainer, run_dir, ckpt)
     if cfg.task != "retrieval":  # retrieval trains nothing
-        # Also keep the final state when a run stops mid-epoch (max_steps), where no epoch-end save happens.
-        trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+        # Also keep the final state when a run stops mid-epoch (max_steps), where no epoch-end save happens. The full
+        # state (optimizer, loops, callbacks) is what a resume needs; it is tensors and plain data only, so resuming
+        # loads it with weights_only=True.
+        trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
     return run_dir
 
 
@@ -231,10 +234,7 @@ def evaluate_protocol(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, ckpt:
         raise ConfigError(f"task={cfg.task} needs val.root, the labelled split to test on")
     if not cfg.model.init and trainer.is_global_zero:
         print(f"warning: task={cfg.task} without model.init starts from a random encoder", file=sys.stderr)
-    train_index = split_index(d, section="data")
-    val_index = split_index(cfg.val, section="val")
-    if train_index.classes != val_index.classes:
-        raise DatasetError(f"{d.root} and {cfg.val.root} have different classes")
+    train_index, val_index = labelled_splits(d, cfg.val, sections=("data", "val"))
     if cfg.task == "retrieval":  # one centre crop per clip, on gallery and queries alike
         clips = EvalClips(e.num_frames, e.stride, e.test_crop_size, e.num_temporal, 1, e.short_side)
         module = RetrievalModule(cfg)
@@ -249,7 +249,7 @@ def evaluate_protocol(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, ckpt:
         train = eval_loader(cfg, train_index, trainer, mode="train", batch_size=d.batch_size, clips=train_clips)
         test = eval_loader(cfg, val_index, trainer, mode="test", batch_size=e.batch_size, clips=test_clips)
         module = ClassifierModule(cfg, len(train_index.classes))
-        trainer.fit(module, train_dataloaders=train, ckpt_path=ckpt)
+        trainer.fit(module, train_dataloaders=train, ckpt_path=ckpt, weights_only=True)
         trainer.validate(module, dataloaders=test)
         shown = f"top-1 {module.results['top1']:.2f}, top-5 {module.results['top5']:.2f}"
     metrics = {"task": cfg.task, "init": cfg.model.init, **module.results}

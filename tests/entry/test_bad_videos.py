@@ -10,11 +10,12 @@ import sys
 import time
 from collections import defaultdict
 
+import numpy as np
 import pytest
 
 from tests.helpers import ROOT
 from tests.helpers.damage import damage_payload, replace_with_garbage, truncate
-from tests.helpers.videos import write_video
+from tests.helpers.videos import index_frame, write_video
 
 FRAMES, BATCH = 24, 4
 SMALL = [
@@ -35,12 +36,23 @@ SMALL = [
 ]
 
 
+# Each class tinted a colour of its own, so that any encoder, random or trained, tells them apart: the probes score
+# 100% unless videos and labels get mixed up.
+TINTS = {"a": np.array([120, 0, 0], np.uint8), "b": np.array([0, 0, 120], np.uint8)}
+
+
+def _video(path, c):
+    """A 40x32 video of class ``c``: index-coded frames at half brightness in the class's tint."""
+    frames = np.stack([index_frame(k, 32, 40) // 2 + TINTS[c] for k in range(FRAMES)])
+    return write_video(path, FRAMES, width=40, height=32, frames=frames)
+
+
 def _split(root, per_class, damaged=()):
     """``root/{a,b}/gN.webm`` good videos, plus ``root/a/<name>.webm`` for each name in ``damaged``: payload
     damaged from frame 8 on, which indexing does not see (it counts 24 frames and decodes the first)."""
     for c in "ab":
         for i in range(per_class):
-            write_video(root / c / f"g{i}.webm", FRAMES, width=40, height=32)
+            _video(root / c / f"g{i}.webm", c)
     for name in damaged:
         damage_payload(root / "a" / "g0.webm", root / "a" / f"{name}.webm", from_frame=8)
     return root
@@ -69,14 +81,14 @@ def _start(*args):
 def test_pretraining_survives_files_that_break(tmp_path, decoder):
     train = _split(tmp_path / "train", per_class=6, damaged=["damaged"])
     for name in ("cut", "gone", "junk"):  # good when indexed; broken while the run trains
-        write_video(train / "b" / f"{name}.webm", FRAMES, width=40, height=32)
+        _video(train / "b" / f"{name}.webm", "b")
     val = _split(tmp_path / "val", per_class=3, damaged=["damaged_val"])
     proc = _start(
         f"data.root={train}",
         f"val.root={val}",
         f"data.decoder={decoder}",
         "probe.every_n_epochs=0",
-        "probe.epochs=5",
+        "probe.epochs=50",
         "probe.views=[1,1]",
         "probe.batch_size=4",
         "trainer.max_epochs=5",
@@ -108,8 +120,12 @@ def test_pretraining_survives_files_that_break(tmp_path, decoder):
         epochs[t["epoch"]].update(t["video_ids"])
     for epoch, seen in epochs.items():
         assert good <= seen, f"epoch {epoch} missed {good - seen}"
+    # The probes ran after the videos broke, without the bad val video. Random init already tells these tints apart
+    # (a gain over it needs the demo's motions and many epochs: tests/entry/test_quickstart.py), so both score 100%,
+    # and a video filled in under another's label would lower the trained one.
     metrics = json.loads((run / "metrics.json").read_text())
-    assert 0 <= metrics["linear_top1"] <= 100 and metrics["random_init"]  # the probes ran without the bad val video
+    assert metrics["random_init"]["linear_top1"] == metrics["random_init"]["knn_top1"] == 100.0, metrics
+    assert metrics["linear_top1"] == metrics["knn_top1"] == 100.0, metrics
 
 
 def test_linear_evaluation_leaves_out_bad_train_and_test_videos(tmp_path, train):

@@ -51,7 +51,7 @@ def pretrained(tmp_path_factory, train):
 
 
 def _encoder(path):
-    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
     return {k: v for k, v in state.items() if k.startswith("encoder.") and v.is_floating_point()}
 
 
@@ -66,7 +66,7 @@ def test_exported_encoder_loads_without_lightning(pretrained, tmp_path):
     proc = _export(ckpt, tmp_path / "encoder.pt")
     assert proc.returncode == 0, proc.stderr
     assert "wrote" in proc.stdout and "'name': 'r3d18'" in proc.stdout and "step 2" in proc.stdout
-    blob = torch.load(tmp_path / "encoder.pt", map_location="cpu", weights_only=False)
+    blob = torch.load(tmp_path / "encoder.pt", map_location="cpu", weights_only=True)
     # The architecture recorded is what build_encoder needs, the padding convention included (issue 13).
     assert blob["arch"] == {"name": "r3d18", "width": 1, "base_channels": 8, "padding": "symmetric"}
     assert blob["global_step"] == 2

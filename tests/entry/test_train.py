@@ -21,7 +21,7 @@ def test_train_writes_checkpoint_and_resumes(train, tmp_path):
     proc = train(*args, "trainer.max_steps=3")
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = tmp_path / "t"
-    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["global_step"] == 3
     assert ckpt["hyper_parameters"]["cfg"]["data"]["batch_size"] == 4
     assert any(k.startswith("encoder.stem") for k in ckpt["state_dict"])
@@ -33,7 +33,8 @@ def test_train_writes_checkpoint_and_resumes(train, tmp_path):
     proc = train(*args, "trainer.max_steps=5")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Restored all states from the checkpoint" in proc.stderr + proc.stdout
-    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert "`weights_only` was not set" not in proc.stderr + proc.stdout  # saved and loaded with it explicit
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["global_step"] == 5
     assert len(_losses(run_dir)) == 5  # 3 logged by the first run, 2 by the resumed one; nothing overwritten
 

@@ -7,20 +7,88 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from cvrl_pl.models import ProjectionHead, build_encoder
-from cvrl_pl.tools.convert_official import BLOCK_PARTS, ConversionError, convert
+from cvrl_pl.tools.convert_official import ConversionError, convert
 from tests.helpers import ROOT
+from tests.helpers import convert_env as convert_env_helpers
+from tests.helpers.convert_env import ConvertEnv, ConvertEnvError, get_convert_env
 
 BACKBONE = "model/layer_with_weights-0/"
 TF_BN = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
+# The layers of the official BottleneckBlock3D (official/vision/modeling/layers/nn_blocks_3d.py) and ours, written
+# out here rather than taken from the converter: _norm1 and _norm2 have one shape, so have _norm0 and _norm3, and in
+# res2 so have _shortcut_conv and _expand_conv, so only their values can tell a swap.
+OFFICIAL_BLOCK = {
+    "_shortcut_conv": "shortcut.0",
+    "_norm0": "shortcut.1",
+    "_temporal_conv": "branch.0.0",
+    "_norm1": "branch.0.1",
+    "_spatial_conv": "branch.2.0",
+    "_norm2": "branch.2.1",
+    "_expand_conv": "branch.4.0",
+    "_norm3": "branch.4.1",
+}
+# Official variables by their full names in a tf.train.Checkpoint(model=...) of the CVRL pretraining model -> the
+# tensor of ours each must fill: the stem, every variable of res2's first block (projection shortcut), some of its
+# second (identity shortcut), of res3's first (position 2 + 3 blocks) and of res5's last (position 2 + 16 - 1).
+EXPECTED_BACKBONE = {
+    f"{BACKBONE}layer_with_weights-0/kernel": "stem.0.0.weight",
+    f"{BACKBONE}layer_with_weights-1/gamma": "stem.0.1.weight",
+    f"{BACKBONE}layer_with_weights-1/beta": "stem.0.1.bias",
+    f"{BACKBONE}layer_with_weights-1/moving_mean": "stem.0.1.running_mean",
+    f"{BACKBONE}layer_with_weights-1/moving_variance": "stem.0.1.running_var",
+    f"{BACKBONE}layer_with_weights-2/_shortcut_conv/kernel": "stages.0.0.shortcut.0.weight",
+    f"{BACKBONE}layer_with_weights-2/_norm0/gamma": "stages.0.0.shortcut.1.weight",
+    f"{BACKBONE}layer_with_weights-2/_norm0/beta": "stages.0.0.shortcut.1.bias",
+    f"{BACKBONE}layer_with_weights-2/_norm0/moving_mean": "stages.0.0.shortcut.1.running_mean",
+    f"{BACKBONE}layer_with_weights-2/_norm0/moving_variance": "stages.0.0.shortcut.1.running_var",
+    f"{BACKBONE}layer_with_weights-2/_temporal_conv/kernel": "stages.0.0.branch.0.0.weight",
+    f"{BACKBONE}layer_with_weights-2/_norm1/gamma": "stages.0.0.branch.0.1.weight",
+    f"{BACKBONE}layer_with_weights-2/_norm1/beta": "stages.0.0.branch.0.1.bias",
+    f"{BACKBONE}layer_with_weights-2/_norm1/moving_mean": "stages.0.0.branch.0.1.running_mean",
+    f"{BACKBONE}layer_with_weights-2/_norm1/moving_variance": "stages.0.0.branch.0.1.running_var",
+    f"{BACKBONE}layer_with_weights-2/_spatial_conv/kernel": "stages.0.0.branch.2.0.weight",
+    f"{BACKBONE}layer_with_weights-2/_norm2/gamma": "stages.0.0.branch.2.1.weight",
+    f"{BACKBONE}layer_with_weights-2/_norm2/beta": "stages.0.0.branch.2.1.bias",
+    f"{BACKBONE}layer_with_weights-2/_norm2/moving_mean": "stages.0.0.branch.2.1.running_mean",
+    f"{BACKBONE}layer_with_weights-2/_norm2/moving_variance": "stages.0.0.branch.2.1.running_var",
+    f"{BACKBONE}layer_with_weights-2/_expand_conv/kernel": "stages.0.0.branch.4.0.weight",
+    f"{BACKBONE}layer_with_weights-2/_norm3/gamma": "stages.0.0.branch.4.1.weight",
+    f"{BACKBONE}layer_with_weights-2/_norm3/beta": "stages.0.0.branch.4.1.bias",
+    f"{BACKBONE}layer_with_weights-2/_norm3/moving_mean": "stages.0.0.branch.4.1.running_mean",
+    f"{BACKBONE}layer_with_weights-2/_norm3/moving_variance": "stages.0.0.branch.4.1.running_var",
+    f"{BACKBONE}layer_with_weights-3/_temporal_conv/kernel": "stages.0.1.branch.0.0.weight",
+    f"{BACKBONE}layer_with_weights-3/_norm1/moving_variance": "stages.0.1.branch.0.1.running_var",
+    f"{BACKBONE}layer_with_weights-3/_norm2/gamma": "stages.0.1.branch.2.1.weight",
+    f"{BACKBONE}layer_with_weights-3/_expand_conv/kernel": "stages.0.1.branch.4.0.weight",
+    f"{BACKBONE}layer_with_weights-3/_norm3/moving_mean": "stages.0.1.branch.4.1.running_mean",
+    f"{BACKBONE}layer_with_weights-5/_shortcut_conv/kernel": "stages.1.0.shortcut.0.weight",
+    f"{BACKBONE}layer_with_weights-5/_norm0/beta": "stages.1.0.shortcut.1.bias",
+    f"{BACKBONE}layer_with_weights-5/_spatial_conv/kernel": "stages.1.0.branch.2.0.weight",
+    f"{BACKBONE}layer_with_weights-17/_norm1/gamma": "stages.3.2.branch.0.1.weight",
+    f"{BACKBONE}layer_with_weights-17/_norm2/moving_variance": "stages.3.2.branch.2.1.running_var",
+    f"{BACKBONE}layer_with_weights-17/_norm3/beta": "stages.3.2.branch.4.1.bias",
+}
+# The 3-layer projection head: official Dense (with bias) / BatchNorm layers -> our ProjectionHead's tensors (the
+# hidden Dense biases fold into the BatchNorms' moving means, tested below).
+EXPECTED_HEAD = {
+    "model/layer_with_weights-1/kernel": "0.weight",
+    "model/layer_with_weights-2/gamma": "1.weight",
+    "model/layer_with_weights-2/beta": "1.bias",
+    "model/layer_with_weights-2/moving_variance": "1.running_var",
+    "model/layer_with_weights-3/kernel": "3.weight",
+    "model/layer_with_weights-4/gamma": "4.weight",
+    "model/layer_with_weights-4/moving_variance": "4.running_var",
+    "model/layer_with_weights-5/kernel": "6.weight",
+    "model/layer_with_weights-6/beta": "7.bias",
+    "model/layer_with_weights-7/kernel": "9.weight",
+    "model/layer_with_weights-7/bias": "9.bias",
+}
 
 
 def _randomise(module: torch.nn.Module, seed: int) -> torch.nn.Module:
@@ -55,7 +123,7 @@ def official_variables(encoder, head=None, head_biases=None) -> dict[str, np.nda
     position = 2
     for s, stage in enumerate(encoder.stages):
         for b, block in enumerate(stage):
-            for part, ours in BLOCK_PARTS.items():
+            for part, ours in OFFICIAL_BLOCK.items():
                 if ours.startswith("shortcut") and isinstance(block.shortcut, torch.nn.Identity):
                     continue
                 (conv if part.endswith("conv") else norm)(
@@ -95,6 +163,22 @@ def test_the_mapping_fills_every_tensor_by_name_and_shape(small):
     x = torch.randn(1, 3, 8, 40, 36)
     assert torch.equal(rebuilt(x), small(x))
     assert "projector" not in blob
+
+
+def _in_our_layout(value: np.ndarray) -> torch.Tensor:
+    """An official kernel as ours lays it out: (T, H, W, in, out) -> (out, in, T, H, W), (in, out) -> (out, in)."""
+    return torch.from_numpy(np.ascontiguousarray(value.transpose(4, 3, 0, 1, 2) if value.ndim == 5 else value.T))
+
+
+def test_each_official_variable_lands_in_the_tensor_named_for_it(small):
+    head = _randomise(ProjectionHead(small.feature_dim, 16, 8, num_layers=3), seed=1)
+    biases = [np.zeros(16, np.float32)] * 3
+    variables = official_variables(small, head, biases)
+    blob = convert(variables)
+    for official, ours in EXPECTED_BACKBONE.items():
+        assert torch.equal(blob["state_dict"][ours], _in_our_layout(variables[official])), (official, ours)
+    for official, ours in EXPECTED_HEAD.items():
+        assert torch.equal(blob["projector"]["state_dict"][ours], _in_our_layout(variables[official])), (official, ours)
 
 
 def test_the_heads_dense_biases_fold_into_its_batchnorm(small):
@@ -144,39 +228,30 @@ def test_errors_name_the_variable(small):
 
 
 @pytest.fixture(scope="module")
-def convert_env(tmp_path_factory) -> Path:
-    """The interpreter of a virtual environment that adds requirements-convert.txt to this one (built once and
-    kept in ``$CVRL_CONVERT_ENV``, default ~/.cache/cvrl-pl/convert-env). Without a package index the test is
-    skipped, except under ``CI=true``, where that is a failure."""
-    env = Path(os.environ.get("CVRL_CONVERT_ENV", Path.home() / ".cache" / "cvrl-pl" / "convert-env"))
-    python = env / "bin" / "python"
-    check = [str(python), "-c", "import tensorflow, official, torch, cvrl_pl"]
-    if python.is_file() and subprocess.run(check, capture_output=True).returncode == 0:
-        return python
-    steps = [
-        [sys.executable, "-m", "venv", "--system-site-packages", str(env)],
-        [str(python), "-m", "pip", "install", "-q", "-r", str(ROOT / "requirements-convert.txt")],
-    ]
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True, timeout=1800)
-        if done.returncode:
-            message = f"cannot build the TensorFlow environment ({' '.join(step[:4])}): {done.stderr[-2000:]}"
-            if os.environ.get("CI") == "true":
-                pytest.fail(message)
-            pytest.skip(message)
-    return python
+def convert_env() -> ConvertEnv:
+    """The TensorFlow environment (tests/helpers/convert_env.py), built once and checked on every use. Without a
+    package index to build it the tests are skipped, except under ``CI=true``, where that is a failure; an environment
+    that is built but still lacks a package is always a failure."""
+    try:
+        return get_convert_env()
+    except ConvertEnvError as exc:
+        if exc.build_failed and os.environ.get("CI") != "true":
+            pytest.skip(str(exc))
+        pytest.fail(str(exc))
+
+
+def test_a_package_the_environment_cannot_see_is_named(convert_env, monkeypatch):
+    """Run from a Python without torch, the built environment is not rebuilt: the error names what is missing."""
+    monkeypatch.setattr(convert_env_helpers, "outer_folders", lambda: [str(ROOT / "src")])
+    with pytest.raises(ConvertEnvError, match="torch: ModuleNotFoundError: No module named 'torch'") as raised:
+        get_convert_env()
+    assert not raised.value.build_failed
 
 
 @pytest.fixture(scope="module")
 def official(convert_env, tmp_path_factory):
     out = tmp_path_factory.mktemp("official")
-    done = subprocess.run(
-        [str(convert_env), str(ROOT / "tests/tools/official_equivalence.py"), str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    done = convert_env.run(str(ROOT / "tests/tools/official_equivalence.py"), str(out), timeout=1800)
     assert done.returncode == 0, done.stderr[-4000:]
     return out, json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -193,7 +268,7 @@ def test_converted_weights_compute_what_the_official_model_computes(official):
     # The same weights with PyTorch's symmetric padding are visibly off: why model.padding=tf_same exists.
     backbone = results["backbone_only"]  # as released: the backbone alone, in a folder
     assert backbone["features"] <= 1e-5 and not backbone["head"] and "no projection head" in backbone["printed"]
-    assert cases["r3d50 16x224x224"]["features_with_symmetric_padding"] > 1e-3  # 6e-3 here, 6% on trained weights
+    assert cases["r3d50 16x224x224"]["features_with_symmetric_padding"] > 1e-3  # 6e-3 on these random weights
 
 
 def test_bad_checkpoints_are_named_errors_and_write_nothing(official, convert_env, tmp_path):
@@ -201,13 +276,7 @@ def test_bad_checkpoints_are_named_errors_and_write_nothing(official, convert_en
 
     def run(ckpt):
         target = tmp_path / "out.pt"
-        done = subprocess.run(
-            [str(convert_env), "-m", "cvrl_pl.tools.convert_official", str(ckpt), "--out", str(target)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        done = convert_env.run("-m", "cvrl_pl.tools.convert_official", str(ckpt), "--out", str(target), timeout=600)
         assert done.returncode == 2 and not target.exists() and not list(tmp_path.glob("*.partial")), done.stderr
         return done.stderr
 

@@ -63,7 +63,7 @@ class PreemptionCallback(pl.Callback):
         # The signal reaches the ranks at slightly different steps: stop as soon as any rank has it.
         if not self.any_rank_received():
             return
-        trainer.save_checkpoint(self.checkpoint)
+        trainer.save_checkpoint(self.checkpoint, weights_only=False)  # the full state: the rerun resumes from it
         message = f"preempted: saved {self.checkpoint} at step {trainer.global_step}"
         job = os.environ.get("SLURM_JOB_ID")
         if job:

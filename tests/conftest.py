@@ -47,3 +47,11 @@ def pytest_runtest_makereport(item, call):
     if os.environ.get("CI") == "true" and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which counts as a failure: {report.longrepr}"
+
+
+@pytest.fixture(autouse=True)
+def _normal_scheduling():
+    """Every test leaves the test process on the normal scheduler: a real-time policy (SVT-AV1's encoder sets
+    SCHED_FIFO on its caller) is inherited by every later subprocess and slows the suite a hundredfold."""
+    yield
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER, "the test process was left on a real-time scheduling policy"

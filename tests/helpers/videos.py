@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -39,6 +42,18 @@ def read_index(frame: np.ndarray) -> int:
     return int((bits * (1 << np.arange(BITS))).sum())
 
 
+@contextmanager
+def _scheduling_kept() -> Iterator[None]:
+    """Restore this thread's scheduling policy afterwards: SVT-AV1's encoder, run as root, switches the calling
+    thread to SCHED_FIFO at priority 99, which every process started later inherits (a test suite's training
+    subprocesses then spin against each other and a 10-second run takes 10 minutes)."""
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        yield
+    finally:
+        os.sched_setscheduler(0, policy, param)
+
+
 def write_video(
     path: str | Path,
     num_frames: int,
@@ -55,7 +70,7 @@ def write_video(
     name, _ = CODECS[codec]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out:
+    with _scheduling_kept(), av.open(str(path), "w") as out:
         stream = out.add_stream(name, rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = pix_fmt or ("yuvj420p" if codec == "mjpeg" else "yuv420p")

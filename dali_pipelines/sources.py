@@ -29,8 +29,8 @@ from dali_pipelines.sampling import (
 # How a sample hands over its video: the encoded file and decoded frames, one of them empty (the graph takes the
 # one its ``decoder`` output names), then the decoder code.
 VIDEO_OUTPUTS = ("encoded", "decoded", "decoder")
-_NO_BYTES = np.empty(0, np.uint8)
-_NO_FRAMES = np.empty((0, 0, 0, 3), np.uint8)
+NO_BYTES = np.empty(0, np.uint8)
+NO_FRAMES = np.empty((0, 0, 0, 3), np.uint8)
 
 
 @dataclass(frozen=True)
@@ -149,8 +149,8 @@ class ClipSource:
         with PyAV; and which."""
         path, code = self.table.paths[vid], self.decoders[vid]
         if code == PYAV:
-            return _NO_BYTES, decode_pyav(path, frames), np.asarray(code, np.int32)
-        return np.fromfile(path, dtype=np.uint8), _NO_FRAMES, np.asarray(code, np.int32)
+            return NO_BYTES, decode_pyav(path, frames), np.asarray(code, np.int32)
+        return np.fromfile(path, dtype=np.uint8), NO_FRAMES, np.asarray(code, np.int32)
 
     def size(self, vid: int) -> tuple[int, int]:
         return int(self.table.widths[vid]), int(self.table.heights[vid])

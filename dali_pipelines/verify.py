@@ -18,7 +18,7 @@ from nvidia.dali.pipeline import Pipeline, pipeline_def
 
 from dali_pipelines.decoders import PYAV
 from dali_pipelines.graph import decode
-from dali_pipelines.sources import VIDEO_OUTPUTS, ClipSource
+from dali_pipelines.sources import NO_FRAMES, VIDEO_OUTPUTS, ClipSource
 
 
 def error_message(exc: BaseException) -> str:
@@ -86,7 +86,7 @@ def decoder_error(encoded: np.ndarray, frames: np.ndarray, decoder: int, device_
     """What DALI said when ``decoder`` (NVDEC or DALI's CPU decoder) failed to decode ``frames`` of the encoded
     file on ``device_id``; None if it decoded them."""
     feed = OneSample()
-    feed.sample = (encoded, np.empty((0, 0, 0, 3), np.uint8), np.asarray(decoder, np.int32), frames.astype(np.int32))
+    feed.sample = (encoded, NO_FRAMES, np.asarray(decoder, np.int32), frames.astype(np.int32))
     try:
         pipeline = check_pipeline(feed, device_id)
         pipeline.build()

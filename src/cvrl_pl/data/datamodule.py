@@ -66,30 +66,27 @@ def split_index(split: Mapping[str, Any], *, section: str, progress: bool = True
         raise exc.named(f"{section}.{exc.key}") from None
 
 
-def split_decoders(requested: str, index: VideoIndex, device_id: int | None) -> np.ndarray:
-    """Per video of a split, the decoder that reads it on this rank's device (``data.decoder``), logged; each DALI
-    decoder it uses is checked to work on that device."""
+def decoding(
+    cfg: DictConfig, index: VideoIndex, trainer: pl.Trainer | None, device_id: int | None, *, frames: int, batch: int
+) -> tuple[np.ndarray, int]:
+    """How this rank decodes a split, checked before any pipeline starts: per video, the decoder that reads it
+    (``data.decoder``; logged, and each DALI decoder it uses must decode a built-in clip on the device), and DALI's
+    threads; /dev/shm must hold what the workers pass through it. ``frames`` per sample, ``batch`` per rank."""
     capability = device_capability(device_id)
-    codes = choose_decoders(requested, index, capability)
+    codes = choose_decoders(cfg.data.decoder, index, capability)
     log_decoders(index, codes, capability)
     check_decoders(codes, device_id)  # before the bad-video guard could blame the data for a decoder that cannot work
-    return codes
-
-
-def check_shm(
-    index: VideoIndex, decoders: np.ndarray, trainer: pl.Trainer | None, cfg: DictConfig, *, frames: int, batch: int
-) -> None:
-    """Stop before the pipelines start if /dev/shm cannot hold what they pass through it (shared_memory.py);
-    ``batch`` is per rank, ``frames`` per sample."""
+    ranks = ranks_per_node(trainer)
     check_shared_memory(
         index,
-        decoders,
+        codes,
         frames_per_sample=frames,
         batch_size=batch,
         py_workers=cfg.data.num_workers,
         prefetch=PREFETCH,
-        ranks_per_node=ranks_per_node(trainer),
+        ranks_per_node=ranks,
     )
+    return codes, dali_threads(cfg.data.dali_threads, device_id, ranks)
 
 
 def view_configs(cfg: DictConfig) -> tuple[ViewAugConfig, ...]:
@@ -160,8 +157,8 @@ def eval_loader(
         jitter_prob=0.0,
         grayscale_prob=0.0,
     )
-    decoders = split_decoders(d.decoder, index, device_id)
-    check_shm(index, decoders, trainer, cfg, frames=clips.num_frames, batch=per_device_batch(batch_size, world))
+    batch = per_device_batch(batch_size, world)
+    decoders, threads = decoding(cfg, index, trainer, device_id, frames=clips.num_frames, batch=batch)
     source = EvalSource(
         video_table(index),
         mode,
@@ -170,15 +167,13 @@ def eval_loader(
         num_spatial=clips.num_spatial,
         num_frames=clips.num_frames,
         stride=clips.stride,
-        batch_size=per_device_batch(batch_size, world),
+        batch_size=batch,
         shard_id=rank,
         num_shards=world,
         seed=cfg.trainer.seed,
         drop_last=False,
         decoders=decoders,
     )
-
-    threads = dali_threads(d.dali_threads, device_id, ranks_per_node(trainer))
 
     def build(source: EvalSource) -> Pipeline:
         return eval_pipeline(
@@ -248,9 +243,9 @@ class CVRLDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DaliLoader:
         d, trainer = self.cfg.data, self.trainer
         world, rank, device_id = placement(trainer)
-        decoders = split_decoders(d.decoder, self.index, device_id)
         batch = per_device_batch(d.batch_size, world)
-        check_shm(self.index, decoders, trainer, self.cfg, frames=d.num_frames * self.cfg.aug.num_clips, batch=batch)
+        frames = d.num_frames * self.cfg.aug.num_clips
+        decoders, threads = decoding(self.cfg, self.index, trainer, device_id, frames=frames, batch=batch)
         source = PretrainSource(
             video_table(self.index),
             view_configs(self.cfg),
@@ -267,8 +262,6 @@ class CVRLDataModule(pl.LightningDataModule):
         )
 
         check_epoch_coverage(source, world)
-
-        threads = dali_threads(d.dali_threads, device_id, ranks_per_node(trainer))
 
         def build(source: PretrainSource) -> Pipeline:
             return pretrain_pipeline(

@@ -16,13 +16,9 @@ from cvrl_pl.data.index.build import default_index_path, load_or_build_index
 from cvrl_pl.data.index.probe import VERIFY_LEVELS
 from cvrl_pl.data.index.records import DEFAULT_INDEX_NAME
 from cvrl_pl.data.layouts import LAYOUT_CHOICES
+from cvrl_pl.data.loader import device_capability
 from cvrl_pl.errors import DatasetError, DatasetKeyError
 from dali_pipelines.decoders import parse_capability
-
-
-def machine_capability() -> tuple[int, int] | None:
-    """The compute capability of this machine's first GPU, None without one."""
-    return tuple(torch.cuda.get_device_capability(0)) if torch.cuda.is_available() else None
 
 
 def capability_arg(text: str) -> tuple[int, int]:
@@ -85,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    capability = args.gpu_capability or machine_capability()
+    capability = args.gpu_capability or device_capability(0 if torch.cuda.is_available() else None)  # this machine
     print(index.report(capability))
     out = os.path.abspath(args.out) if args.out else default_index_path(args.root, index.layout, index.lists())
     print(f"index: {out}")

@@ -184,11 +184,10 @@ class VideoIndex:
             + f"): {len(self.videos)} usable videos, {len(self.excluded)} excluded"
         ]
         if self.videos:
-            codecs = Counter(v.codec for v in self.videos)
+            summary = self.summary(capability)
             frames = [v.num_frames for v in self.videos]
             fps = [v.fps for v in self.videos]
-            lines.append("  codecs: " + ", ".join(f"{c} {n}" for c, n in sorted(codecs.items())))
-            summary = self.summary(capability)
+            lines.append("  codecs: " + ", ".join(f"{c} {n}" for c, n in summary["codecs"].items()))
             lines.append("  formats: " + ", ".join(f"{f} {n}" for f, n in summary["formats"].items()))
             lines.append(f"  decoders {decoders_where(capability)}: " + counts_text(summary["decoders"]))
             lines.append(

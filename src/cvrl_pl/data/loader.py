@@ -17,6 +17,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from cvrl_pl.data.bad_videos import BadVideoGuard, is_out_of_memory
 from cvrl_pl.data.index import VideoIndex
 from cvrl_pl.data.index.records import counts_text, decoders_where, format_name
+from cvrl_pl.data.layouts.files import some_names
 from cvrl_pl.errors import ConfigError
 from cvrl_pl.runtime.lightning_private import batches_done_in_epoch
 from cvrl_pl.runtime.signals import preemption_signal_ignored
@@ -45,7 +46,7 @@ def choose_decoders(requested: str, index: VideoIndex, capability: tuple[int, in
     codes = index.decoders(capability)
     if requested == "dali" and (codes == PYAV).any():
         left = [index.videos[i] for i in np.flatnonzero(codes == PYAV)]
-        shown = "; ".join(f"{v.path} ({format_name(v)})" for v in left[:3]) + ("; ..." if len(left) > 3 else "")
+        shown = some_names([f"{v.path} ({format_name(v)})" for v in left], 3)
         raise ConfigError(
             f"data.decoder=dali: {len(left)} of {len(codes)} videos of {index.root} are not decodable by DALI "
             f"{decoders_where(capability)}: {shown}. Use data.decoder=auto (PyAV decodes those), or transcode with: "

@@ -10,13 +10,14 @@ Everything here is NumPy: the sources run in worker processes, outside the graph
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from dali_pipelines.decoders import PYAV, decoder_codes
 from dali_pipelines.params import PARAM_NAMES, ViewAugConfig, draw_view_params, stack_clips
-from dali_pipelines.plan import epoch_plan
+from dali_pipelines.plan import EpochPlan
 from dali_pipelines.pyav_decode import decode_pyav
 from dali_pipelines.sampling import (
     clip_frame_indices,
@@ -35,13 +36,15 @@ NO_FRAMES = np.empty((0, 0, 0, 3), np.uint8)
 
 @dataclass(frozen=True)
 class VideoTable:
-    """What the sources need to know of the indexed videos (plain arrays: cheap to pickle into workers)."""
+    """What the sources need to know of the indexed videos, by video id: arrays, or a saved index's memory-mapped
+    columns (cvrl_pl.data.index.columns), which pickle as their file names, so a worker maps the pages every
+    process of the node shares instead of receiving a copy."""
 
-    paths: tuple[str, ...]
-    num_frames: np.ndarray
-    widths: np.ndarray
-    heights: np.ndarray
-    labels: np.ndarray
+    paths: Sequence[str]  # absolute
+    num_frames: Sequence[int]
+    widths: Sequence[int]
+    heights: Sequence[int]
+    labels: Sequence[int]
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -80,13 +83,13 @@ class ClipSource:
         self.first_epoch, self.skip = 0, 0
         # Videos that failed to read or decode at run time (the loader fills it): their places go to other videos.
         self.excluded: frozenset[int] = frozenset()
-        self._plan: tuple[int, np.ndarray] | None = None
+        self._plan: tuple[int, EpochPlan] | None = None
 
-    def plan(self, epoch: int) -> np.ndarray:
+    def plan(self, epoch: int) -> EpochPlan:
         """This shard's items for ``epoch`` (cached: the source is called once per sample)."""
         if self._plan is None or self._plan[0] != epoch:
             n = len(self.table) * self.items_per_video
-            plan = epoch_plan(
+            plan = EpochPlan(
                 n,
                 self.num_shards,
                 self.shard_id,
@@ -117,11 +120,11 @@ class ClipSource:
         way repeats a (video, clip) pair of the plan, which the per-video averages count once.
         """
         items = self.plan(epoch)
-        item = int(items[i])
+        item = items[i]
         if self.video_of(item) not in self.excluded:
             return item, np.random.default_rng([self.seed, epoch, self.shard_id, i])
         for j in range(1, len(items) + 1):
-            other = int(items[(i + self.batch_size - 1 + j) % len(items)])
+            other = items[(i + self.batch_size - 1 + j) % len(items)]
             if self.video_of(other) not in self.excluded:
                 return other, np.random.default_rng([self.seed, epoch, self.shard_id, i, j])
         raise RuntimeError(f"every video of shard {self.shard_id}'s epoch {epoch} is excluded as unreadable")

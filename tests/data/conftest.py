@@ -32,11 +32,11 @@ def clips(tmp_path_factory) -> dict[str, Path]:
 def probe_counter(monkeypatch) -> list[str]:
     """Every path probed, in order: reuse must probe nothing it already knows."""
     probed: list[str] = []
-    real = index_build.probe_all
+    real = index_build.probe_iter
 
     def counting(paths, workers=None, progress=True, verify="first"):
         probed.extend(os.path.basename(p) for p in paths)
-        return real(paths, workers, progress, verify)
+        yield from real(paths, workers, progress, verify)
 
-    monkeypatch.setattr(index_build, "probe_all", counting)
+    monkeypatch.setattr(index_build, "probe_iter", counting)
     return probed

@@ -1,6 +1,8 @@
 """The DataModule: per-video decoder choice, view configs, and real training steps through train.py on files on disk."""
 
 import json
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ import torch
 from cvrl_pl.config import ConfigError, load_config
 from cvrl_pl.data.datamodule import split_index, view_configs
 from cvrl_pl.data.index import VideoIndex, VideoRecord
+from cvrl_pl.data.index.store import write_index
 from cvrl_pl.data.loader import choose_decoders
 from dali_pipelines.decoders import DALI_CPU, NVDEC, PYAV
 from tests.helpers.videos import write_video
@@ -26,17 +29,17 @@ TINY = [
 ]
 
 
-def _index(*streams: tuple[str, int, str]) -> VideoIndex:
+def _index(tmp: Path, *streams: tuple[str, int, str]) -> VideoIndex:
     """An index of videos with these (codec, bit depth, chroma) streams."""
     videos = [
         VideoRecord(f"v{i}", 0, 40, 25.0, codec, 64, 48, "", "", bits, chroma, 100, 0)
         for i, (codec, bits, chroma) in enumerate(streams)
     ]
-    return VideoIndex("/data", ["c"], videos, [], layout="folder")
+    return write_index(tempfile.mkdtemp(dir=tmp), videos, root="/data", classes=["c"], layout="folder")
 
 
-def test_decoder_choice_is_per_video():
-    index = _index(("h264", 8, "4:2:0"), ("vp9", 8, "4:2:0"), ("av1", 8, "4:2:0"), ("mjpeg", 8, "4:2:2"))
+def test_decoder_choice_is_per_video(tmp_path):
+    index = _index(tmp_path, ("h264", 8, "4:2:0"), ("vp9", 8, "4:2:0"), ("av1", 8, "4:2:0"), ("mjpeg", 8, "4:2:2"))
     assert choose_decoders("auto", index, None).tolist() == [PYAV, DALI_CPU, PYAV, DALI_CPU]  # a CPU
     assert choose_decoders("auto", index, (9, 0)).tolist() == [NVDEC, NVDEC, PYAV, DALI_CPU]  # H100/H200
     assert choose_decoders("auto", index, (8, 9)).tolist() == [NVDEC, NVDEC, NVDEC, DALI_CPU]  # Ada decodes AV1
@@ -45,7 +48,7 @@ def test_decoder_choice_is_per_video():
         choose_decoders("dali", index, (9, 0))
     with pytest.raises(ConfigError, match=r"2 of 4 videos of /data are not decodable by DALI on a CPU: v0 \(h264"):
         choose_decoders("dali", index, None)
-    ucf = _index(("mpeg4", 8, "4:2:0"), ("msmpeg4v3", 8, "4:2:0"))  # AVI files of UCF-101 and HMDB-51
+    ucf = _index(tmp_path, ("mpeg4", 8, "4:2:0"), ("msmpeg4v3", 8, "4:2:0"))  # AVI files of UCF-101 and HMDB-51
     assert choose_decoders("auto", ucf, (9, 0)).tolist() == [NVDEC, PYAV]
 
 
@@ -118,7 +121,7 @@ def test_a_mixed_vp9_and_h264_split_trains_with_both_decoders_in_one_batch(train
     log = proc.stdout + proc.stderr
     assert "codecs: h264 6, vp9 6" in log
     assert f"decoders for {root} on a CPU: nvdec 0, dali_cpu 6, pyav 6" in log
-    paths = [v.path for v in VideoIndex.load(root / ".cvrl_index.json").videos]
+    paths = [v.path for v in VideoIndex.load(root / ".cvrl_index").videos]
     steps = [json.loads(line) for line in (tmp_path / "m" / "trace" / "rank0.jsonl").read_text().splitlines()]
     assert len(steps) == 3 and all(np.isfinite(s["loss"]) for s in steps)
     kinds = [{paths[i].rsplit(".", 1)[1] for i in s["video_ids"]} for s in steps]
@@ -143,7 +146,7 @@ def test_a_validation_split_takes_its_own_layout_and_csv(tmp_path):
     (tmp_path / "val.csv").write_text("path,label\nx.webm,dog\ny.webm,cat\nz.webm,dog\n")
     cfg = load_config(
         None,
-        [f"val.root={root}", "val.layout=csv", f"val.csv={tmp_path}/val.csv", f"val.index={tmp_path}/val.json"],
+        [f"val.root={root}", "val.layout=csv", f"val.csv={tmp_path}/val.csv", f"val.index={tmp_path}/val_index"],
     )
     index = split_index(cfg.val, section="val", progress=False)
     assert (index.layout, index.classes) == ("csv", ["cat", "dog"])
@@ -152,4 +155,4 @@ def test_a_validation_split_takes_its_own_layout_and_csv(tmp_path):
         ("y.webm", 0, 9),
         ("z.webm", 1, 10),
     ]
-    assert (tmp_path / "val.json").is_file() and not (root / ".cvrl_index.json").exists()
+    assert (tmp_path / "val_index").is_dir() and not (root / ".cvrl_index").exists()

@@ -63,7 +63,7 @@ def test_hmdb51_tags_pick_train_and_test_and_skip_unused(hmdb):
         assert test_ids == {i for i in range(5) if i % 3 == split - 1}
         assert train_ids == {i for i in range(5) if i % 3 != split - 1}  # video 5 is tagged 0 in every split
         assert len(test.videos) == 3 * len(test_ids) and len(train.videos) == 3 * len(train_ids)
-        assert all(v.path.startswith(test.classes[v.label] + "/") for v in test.videos + train.videos)
+        assert all(v.path.startswith(test.classes[v.label] + "/") for v in [*test.videos, *train.videos])
 
 
 def test_ssv2_labels_come_from_templates_without_brackets(ssv2):
@@ -226,7 +226,7 @@ def test_annotations_without_the_layout_are_recognised_or_named(ucf, hmdb, tmp_p
 def test_each_split_has_its_own_index_file_and_probes_each_video_once(ucf, tmp_path, probe_counter):
     root, lists = ucf
     data = tmp_path / "UCF-101"
-    for v in _index(root, lists, "train").videos + _index(root, lists, "test").videos:
+    for v in [*_index(root, lists, "train").videos, *_index(root, lists, "test").videos]:
         os.makedirs(data / os.path.dirname(v.path), exist_ok=True)
         os.link(root / v.path, data / v.path)
     probe_counter.clear()
@@ -234,9 +234,9 @@ def test_each_split_has_its_own_index_file_and_probes_each_video_once(ucf, tmp_p
         for subset in ("train", "test"):
             load_or_build_index(data, annotations=lists, split=split, subset=subset, workers=1, progress=False)
     assert sorted(probe_counter) == sorted(os.path.basename(p) for p in map(str, data.rglob("*.avi")))  # once each
-    names = sorted(p.name for p in data.glob(".cvrl_index*.json"))
-    assert names == [f".cvrl_index.ucf101-split{n}-{s}.json" for n in (1, 2, 3) for s in ("test", "train")]
-    assert VideoIndex.load(data / ".cvrl_index.ucf101-split3-test.json").subset == "test"
+    names = sorted(p.name for p in data.glob(".cvrl_index*"))
+    assert names == [f".cvrl_index.ucf101-split{n}-{s}" for n in (1, 2, 3) for s in ("test", "train")]
+    assert VideoIndex.load(data / ".cvrl_index.ucf101-split3-test").subset == "test"
 
 
 def test_index_cli_reads_the_official_lists(hmdb, tmp_path):

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cvrl_pl.data import shared_memory
 from cvrl_pl.data.index import VideoIndex, VideoRecord
+from cvrl_pl.data.index.store import write_index
 from cvrl_pl.errors import ConfigError
 from dali_pipelines.decoders import DALI_CPU, PYAV
 from tests.helpers import ROOT
@@ -19,26 +22,26 @@ from tests.helpers.videos import write_video
 MIB = 2**20
 
 
-def _index() -> VideoIndex:
+def _index(tmp: Path) -> VideoIndex:
     """Two 4 MiB VP9 files and two 340x256 H.264 files of 1 MiB."""
     videos = [
         VideoRecord(f"v{i}", 0, 250, 25.0, codec, 340, 256, "", "yuv420p", 8, "4:2:0", size, 0)
         for i, (codec, size) in enumerate([("vp9", 4 * MIB), ("vp9", 4 * MIB), ("h264", MIB), ("h264", MIB)])
     ]
-    return VideoIndex("/data", ["c"], videos, [], layout="folder")
+    return write_index(tempfile.mkdtemp(dir=tmp), videos, root="/data", classes=["c"], layout="folder")
 
 
-def test_a_sample_is_the_file_for_dali_and_the_frames_for_pyav():
+def test_a_sample_is_the_file_for_dali_and_the_frames_for_pyav(tmp_path):
     codes = np.array([DALI_CPU, DALI_CPU, PYAV, PYAV])
-    assert shared_memory.sample_bytes(_index(), codes, 32).tolist() == [4 * MIB] * 2 + [340 * 256 * 3 * 32] * 2
+    assert shared_memory.sample_bytes(_index(tmp_path), codes, 32).tolist() == [4 * MIB] * 2 + [340 * 256 * 3 * 32] * 2
 
 
-def test_a_pipeline_that_outgrows_dev_shm_stops_with_the_numbers_and_the_fixes(monkeypatch):
+def test_a_pipeline_that_outgrows_dev_shm_stops_with_the_numbers_and_the_fixes(tmp_path, monkeypatch):
     codes = np.array([DALI_CPU, DALI_CPU, PYAV, PYAV])  # the largest samples: 32 frames of 340x256, 8.0 MiB
     args = {"frames_per_sample": 32, "batch_size": 2, "py_workers": 2, "prefetch": 2, "ranks_per_node": 2}
     monkeypatch.setattr(shared_memory, "shm_capacity", lambda: 64 * MIB)  # Docker's default
     with pytest.raises(ConfigError) as caught:
-        shared_memory.check_shared_memory(_index(), codes, **args)
+        shared_memory.check_shared_memory(_index(tmp_path), codes, **args)
     assert str(caught.value) == (
         "/data: the input pipelines may need 127.5 MiB of shared memory, but /dev/shm holds 64.0 MiB "
         "((data.num_workers 2 + prefetch 2) batches x 15.9 MiB for 2 of the largest samples x 2 rank(s) on this "
@@ -46,9 +49,11 @@ def test_a_pipeline_that_outgrows_dev_shm_stops_with_the_numbers_and_the_fixes(m
         "data.num_workers or the batch per rank (data.batch_size, or more devices)"
     )
     monkeypatch.setattr(shared_memory, "shm_capacity", lambda: 256 * MIB)
-    shared_memory.check_shared_memory(_index(), codes, **args)  # fits
+    shared_memory.check_shared_memory(_index(tmp_path), codes, **args)  # fits
     monkeypatch.setattr(shared_memory, "shm_capacity", lambda: MIB)
-    shared_memory.check_shared_memory(_index(), codes, **{**args, "py_workers": 0})  # no workers: nothing shared
+    shared_memory.check_shared_memory(
+        _index(tmp_path), codes, **{**args, "py_workers": 0}
+    )  # no workers: nothing shared
 
 
 def _train_with_shm(size: str, *args: str) -> subprocess.CompletedProcess:

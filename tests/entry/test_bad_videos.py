@@ -13,6 +13,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
+from cvrl_pl.data.index import VideoIndex
 from tests.helpers import ROOT
 from tests.helpers.damage import damage_payload, replace_with_garbage, truncate
 from tests.helpers.videos import index_frame, write_video
@@ -112,8 +113,7 @@ def test_pretraining_survives_files_that_break(tmp_path, decoder):
 
     trace = _trace(run)
     assert {t["batch_size"] for t in trace} == {BATCH} and len(trace) == 5 * 4  # 16 videos: 4 full steps an epoch
-    index = json.loads((train / ".cvrl_index.json").read_text())
-    ids = {v["path"]: i for i, v in enumerate(index["videos"])}
+    ids = {path: i for i, path in enumerate(VideoIndex.load(train / ".cvrl_index").videos.paths)}
     good = {ids[f"{c}/g{i}.webm"] for c in "ab" for i in range(6)}
     epochs = defaultdict(set)
     for t in trace:

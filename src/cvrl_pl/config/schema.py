@@ -42,7 +42,7 @@ class SplitConfig:
     annotations: str | None = _f(None, "folder of the official lists (layouts ucf101, hmdb51, ssv2; README, Datasets)")
     split: int = _f(1, "official split of the annotations: 1-3 for ucf101 and hmdb51, 1 for ssv2")
     subset: str | None = _f(None, "subset of the split: train or test (ssv2: train or validation)")
-    index: str | None = _f(None, "index file to build or reuse (default: <root>/.cvrl_index.json)")
+    index: str | None = _f(None, "index folder to build or reuse (default: <root>/.cvrl_index)")
     verify: str = _f("first", "what indexing decodes of each file: {choices} frame(s)", ("first", "full"))
 
 

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from cvrl_pl.errors import DatasetError
@@ -72,6 +73,8 @@ class BadVideoGuard:
     def known_ids(self, table: VideoTable) -> frozenset[int]:
         """The ids of ``table``'s videos that are known to fail."""
         known = self.known()
+        if not known:  # the usual case: no need to walk a large table's paths
+            return frozenset()
         return frozenset(i for i, path in enumerate(table.paths) if path in known)
 
     def report(self, path: str, reason: str, *, epoch: int) -> None:
@@ -106,7 +109,7 @@ class BadVideoGuard:
             self.report(source.table.paths[vid], reason, epoch=epoch)
         in_batch = {source.video_of(source.item_at(epoch, i)[0]) for i in positions[:size]} & failed.keys()
         self._failed_in_epoch[id(source), epoch] += len(failed)
-        videos = len({source.video_of(int(item)) for item in source.plan(epoch)})
+        videos = np.unique(source.video_of(source.plan(epoch).items())).size
         where = f"epoch {epoch}, batch {batch}"
         if len(in_batch) > self.max_batch_share * size:
             raise TooManyBadVideos(

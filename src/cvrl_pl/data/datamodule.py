@@ -233,7 +233,7 @@ class CVRLDataModule(pl.LightningDataModule):
         # Runs once per node before setup(): probes new files and writes the index that every rank then reuses.
         index = self._index(progress=True)
         clip = (self.cfg.data.num_frames - 1) * self.cfg.data.stride + 1
-        short = sum(v.num_frames < clip for v in index.videos)
+        short = int((index.videos.column("num_frames") < clip).sum())
         note = f"\n{short} videos are shorter than one clip ({clip} frames) and will be looped" if short else ""
         rank_zero_info(index.report() + note)
 

@@ -26,14 +26,14 @@ from dali_pipelines.sources import ClipSource, VideoTable
 
 
 def video_table(index: VideoIndex) -> VideoTable:
-    """The columns of an index that the pipeline's sources read."""
+    """The columns of an index that the pipeline's sources read: memory-mapped, so a worker maps them too."""
     v = index.videos
     return VideoTable(
-        paths=tuple(index.abspath(i) for i in range(len(v))),
-        num_frames=np.array([r.num_frames for r in v], np.int64),
-        widths=np.array([r.width for r in v], np.int64),
-        heights=np.array([r.height for r in v], np.int64),
-        labels=np.array([r.label for r in v], np.int64),
+        paths=v.paths.absolute(index.root),
+        num_frames=v.columns["num_frames"],
+        widths=v.columns["width"],
+        heights=v.columns["height"],
+        labels=v.columns["label"],
     )
 
 
@@ -45,8 +45,9 @@ def choose_decoders(requested: str, index: VideoIndex, capability: tuple[int, in
         return np.full(len(index.videos), PYAV, np.int8)
     codes = index.decoders(capability)
     if requested == "dali" and (codes == PYAV).any():
-        left = [index.videos[i] for i in np.flatnonzero(codes == PYAV)]
-        shown = some_names([f"{v.path} ({format_name(v)})" for v in left], 3)
+        left = np.flatnonzero(codes == PYAV)
+        named = [f"{v.path} ({format_name(v)})" for v in map(index.videos.__getitem__, left[:4].tolist())]
+        shown = some_names(named, 3, total=len(left))
         raise ConfigError(
             f"data.decoder=dali: {len(left)} of {len(codes)} videos of {index.root} are not decodable by DALI "
             f"{decoders_where(capability)}: {shown}. Use data.decoder=auto (PyAV decodes those), or transcode with: "

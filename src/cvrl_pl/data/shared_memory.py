@@ -22,8 +22,9 @@ SHM_PATH = "/dev/shm"
 def sample_bytes(index: VideoIndex, decoders: np.ndarray, frames_per_sample: int) -> np.ndarray:
     """Per video, the bytes one sample of it passes through shared memory: the file for DALI's decoders, the
     decoded RGB frames (at the video's own size) for PyAV."""
-    files = np.array([v.size for v in index.videos], np.int64)
-    frames = np.array([v.width * v.height * 3 * frames_per_sample for v in index.videos], np.int64)
+    files = index.videos.column("size").astype(np.int64)
+    width, height = index.videos.column("width").astype(np.int64), index.videos.column("height")
+    frames = width * height * 3 * frames_per_sample
     return np.where(np.asarray(decoders) == PYAV, frames, files)
 
 
@@ -51,15 +52,16 @@ def check_shared_memory(
     capacity = shm_capacity()
     if py_workers <= 0 or capacity is None or not index.videos:
         return
-    sizes = np.sort(sample_bytes(index, decoders, frames_per_sample))[::-1]
-    batch = int(sizes[:batch_size].sum())  # a batch of the largest samples
+    sizes = sample_bytes(index, decoders, frames_per_sample)
+    k = min(batch_size, len(sizes))
+    batch = int(np.partition(sizes, len(sizes) - k)[-k:].sum())  # a batch of the largest samples
     need = (py_workers + prefetch) * batch * ranks_per_node
     if need > capacity:
         raise ConfigError(
             f"{index.root}: the input pipelines may need {_mib(need)} of shared memory, but {SHM_PATH} holds "
             f"{_mib(capacity)} ((data.num_workers {py_workers} + prefetch {prefetch}) batches x {_mib(batch)} for "
             f"{batch_size} of the largest samples x {ranks_per_node} rank(s) on this node; the largest sample is "
-            f"{_mib(int(sizes[0]))}). Give the container more (docker run --shm-size={_shm_size(need)}), or lower "
+            f"{_mib(int(sizes.max()))}). Give the container more (docker run --shm-size={_shm_size(need)}), or lower "
             "data.num_workers or the batch per rank (data.batch_size, or more devices)"
         )
 

@@ -34,7 +34,7 @@ def test_reuse_probes_only_new_or_changed_files(clips, tmp_path, probe_counter):
     put(clips, "h264_37", root / "a" / "2.mp4")
     put(clips, "vp9_20", root / "b" / "3.webm")
     (root / "b" / "4.txt").write_text("no\n")
-    saved = root / ".cvrl_index.json"
+    saved = root / ".cvrl_index"
 
     first = load_or_build_index(root, workers=1, progress=False)
     assert sorted(probe_counter) == ["1.webm", "2.mp4", "3.webm", "4.txt"]
@@ -72,7 +72,7 @@ def test_reuse_probes_only_new_or_changed_files(clips, tmp_path, probe_counter):
 def test_reuse_ignores_an_index_of_another_layout(clips, tmp_path, probe_counter):
     root = tmp_path / "data"
     put(clips, "vp9_20", root / "a" / "1.webm")
-    out = tmp_path / "index.json"
+    out = tmp_path / "index"
     assert load_or_build_index(root, index_path=out, workers=1, progress=False).classes == ["a"]
     probe_counter.clear()
     index = load_or_build_index(root, index_path=out, layout="unlabelled", workers=1, progress=False)
@@ -91,4 +91,4 @@ def test_a_full_verification_is_not_satisfied_by_first_frame_probes(clips, tmp_p
     assert probe_counter == ["1.webm", "2.webm"] * 2 and full.verify == "full"
     again = load_or_build_index(root, workers=1, progress=False)  # full probes serve a first-frame request
     assert probe_counter == ["1.webm", "2.webm"] * 2 and [v.path for v in again.videos] == ["a/1.webm", "a/2.webm"]
-    assert VideoIndex.load(root / ".cvrl_index.json").verify == "first"
+    assert VideoIndex.load(root / ".cvrl_index").verify == "first"

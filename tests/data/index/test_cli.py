@@ -35,10 +35,10 @@ def test_cli_writes_index_and_report(clips, tmp_path):
 
 
 def test_cli_error_exit_code(tmp_path):
-    done = run_cli(str(tmp_path / "nowhere"), "--out", str(tmp_path / "i.json"))
+    done = run_cli(str(tmp_path / "nowhere"), "--out", str(tmp_path / "index"))
     assert done.returncode == 2
     assert done.stderr.strip() == f"error: dataset root not found: {tmp_path / 'nowhere'}"
-    assert not (tmp_path / "i.json").exists()
+    assert not (tmp_path / "index").exists()
 
 
 def test_cli_verify_full_excludes_damage_anywhere(clips, tmp_path):
@@ -49,4 +49,4 @@ def test_cli_verify_full_excludes_damage_anywhere(clips, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "1 usable videos, 1 excluded" in done.stdout
     assert "  a/damaged.webm: corrupt: cannot decode frame 30: Invalid data found when processing input" in done.stdout
-    assert VideoIndex.load(root / ".cvrl_index.json").verify == "full"
+    assert VideoIndex.load(root / ".cvrl_index").verify == "full"

@@ -53,14 +53,14 @@ def run_cli(*args: str) -> dict:
 
 
 def test_probing_records_each_videos_stream_format(kinds, tmp_path):
-    index = load_or_build_index(kinds, index_path=tmp_path / "i.json", workers=1, progress=False)
+    index = load_or_build_index(kinds, index_path=tmp_path / "index", workers=1, progress=False)
     found = {v.path: (v.codec, v.profile, v.pix_fmt, v.bit_depth, v.chroma) for v in index.videos}
     assert found == {name: expected for name, (_, expected) in KINDS.items()}
-    assert VideoIndex.load(tmp_path / "i.json").videos == index.videos  # saved and read back
+    assert VideoIndex.load(tmp_path / "index").videos == index.videos  # saved and read back
 
 
 def test_report_routes_per_video_for_a_hopper_a_blackwell_and_this_cpu(kinds, tmp_path):
-    out = str(tmp_path / "i.json")
+    out = str(tmp_path / "index")
     hopper = run_cli(str(kinds), "--out", out, "--gpu-capability", "9.0")
     assert {k: hopper[k] for k in ("layout", "classes", "videos", "excluded")} == {
         "layout": "folder",
@@ -102,20 +102,36 @@ def test_a_bad_capability_is_a_usage_error(kinds, tmp_path):
 
 
 def test_an_index_of_an_older_version_is_probed_again_not_misread(kinds, tmp_path, probe_counter):
-    out = tmp_path / "i.json"
+    out = tmp_path / "index"
     load_or_build_index(kinds, index_path=out, workers=1, progress=False)
     assert len(probe_counter) == len(KINDS)
-    old = json.loads(out.read_text())
-    old["version"] = 1  # as written before the stream formats were recorded
-    for v in old["videos"]:
-        for key in ("profile", "pix_fmt", "bit_depth", "chroma"):
-            del v[key]
-    out.write_text(json.dumps(old))
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["meta"]["version"] = 2
+    (out / "manifest.json").write_text(json.dumps(manifest))
     said: list[str] = []
     index = load_or_build_index(kinds, index_path=out, workers=1, progress=False, log=said.append)
     assert said == [
-        f"rebuilding the index: {out}: not a valid video index: not a version {FORMAT_VERSION} cvrl_pl video index"
+        f"probing every file again: {out} is a version 2 index (this cvrl-pl reads version {FORMAT_VERSION})"
     ]
     assert len(probe_counter) == 2 * len(KINDS)  # every file probed again
     assert {v.path: v.bit_depth for v in index.videos}["b/h264_10bit.mp4"] == 10
-    assert json.loads(out.read_text())["version"] == FORMAT_VERSION
+    assert VideoIndex.load(out).description()["version"] == FORMAT_VERSION
+
+
+def test_a_json_index_of_before_version_3_is_probed_again_and_replaced(kinds, tmp_path, probe_counter):
+    legacy = kinds / ".cvrl_index.json"  # where versions 1 and 2 were saved, as one JSON file
+    legacy.write_text(json.dumps({"format": "cvrl_pl.video_index", "version": 2, "root": str(kinds), "videos": []}))
+    given = tmp_path / "given.json"  # an index path given by hand, still holding an old index
+    given.write_text(legacy.read_text())
+    said: list[str] = []
+    index = load_or_build_index(kinds, workers=1, progress=False, log=said.append)
+    new = kinds / ".cvrl_index"
+    problem = "a version 2 index (one JSON file, without keyframes)"
+    assert said == [
+        f"probing every file again: {legacy} is {problem}; the new index is {new} (the old file is removed)"
+    ]
+    assert not legacy.exists() and VideoIndex.load(new).videos == index.videos
+    assert len(probe_counter) == len(KINDS)
+    said.clear()
+    load_or_build_index(kinds, index_path=given, workers=1, progress=False, log=said.append)
+    assert said == [f"probing every file again: {given} is {problem}"] and given.is_dir()

@@ -31,7 +31,7 @@ def capability_arg(text: str) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m cvrl_pl.data.index",
-        description="Index a video dataset: probe every file, count frames, report unusable files, save JSON.",
+        description="Index a video dataset: probe every file, count frames, report unusable files, save the index.",
     )
     parser.add_argument("root", help="dataset root")
     parser.add_argument("--csv", help="CSV listing the videos: 'path,label' rows, or a Kinetics annotation file")
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         help="decode each file's first frame (default) or every frame (finds damage anywhere; slower)",
     )
     parser.add_argument("--workers", type=int, default=None, help="probing processes (default: CPU count)")
-    parser.add_argument("--out", help=f"index file to write or reuse (default: ROOT/{DEFAULT_INDEX_NAME})")
+    parser.add_argument("--out", help=f"index folder to write or reuse (default: ROOT/{DEFAULT_INDEX_NAME})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
         "--gpu-capability",

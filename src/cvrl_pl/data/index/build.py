@@ -1,48 +1,133 @@
 """Building an index, and reusing a saved one: only new or changed files (by size and mtime) are probed again, so
-re-indexing a large dataset after adding a few videos takes seconds."""
+re-indexing a large dataset after adding a few videos takes seconds.
+
+The index is written chunk by chunk into an unfinished folder beside it (``<index>.partial-<host>-<pid>``), which
+replaces the index when done; a build that was killed leaves its folder, whose committed probes the next build
+reuses like the saved index's. Earlier probes are found by merging sorted paths, never a dict of every path.
+"""
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
+import shutil
+import socket
+import tempfile
 import warnings
-from collections.abc import Callable
-from dataclasses import asdict, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 
-from cvrl_pl.data.index.probe import probe_all
-from cvrl_pl.data.index.records import DEFAULT_INDEX_NAME, VideoIndex, VideoInfo, VideoRecord
+import numpy as np
+
+from cvrl_pl.data.index.probe import probe_iter
+from cvrl_pl.data.index.records import (
+    DEFAULT_INDEX_NAME,
+    NOTHING,
+    VideoIndex,
+    VideoInfo,
+    VideoRecord,
+    describe_saved,
+    index_description,
+)
+from cvrl_pl.data.index.store import IndexWriter, record_meta, replace_folder
 from cvrl_pl.data.layouts import LAYOUTS, list_candidates, resolve_layout
 from cvrl_pl.data.layouts.files import Candidate, ListSpec, abspath
 from cvrl_pl.errors import DatasetError
 
+CHUNK = 4096  # candidates per committed chunk of a build
 
-def _cached_probes(old: VideoIndex) -> dict[str, tuple[int, int, VideoInfo | str]]:
-    """path -> (size, mtime_ns, probe result) of every file an earlier index probed."""
-    cache: dict[str, tuple[int, int, VideoInfo | str]] = {}
-    for v in old.videos:
-        cache[v.path] = (v.size, v.mtime_ns, v.info())
-    for path, reason in old.excluded:
-        meta = old.excluded_meta.get(path, {})
-        if "size" in meta and "mtime_ns" in meta:
-            result = VideoInfo(**meta["info"]) if "info" in meta else reason
-            cache[path] = (meta["size"], meta["mtime_ns"], result)
-    return cache
+# An index found at the place of the one to build -> what it says and does about it.
+OLDER = "probing every file again: {path} is {problem}"
+LEGACY_JSON = "probing every file again: {path} is {problem}; the new index is {new} (the old file is removed)"
 
 
-def _sibling_probes(index_path: str, root: str, verify: str) -> dict[str, tuple[int, int, VideoInfo | str]]:
-    """Probes of the usable videos in the other indexes of ``root`` beside ``index_path``: the train and test lists
-    of a dataset's splits name the same files, which are then probed once."""
-    cache: dict[str, tuple[int, int, VideoInfo | str]] = {}
-    pattern = os.path.join(glob.escape(os.path.dirname(index_path)), DEFAULT_INDEX_NAME.replace(".json", "*.json"))
-    for path in sorted(glob.glob(pattern)):
-        try:
-            other = VideoIndex.load(path) if path != index_path else None
-        except DatasetError:
-            continue
-        if other is not None and other.root == root and (other.verify == "full" or verify == "first"):
-            cache.update({p: c for p, c in _cached_probes(other).items() if isinstance(c[2], VideoInfo)})
-    return cache
+def matches(paths: Sequence[str], table: Sequence[str]) -> np.ndarray:
+    """For each of the sorted ``paths``, its row in the sorted ``table``, or -1: one merging pass."""
+    rows = np.full(len(paths), -1, np.int64)
+    j, n = 0, len(table)
+    current = table[0] if n else None
+    for i, path in enumerate(paths):
+        while current is not None and current < path:
+            j += 1
+            current = table[j] if j < n else None
+        if current == path:
+            rows[i] = j
+    return rows
+
+
+def _info(data: dict) -> VideoInfo:
+    return VideoInfo(**{**data, "keyframes": tuple(data["keyframes"]), "keyframe_pts": tuple(data["keyframe_pts"])})
+
+
+class EarlierProbes:
+    """What earlier indexes of the same files found, per candidate, where the file's size and mtime are unchanged."""
+
+    def __init__(self, found: list[Candidate]):
+        self.found, self.paths = found, [c.path for c in found]
+        self.sources: list[tuple[VideoIndex, np.ndarray, np.ndarray]] = []
+
+    def add(self, index: VideoIndex, *, usable_only: bool = False) -> None:
+        excluded = np.full(len(self.paths), -1) if usable_only else matches(self.paths, [p for p, _ in index.excluded])
+        self.sources.append((index, matches(self.paths, index.videos.paths), excluded))
+
+    def get(self, i: int) -> VideoInfo | str | None:
+        """Candidate i's earlier probe (or reason), None if no earlier index probed this file as it is now."""
+        c = self.found[i]
+        for index, videos, excluded in self.sources:
+            if videos[i] >= 0:
+                v = index.videos[int(videos[i])]
+                if (v.size, v.mtime_ns) == (c.size, c.mtime_ns):
+                    return v.info()
+            if excluded[i] >= 0:
+                path, reason = index.excluded[int(excluded[i])]
+                meta = index.excluded_meta.get(path, {})
+                if (meta.get("size"), meta.get("mtime_ns")) == (c.size, c.mtime_ns):
+                    return _info(meta["info"]) if "info" in meta else reason
+        return None
+
+    def same_as(self, index: VideoIndex) -> bool:
+        """Whether the first source, ``index``, has every candidate as it is now and nothing else."""
+        if not self.sources or self.sources[0][0] is not index:
+            return False
+        _, videos, excluded = self.sources[0]
+        if len(index.videos) + len(index.excluded) != len(self.found):
+            return False
+        sizes = index.videos.column("size")
+        mtimes = index.videos.column("mtime_ns")
+        for i, c in enumerate(self.found):
+            if videos[i] >= 0:
+                if (sizes[videos[i]], mtimes[videos[i]]) != (c.size, c.mtime_ns):
+                    return False
+            elif excluded[i] < 0:
+                return False
+            elif c.reason is not None:
+                if index.excluded[int(excluded[i])][1] != c.reason:
+                    return False
+            elif self.get(i) is None:
+                return False
+        return True
+
+
+def unfinished_builds(path: str) -> list[str]:
+    """The folders of builds of the index at ``path`` that did not finish (killed, or still running elsewhere)."""
+    return sorted(p for p in glob.glob(glob.escape(path) + ".partial-*") if os.path.isdir(p))
+
+
+def _stale(folder: str) -> bool:
+    """Whether an unfinished build's folder is left over: written by this process, or by one of this host that is
+    gone. Another host's build is left to that host."""
+    host, _, pid = folder.rpartition(".partial-")[2].rpartition("-")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return int(pid) == os.getpid()
 
 
 def _build(
@@ -50,51 +135,82 @@ def _build(
     *,
     lists: ListSpec,
     layout: str,
+    path: str,
     workers: int | None,
     progress: bool,
     min_frames: int,
     verify: str = "first",
-    skip: str | None = None,
-    cache: dict[str, tuple[int, int, VideoInfo | str]] | None = None,
-    more_probes: Callable[[], dict[str, tuple[int, int, VideoInfo | str]]] | None = None,
+    old: VideoIndex | None = None,
+    more: Callable[[], list[VideoIndex]] | None = None,
 ) -> VideoIndex:
-    """The index of ``root``, probing only the candidates whose (size, mtime) is neither in ``cache`` nor, read only
-    when ``cache`` lacks some, in ``more_probes()``."""
-    classes, found = list_candidates(root, layout, lists, skip)
-    cache = cache or {}
-
-    def known(c: Candidate) -> bool:
-        return c.path in cache and cache[c.path][:2] == (c.size, c.mtime_ns)
-
-    if more_probes is not None and any(c.reason is None and not known(c) for c in found):
-        cache = {**more_probes(), **cache}
-    results: dict[str, VideoInfo | str] = {}
-    todo = []
-    for c in found:
-        if c.reason is not None:
-            results[c.path] = c.reason
-        elif known(c):
-            results[c.path] = cache[c.path][2]
-        else:
-            todo.append(c.path)
-    if todo:
-        probed = probe_all([abspath(root, p) for p in todo], workers, progress, verify)
-        results.update(zip(todo, probed, strict=True))
-
-    index = VideoIndex(root, classes, [], [], layout=layout, min_frames=min_frames, verify=verify, **asdict(lists))
-    for c in found:
-        result = results[c.path]
-        if isinstance(result, VideoInfo) and result.num_frames >= min_frames:
-            index.videos.append(VideoRecord(c.path, c.label, **asdict(result), size=c.size, mtime_ns=c.mtime_ns))
+    """The index of ``root`` at ``path``: ``old`` itself if nothing changed, else a new one that probes only the
+    candidates that neither ``old``, the unfinished builds of ``path``, nor (read only if still needed)
+    ``more()`` probed as they are now."""
+    classes, found = list_candidates(root, layout, lists, path)
+    earlier = EarlierProbes(found)
+    if old is not None:
+        earlier.add(old)
+        if old.min_frames == min_frames and old.verify == verify and old.classes == classes and earlier.same_as(old):
+            return old
+    for folder in unfinished_builds(path):
+        try:
+            partial = VideoIndex.load(folder, unfinished=True)
+        except DatasetError:
             continue
-        meta: dict = {"size": c.size, "mtime_ns": c.mtime_ns} if c.size >= 0 else {}
-        if isinstance(result, VideoInfo):
-            meta["info"] = asdict(result)
-            result = f"too short: {result.num_frames} frames (< {min_frames})"
-        index.excluded.append((c.path, result))
-        if meta:
-            index.excluded_meta[c.path] = meta
-    return index
+        if _same_source(partial, root=root, layout=layout, lists=lists, verify=verify):
+            earlier.add(partial)
+    todo = [i for i, c in enumerate(found) if c.reason is None and earlier.get(i) is None]
+    if todo and more is not None:
+        for other in more():
+            earlier.add(other, usable_only=True)
+        todo = [i for i in todo if earlier.get(i) is None]
+    probes = probe_iter([abspath(root, found[i].path) for i in todo], workers, progress and bool(todo), verify)
+    folder = f"{path}.partial-{socket.gethostname()}-{os.getpid()}"
+    writer = IndexWriter(folder)
+    options = {"layout": layout, "min_frames": min_frames, "verify": verify, **_lists(lists)}
+    description = index_description(root, classes, **options)
+    writer.commit(**description, complete=False)
+    todo_set = set(todo)
+    for start in range(0, len(found), CHUNK):
+        videos, excluded = [], []
+        for i in range(start, min(start + CHUNK, len(found))):
+            c = found[i]
+            result = c.reason if c.reason is not None else next(probes) if i in todo_set else earlier.get(i)
+            meta: dict = {"size": c.size, "mtime_ns": c.mtime_ns} if c.size >= 0 else {}
+            if isinstance(result, VideoInfo):
+                record = VideoRecord(c.path, c.label, **vars(result), size=c.size, mtime_ns=c.mtime_ns)
+                if result.num_frames >= min_frames:
+                    videos.append(record)
+                    continue
+                meta, result = record_meta(record), f"too short: {result.num_frames} frames (< {min_frames})"
+            excluded.append((c.path, result, meta))
+        writer.add(videos, excluded)
+    return writer.finish(description)
+
+
+def _lists(lists: ListSpec) -> dict:
+    return {"csv": lists.csv, "annotations": lists.annotations, "split": lists.split, "subset": lists.subset}
+
+
+def _same_source(index: VideoIndex, *, root: str, layout: str, lists: ListSpec, verify: str) -> bool:
+    """Whether ``index`` lists the same files of the same dataset, probed at least as thoroughly as ``verify``."""
+    same = (index.root, index.layout, index.lists()) == (root, layout, lists)
+    return same and (index.verify == "full" or verify == "first")
+
+
+def _finish(index: VideoIndex, path: str) -> VideoIndex:
+    """Put a freshly built index at ``path``, remove the unfinished builds it superseded, and open it there;
+    DatasetError, keeping what is at ``path``, if it has no usable video."""
+    if index.folder == os.path.abspath(path):
+        return _require_videos(index)
+    if not len(index.videos):
+        shutil.rmtree(index.folder, ignore_errors=True)
+        _require_videos(index)
+    replace_folder(index.folder, path)
+    for folder in unfinished_builds(path):
+        if _stale(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+    return VideoIndex.load(path)
 
 
 def _check_args(root: str | os.PathLike, lists: ListSpec, min_frames: int) -> tuple[str, ListSpec]:
@@ -135,20 +251,61 @@ def build_index(
     min_frames: int = 1,
     verify: str = "first",
 ) -> VideoIndex:
-    """Probe every candidate file of the dataset at ``root``; DatasetError if none is usable."""
+    """Probe every candidate file of the dataset at ``root`` into a new index in a temporary folder (removed at
+    exit); DatasetError if none is usable."""
     root, lists = _check_args(root, ListSpec(csv, annotations, split, subset), min_frames)
     layout = resolve_layout(root, lists, layout, None)
+    scratch = tempfile.mkdtemp(prefix="cvrl_index-")
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     options = {"workers": workers, "progress": progress, "min_frames": min_frames, "verify": verify}
-    return _require_videos(_build(root, lists=lists, layout=layout, **options))
+    path = os.path.join(scratch, DEFAULT_INDEX_NAME)
+    return _finish(_build(root, lists=lists, layout=layout, path=path, **options), path)
 
 
 def default_index_path(root: str | os.PathLike, layout: str = "auto", lists: ListSpec | None = None) -> str:
-    """``<root>/.cvrl_index.json``, hidden so that it is never a candidate file; for a layout read through official
-    lists one file per split and subset (``.cvrl_index.ucf101-split1-test.json``), as they share one root."""
+    """``<root>/.cvrl_index``, a hidden folder, so that it is never a candidate; for a layout read through official
+    lists one folder per split and subset (``.cvrl_index.ucf101-split1-test``), as they share one root."""
     name = DEFAULT_INDEX_NAME
     if layout in LAYOUTS and LAYOUTS[layout].subsets and lists is not None:
-        name = name.replace(".json", f".{layout}-split{lists.split}-{lists.subset}.json")
+        name += f".{layout}-split{lists.split}-{lists.subset}"
     return os.path.join(os.path.abspath(os.fspath(root)), name)
+
+
+def _siblings(index_path: str, root: str, verify: str) -> list[VideoIndex]:
+    """The other indexes of ``root`` beside ``index_path``: the train and test lists of a dataset's splits name the
+    same files, which are then probed once."""
+    found = []
+    pattern = os.path.join(glob.escape(os.path.dirname(index_path)), DEFAULT_INDEX_NAME + "*")
+    for path in sorted(glob.glob(pattern)):
+        if path == index_path or ".partial-" in path or not os.path.isdir(path):
+            continue
+        try:
+            other = VideoIndex.load(path)
+        except DatasetError:
+            continue
+        if other.root == root and (other.verify == "full" or verify == "first"):
+            found.append(other)
+    return found
+
+
+def _saved(index_path: str, default: str, log: Callable[[str], None]) -> VideoIndex | None:
+    """The index saved at ``index_path`` if it opens as it is; else None, saying why when something is there
+    (an older version, an unfinished or foreign folder), and removing an older JSON index at the default place."""
+    problem = describe_saved(index_path)
+    if not problem:
+        try:
+            return VideoIndex.load(index_path)
+        except DatasetError as exc:
+            problem = str(exc)
+    if problem != NOTHING:
+        log(OLDER.format(path=index_path, problem=problem))
+    if index_path == default:
+        legacy = default + ".json"  # where cvrl-pl kept its JSON index before version 3
+        legacy_problem = describe_saved(legacy)
+        if legacy_problem != NOTHING:
+            log(LEGACY_JSON.format(path=legacy, problem=legacy_problem, new=index_path))
+            os.remove(legacy)
+    return None
 
 
 def load_or_build_index(
@@ -170,29 +327,30 @@ def load_or_build_index(
 
     ``verify="full"`` decodes every frame of the files it probes; probes of an earlier ``"first"`` index do not
     count for it, those of a ``"full"`` index count for both. Probes of the usable videos in other indexes of the
-    same root beside it count too (the other split or subset of a dataset's official lists).
+    same root beside it count too (the other split or subset of a dataset's official lists). An index of an older
+    version is never read: every file is probed again, and ``log`` says so.
     """
+    log = log or warnings.warn
     root, lists = _check_args(root, ListSpec(csv, annotations, split, subset), min_frames)
     given = os.path.abspath(os.fspath(index_path)) if index_path is not None else None
     layout = resolve_layout(root, lists, layout, given)
-    index_path = given or default_index_path(root, layout, lists)
-    old = None
-    if os.path.exists(index_path):
-        try:
-            old = VideoIndex.load(index_path)
-        except DatasetError as exc:
-            if log:
-                log(f"rebuilding the index: {exc}")
-    same_dataset = old is not None and (old.root, old.layout, old.lists()) == (root, layout, lists)
-    reusable = same_dataset and (old.verify == "full" or verify == "first")
-    cache = _cached_probes(old) if reusable else None
-    siblings = partial(_sibling_probes, index_path, root, verify)  # read only if this index lacks a probe
+    default = default_index_path(root, layout, lists)
+    index_path = given or default
+    old = _saved(index_path, default, log)
+    if old is not None and not _same_source(old, root=root, layout=layout, lists=lists, verify=verify):
+        old = None
     options = {"workers": workers, "progress": progress, "min_frames": min_frames, "verify": verify}
-    index = _build(root, lists=lists, layout=layout, skip=index_path, cache=cache, more_probes=siblings, **options)
-    _require_videos(index)
-    if not same_dataset or index.to_dict() != old.to_dict():
-        try:
-            index.save(index_path)
-        except OSError as exc:  # a read-only dataset: the index still serves this run
-            (log or warnings.warn)(f"could not save the video index to {index_path} ({exc}); pass another index path")
-    return index
+    more = partial(_siblings, index_path, root, verify)  # read only if this index lacks a probe
+    try:
+        index = _build(root, lists=lists, layout=layout, path=index_path, old=old, more=more, **options)
+        return _finish(index, index_path)
+    except PermissionError as exc:  # a read-only dataset: build where it can be written
+        scratch = os.path.join(tempfile.gettempdir(), f"cvrl_index-{os.getuid()}", _slug(index_path))
+        log(f"could not write the video index at {index_path} ({exc}); building it at {scratch}: pass data.index")
+        os.makedirs(os.path.dirname(scratch), exist_ok=True)
+        return _finish(_build(root, lists=lists, layout=layout, path=scratch, **options), scratch)
+
+
+def _slug(path: str) -> str:
+    """A file name for an index path: its characters that are not safe in a name replaced."""
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in path.strip("/"))

@@ -8,10 +8,12 @@ import functools
 import multiprocessing
 import os
 import re
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 import av
 import av.logging
+import numpy as np
 from tqdm import tqdm
 
 from cvrl_pl.data.index.records import VideoInfo
@@ -66,10 +68,15 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
     context.thread_count = 1  # probes run one per core already
     first = None
     count = 0
+    stamps: list[int] = []  # per counted packet, in decode order: its timestamp
+    keys: list[int] = []  # the positions of the keyframe packets among them
     for packet in container.demux(stream):
         # Empty packets are flushes; a corrupt one is the cut-off tail of a truncated file, which does not decode.
         if packet.size == 0 or packet.is_corrupt:
             continue
+        stamps.append(packet.pts if packet.pts is not None else packet.dts if packet.dts is not None else -1)
+        if packet.is_keyframe:
+            keys.append(count)
         count += 1
         if first is None or verify == "full":
             try:
@@ -93,6 +100,7 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
         first = frames[0]
     fps = float(stream.average_rate or stream.guessed_rate or 0)
     fmt = first.format
+    keyframes, keyframe_pts = keyframe_positions(stamps, keys)
     return VideoInfo(
         count,
         fps,
@@ -103,7 +111,25 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
         pix_fmt=fmt.name,
         bit_depth=fmt.components[0].bits,
         chroma=chroma_format(fmt.name),
+        keyframes=keyframes,
+        keyframe_pts=keyframe_pts,
     )
+
+
+def keyframe_positions(stamps: list[int], keys: list[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The display indices and timestamps of the keyframes, from every packet's timestamp in decode order and the
+    decode-order positions of the keyframes: display order is timestamp order (B-frames are stored after the frames
+    they are shown before). Packets without any timestamp (some AVI files) keep decode order."""
+    if not keys:
+        return (), ()
+    order = np.asarray(stamps, np.int64)
+    if (order < 0).any():
+        order = np.arange(len(stamps))
+    display = np.empty(len(order), np.int64)
+    display[np.argsort(order, kind="stable")] = np.arange(len(order))
+    at = np.asarray(keys)
+    by_display = np.argsort(display[at], kind="stable")
+    return tuple(display[at][by_display].tolist()), tuple(np.asarray(stamps, np.int64)[at][by_display].tolist())
 
 
 # (chroma width, chroma height) of a 16 x 16 frame -> the usual name of the subsampling
@@ -140,24 +166,30 @@ def probe_video(path: str | os.PathLike, verify: str = "first") -> VideoInfo | s
         return f"corrupt: {type(exc).__name__}: {_first_line(str(exc))}"
 
 
-def probe_all(
+def probe_iter(
     paths: list[str], workers: int | None = None, progress: bool = True, verify: str = "first"
-) -> list[VideoInfo | str]:
-    """``probe_video`` over ``paths`` in order, in a process pool (spawned: safe from a threaded parent)."""
+) -> Iterator[VideoInfo | str]:
+    """``probe_video`` over ``paths``, yielded in order as they finish, from a process pool (spawned: safe from a
+    threaded parent)."""
     probe = functools.partial(probe_video, verify=verify)
     workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
     bar = tqdm(total=len(paths), desc="probing videos", unit="video", disable=not progress, dynamic_ncols=True)
-    results: list[VideoInfo | str] = []
     with bar:
         if workers == 1:
             for path in paths:
-                results.append(probe(path))
+                yield probe(path)
                 bar.update()
-            return results
+            return
         chunksize = max(1, min(64, len(paths) // (workers * 8)))
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             for result in pool.map(probe, paths, chunksize=chunksize):
-                results.append(result)
+                yield result
                 bar.update()
-    return results
+
+
+def probe_all(
+    paths: list[str], workers: int | None = None, progress: bool = True, verify: str = "first"
+) -> list[VideoInfo | str]:
+    """``probe_video`` over ``paths``, in order, in a process pool."""
+    return list(probe_iter(paths, workers, progress, verify))

@@ -74,20 +74,28 @@ def has_video_extension(name: str) -> bool:
     return name.lower().endswith(VIDEO_EXTENSIONS)
 
 
-def some_names(names: Sequence[str], limit: int = 10) -> str:
-    """``a, b, c and 7 more``: the first ``limit`` of ``names`` for a one-line message, the rest counted."""
-    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+def some_names(names: Sequence[str], limit: int = 10, *, total: int | None = None) -> str:
+    """``a, b, c and 7 more``: the first ``limit`` of ``names`` (of ``total``, by default all) for a one-line
+    message, the rest counted."""
+    total = len(names) if total is None else total
+    more = f" and {total - limit} more" if total > limit else ""
     return ", ".join(names[:limit]) + more
 
 
+def is_index(path: str, skip: str | None) -> bool:
+    """Whether ``path`` is the index ``skip`` (a folder, or an older index file) or one of its unfinished builds."""
+    return skip is not None and (path == skip or path.startswith(skip + "."))
+
+
 def walk_files(top: str, skip: str | None) -> list[str]:
-    """Absolute paths of the visible regular files under ``top``, at any depth, in sorted order."""
+    """Absolute paths of the visible regular files under ``top``, at any depth, in sorted order, the index
+    ``skip`` left out."""
     found = []
     for folder, dirs, files in os.walk(top):
-        dirs[:] = sorted(d for d in dirs if visible(d))
+        dirs[:] = sorted(d for d in dirs if visible(d) and not is_index(os.path.join(folder, d), skip))
         for name in sorted(files):
             path = os.path.join(folder, name)
-            if visible(name) and path != skip and os.path.isfile(path):
+            if visible(name) and not is_index(path, skip) and os.path.isfile(path):
                 found.append(path)
     return found
 

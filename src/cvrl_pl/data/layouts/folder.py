@@ -13,6 +13,7 @@ from cvrl_pl.data.layouts.files import (
     Candidate,
     ListSpec,
     has_video_extension,
+    is_index,
     relpath,
     some_names,
     visible,
@@ -34,7 +35,8 @@ class RootEntries:
 def root_entries(root: str, skip: str | None) -> RootEntries:
     """What is directly in ``root`` besides hidden entries and ``skip`` (the index file): what ``auto`` recognises
     a layout from, and where the folder layout finds its classes."""
-    entries = sorted((e for e in os.scandir(root) if visible(e.name) and e.path != skip), key=lambda e: e.name)
+    entries = (e for e in os.scandir(root) if visible(e.name) and not is_index(e.path, skip))
+    entries = sorted(entries, key=lambda e: e.name)
     files = [e.name for e in entries if e.is_file()]
     return RootEntries(
         folders=[e.name for e in entries if e.is_dir()],

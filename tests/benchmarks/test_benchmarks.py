@@ -134,3 +134,25 @@ def test_train_benchmark_sizes_the_batch_end_to_end_and_backs_off_on_out_of_memo
     monkeypatch.setattr(bench_train, "measure", lambda *a, **k: (_ for _ in ()).throw(ValueError("a real bug")))
     with pytest.raises(ValueError, match="a real bug"):
         bench_train.measure_backing_off(args, ROOT, "bf16", 64)
+
+
+def test_scale_benchmark_measures_the_columnar_index_beside_the_json_one(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/bench_scale.py", "--sizes", "20000", "--json-sizes", "20000", "--dir", tmp_path],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])["sizes"]["20000"]
+    fields = ("build_s", "save_s", "load_s", "rank_peak_rss_mb", "worker_rss_mb", "plan_s", "disk_mb", "pickled_kb")
+    old = figures["json"]
+    for key in fields:
+        assert figures[key] > 0 and old[key] > 0, key
+    assert figures["batch_lookup_ms"] > 0 and figures["rank_peak_rss_mb"] >= figures["rank_rss_before_index_mb"]
+    assert figures["load_s_json_over_columnar"] == pytest.approx(old["load_s"] / figures["load_s"], rel=0.02)
+    # The source pickled into a worker: file names and one decoder byte a video, against every path as a string.
+    assert 19 < figures["pickled_kb"] < 25 and old["pickled_kb"] > 1500
+    assert figures["disk_mb"] < old["disk_mb"]
+    assert list(tmp_path.iterdir()) == []  # the indexes are removed

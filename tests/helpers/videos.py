@@ -64,9 +64,12 @@ def write_video(
     frames: np.ndarray | None = None,
     lossless: bool = False,
     pix_fmt: str | None = None,
+    gop: int | None = None,
+    bframes: int = 0,
 ) -> Path:
     """Write ``frames`` (N, H, W, 3 uint8), or index-coded frames, with constant frame rate, in ``pix_fmt``
-    (default 8-bit 4:2:0); returns the path."""
+    (default 8-bit 4:2:0), a keyframe every ``gop`` frames (default: the encoder's) and, for H.264, up to
+    ``bframes`` B-frames in a row (stored after the frame they are shown before); returns the path."""
     name, _ = CODECS[codec]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +91,10 @@ def write_video(
             stream.options = {"preset": "12", "crf": "20"}
         else:
             stream.options = {"crf": "10", "b:v": "0", "deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        if gop is not None:
+            stream.codec_context.gop_size = gop
+        if bframes:
+            stream.options = {**stream.options, "preset": "veryfast", "x264-params": f"bframes={bframes}:scenecut=0"}
         for k in range(num_frames):
             image = frames[k] if frames is not None else index_frame(k, height, width)
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):

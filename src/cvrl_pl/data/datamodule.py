@@ -47,9 +47,12 @@ from dali_pipelines.pretrain import pretrain_pipeline
 from dali_pipelines.sources import EvalSource, PretrainSource
 
 
-def split_index(split: Mapping[str, Any], *, section: str, progress: bool = True) -> VideoIndex:
+def split_index(
+    split: Mapping[str, Any], *, section: str, progress: bool = True, check_files: bool = True
+) -> VideoIndex:
     """The index of the dataset split in config section ``section`` (``data``, ``val`` or ``probe.train``), from its
-    ``root``, ``layout``, ``csv``, ``annotations``, ``split``, ``subset``, ``index`` and ``verify``."""
+    ``root``, ``layout``, ``csv``, ``annotations``, ``split``, ``subset``, ``index`` and ``verify``;
+    ``check_files=False`` takes a saved one as it is (load_or_build_index)."""
     try:
         return load_or_build_index(
             split["root"],
@@ -61,6 +64,7 @@ def split_index(split: Mapping[str, Any], *, section: str, progress: bool = True
             layout=split["layout"],
             verify=split["verify"],
             progress=progress,
+            check_files=check_files,
         )
     except DatasetKeyError as exc:
         raise exc.named(f"{section}.{exc.key}") from None
@@ -198,21 +202,15 @@ def check_epoch_coverage(source: PretrainSource, world: int) -> None:
     DALI's own experimental CPU reader silently drops files it cannot decode; our sources enumerate the index.
     """
     n = len(source.table)
-    plans = [
-        epoch_plan(
-            n,
-            world,
-            r,
-            source.batch_size,
-            epoch=source.first_epoch,
-            seed=source.seed,
-            shuffle=source.shuffle,
-            drop_last=source.drop_last,
-        )
-        for r in range(world)
-    ]
-    read = np.unique(np.concatenate(plans)).size
-    expected = sum(map(len, plans)) if source.drop_last else n
+    seen = np.zeros(n, bool)  # one plan at a time: a byte a video, not every rank's plan at once
+    total = 0
+    for r in range(world):
+        options = {"epoch": source.first_epoch, "seed": source.seed, "shuffle": source.shuffle}
+        plan = epoch_plan(n, world, r, source.batch_size, drop_last=source.drop_last, **options)
+        seen[plan] = True
+        total += len(plan)
+    read = int(seen.sum())
+    expected = total if source.drop_last else n
     if read != expected:
         raise RuntimeError(f"an epoch reads {read} distinct videos of the {n} indexed (expected {expected})")
 
@@ -226,8 +224,8 @@ class CVRLDataModule(pl.LightningDataModule):
         self.cfg = cfg
         self.index: VideoIndex | None = None
 
-    def _index(self, progress: bool) -> VideoIndex:
-        return split_index(self.cfg.data, section="data", progress=progress)
+    def _index(self, progress: bool, check_files: bool = True) -> VideoIndex:
+        return split_index(self.cfg.data, section="data", progress=progress, check_files=check_files)
 
     def prepare_data(self) -> None:
         # Runs once per node before setup(): probes new files and writes the index that every rank then reuses.
@@ -238,7 +236,9 @@ class CVRLDataModule(pl.LightningDataModule):
         rank_zero_info(index.report() + note)
 
     def setup(self, stage: str) -> None:
-        self.index = self._index(progress=False)
+        # prepare_data has just checked the files: a rank opens the saved index, memory-mapped, without listing a
+        # dataset of millions of files again.
+        self.index = self._index(progress=False, check_files=False)
 
     def train_dataloader(self) -> DaliLoader:
         d, trainer = self.cfg.data, self.trainer

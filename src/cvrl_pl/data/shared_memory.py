@@ -13,19 +13,31 @@ import os
 import numpy as np
 
 from cvrl_pl.data.index import VideoIndex
+from cvrl_pl.data.index.records import CHUNK
 from cvrl_pl.errors import ConfigError
 from dali_pipelines.decoders import PYAV
 
 SHM_PATH = "/dev/shm"
 
 
-def sample_bytes(index: VideoIndex, decoders: np.ndarray, frames_per_sample: int) -> np.ndarray:
-    """Per video, the bytes one sample of it passes through shared memory: the file for DALI's decoders, the
-    decoded RGB frames (at the video's own size) for PyAV."""
-    files = index.videos.column("size").astype(np.int64)
-    width, height = index.videos.column("width").astype(np.int64), index.videos.column("height")
-    frames = width * height * 3 * frames_per_sample
-    return np.where(np.asarray(decoders) == PYAV, frames, files)
+def sample_bytes(
+    index: VideoIndex, decoders: np.ndarray, frames_per_sample: int, rows: slice = slice(None)
+) -> np.ndarray:
+    """Per video (of ``rows``), the bytes one sample of it passes through shared memory: the file for DALI's
+    decoders, the decoded RGB frames (at the video's own size) for PyAV."""
+    columns = index.videos.columns
+    files = np.asarray(columns["size"][rows], np.int64)
+    frames = np.asarray(columns["width"][rows], np.int64) * columns["height"][rows] * 3 * frames_per_sample
+    return np.where(np.asarray(decoders[rows]) == PYAV, frames, files)
+
+
+def largest_samples(index: VideoIndex, decoders: np.ndarray, frames_per_sample: int, count: int) -> np.ndarray:
+    """The ``count`` largest of ``sample_bytes``, computed in chunks (no index-long temporaries)."""
+    largest = np.empty(0, np.int64)
+    for start in range(0, len(index.videos), CHUNK):
+        sizes = np.concatenate([largest, sample_bytes(index, decoders, frames_per_sample, slice(start, start + CHUNK))])
+        largest = np.sort(sizes)[-count:] if len(sizes) > count else sizes
+    return np.sort(largest)[::-1]
 
 
 def shm_capacity(path: str = SHM_PATH) -> int | None:
@@ -52,16 +64,15 @@ def check_shared_memory(
     capacity = shm_capacity()
     if py_workers <= 0 or capacity is None or not index.videos:
         return
-    sizes = sample_bytes(index, decoders, frames_per_sample)
-    k = min(batch_size, len(sizes))
-    batch = int(np.partition(sizes, len(sizes) - k)[-k:].sum())  # a batch of the largest samples
+    sizes = largest_samples(index, decoders, frames_per_sample, batch_size)
+    batch = int(sizes.sum())  # a batch of the largest samples
     need = (py_workers + prefetch) * batch * ranks_per_node
     if need > capacity:
         raise ConfigError(
             f"{index.root}: the input pipelines may need {_mib(need)} of shared memory, but {SHM_PATH} holds "
             f"{_mib(capacity)} ((data.num_workers {py_workers} + prefetch {prefetch}) batches x {_mib(batch)} for "
             f"{batch_size} of the largest samples x {ranks_per_node} rank(s) on this node; the largest sample is "
-            f"{_mib(int(sizes.max()))}). Give the container more (docker run --shm-size={_shm_size(need)}), or lower "
+            f"{_mib(int(sizes[0]))}). Give the container more (docker run --shm-size={_shm_size(need)}), or lower "
             "data.num_workers or the batch per rank (data.batch_size, or more devices)"
         )
 

@@ -322,8 +322,12 @@ def load_or_build_index(
     progress: bool = True,
     min_frames: int = 1,
     log: Callable[[str], None] | None = None,
+    check_files: bool = True,
 ) -> VideoIndex:
     """The saved index at ``index_path`` if still valid, else one rebuilt probing only new or changed files.
+
+    ``check_files=False`` takes a saved index of the same dataset and options as it is, without listing the files
+    again: what every rank does after the node's first process has checked them (CVRLDataModule.setup).
 
     ``verify="full"`` decodes every frame of the files it probes; probes of an earlier ``"first"`` index do not
     count for it, those of a ``"full"`` index count for both. Probes of the usable videos in other indexes of the
@@ -339,6 +343,8 @@ def load_or_build_index(
     old = _saved(index_path, default, log)
     if old is not None and not _same_source(old, root=root, layout=layout, lists=lists, verify=verify):
         old = None
+    if old is not None and not check_files and old.min_frames == min_frames:
+        return old
     options = {"workers": workers, "progress": progress, "min_frames": min_frames, "verify": verify}
     more = partial(_siblings, index_path, root, verify)  # read only if this index lacks a probe
     try:

@@ -86,8 +86,18 @@ class Strings(Ragged, Sequence[str]):
         return (self[i] for i in range(len(self)))
 
 
-def _ragged_parts(rows: Sequence) -> tuple[np.ndarray, np.ndarray]:
-    """Values end to end and each row's length, from a list of arrays or of strings."""
+@dataclass(frozen=True)
+class Runs:
+    """Rows of a ragged column given at once: their values end to end, and each row's length."""
+
+    values: np.ndarray
+    lengths: np.ndarray
+
+
+def _ragged_parts(rows: Sequence | Runs) -> tuple[np.ndarray, np.ndarray]:
+    """Values end to end and each row's length, from Runs, a list of arrays or a list of strings."""
+    if isinstance(rows, Runs):
+        return rows.values, np.asarray(rows.lengths, np.int64)
     if rows and isinstance(rows[0], str):
         rows = [np.frombuffer(r.encode(), np.uint8) for r in rows]
     lengths = np.fromiter((len(r) for r in rows), np.int64, len(rows))
@@ -153,7 +163,7 @@ class ColumnWriter:
     def rows(self, table: str) -> int:
         return self.manifest["rows"][table]
 
-    def append(self, table: str, columns: Mapping[str, Sequence | np.ndarray]) -> None:
+    def append(self, table: str, columns: Mapping[str, Sequence | np.ndarray | Runs]) -> None:
         """Write one chunk of rows of ``table`` (every column, equal lengths); durable at the next ``commit``."""
         specs = self.schema[table]
         if set(columns) != set(specs):

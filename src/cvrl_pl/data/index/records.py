@@ -25,6 +25,7 @@ FORMAT_VERSION = 3
 FORMAT_NAME = "cvrl_pl.video_index"
 DEFAULT_INDEX_NAME = ".cvrl_index"  # a folder
 CATEGORIES = ("codec", "profile", "pix_fmt", "chroma")  # strings stored as small codes into a vocabulary
+CHUNK = 1 << 20  # videos per step of a whole-index computation, which then needs no index-long temporaries
 
 SCHEMA = {
     "videos": {
@@ -247,15 +248,24 @@ class VideoIndex:
         """The distinct stream formats (codec, profile, pix_fmt, bit_depth, chroma) of the videos, and per video the
         one it has: grouped column-wise, so a 10M-video index takes no per-video Python."""
         names = (*CATEGORIES, "bit_depth")
-        if not len(self.videos):
-            return [], np.empty(0, np.int64)
-        keys = np.stack([np.asarray(self.videos.columns[n], np.int64) for n in names], axis=1)
-        distinct, which = np.unique(keys, axis=0, return_inverse=True)
-        formats = [
-            {n: (self.videos.vocab[n][k] if n in CATEGORIES else int(k)) for n, k in zip(names, row, strict=True)}
-            for row in distinct.tolist()
-        ]
-        return formats, which.reshape(-1)
+        n = len(self.videos)
+        which = np.empty(n, np.int32)
+        keys: dict[int, int] = {}  # packed codes -> format number
+        for start in range(0, n, CHUNK):  # in chunks: no 10M-long temporaries
+            stop = min(n, start + CHUNK)
+            key = np.zeros(stop - start, np.int64)  # the five small codes packed into one number per video
+            for name in names:
+                key = (key << 12) | np.asarray(self.videos.columns[name][start:stop], np.int64)
+            distinct, inverse = np.unique(key, return_inverse=True)
+            numbers = [keys.setdefault(k, len(keys)) for k in distinct.tolist()]
+            which[start:stop] = np.asarray(numbers, np.int32)[inverse.reshape(-1)]
+        formats = []
+        for packed in keys:
+            codes = [(packed >> (12 * (len(names) - 1 - k))) & 0xFFF for k in range(len(names))]
+            formats.append(
+                {n: (self.videos.vocab[n][c] if n in CATEGORIES else c) for n, c in zip(names, codes, strict=True)}
+            )
+        return formats, which
 
     def decoders(self, capability: tuple[int, int] | None) -> np.ndarray:
         """Per video, the code of the decoder that reads it on a GPU of compute ``capability`` (None: on a CPU)."""

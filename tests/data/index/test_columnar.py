@@ -1,0 +1,199 @@
+"""The columnar index: chunks committed and cut back on resume, columns that pickle as file names, keyframes from
+the demuxer, a killed build that resumes, and sources that read the same samples as from the JSON index's table."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from cvrl_pl.data.index import build as index_build
+from cvrl_pl.data.index import load_or_build_index, probe_video
+from cvrl_pl.data.index.columns import ColumnWriter, Spec, open_tables
+from cvrl_pl.data.loader import video_table
+from dali_pipelines.params import ViewAugConfig
+from dali_pipelines.sources import EvalSource, PretrainSource, VideoTable
+from tests.helpers.index import put
+from tests.helpers.videos import write_vfr, write_video
+
+SCHEMA = {"t": {"x": Spec("<i4"), "name": Spec("u1", ragged=True), "runs": Spec("<i8", ragged=True)}}
+
+
+def _chunk(first: int, n: int) -> dict:
+    ids = range(first, first + n)
+    return {"x": list(ids), "name": [f"v{i}" for i in ids], "runs": [np.arange(i % 3) for i in ids]}
+
+
+def test_a_writer_killed_mid_chunk_resumes_from_its_last_commit(tmp_path):
+    folder = tmp_path / "table"
+    writer = ColumnWriter(folder, SCHEMA)
+    writer.append("t", _chunk(0, 5))
+    writer.commit(done=5)
+    writer.append("t", _chunk(5, 4))  # written, never committed: the process is killed here
+    assert (folder / "t.x.bin").stat().st_size == 9 * 4
+    meta, tables = open_tables(folder)
+    assert meta == {"done": 5} and len(tables["t"]["x"]) == 5  # a reader sees the last commit only
+
+    again = ColumnWriter(folder, SCHEMA, resume=True)
+    assert again.rows("t") == 5 and again.meta == {"done": 5}
+    assert (folder / "t.x.bin").stat().st_size == 5 * 4  # cut back
+    again.append("t", _chunk(5, 4))
+    again.commit(done=9)
+    _, tables = open_tables(folder)
+    assert np.asarray(tables["t"]["x"]).tolist() == list(range(9))
+    assert list(tables["t"]["name"]) == [f"v{i}" for i in range(9)]
+    assert [tables["t"]["runs"][i].tolist() for i in range(9)] == [list(range(i % 3)) for i in range(9)]
+
+    other = ColumnWriter(folder, {"t": {"x": Spec("<i8")}}, resume=True)  # another schema: starts empty
+    assert other.rows("t") == 0
+
+
+def test_columns_pickle_as_their_file_names_not_their_values(tmp_path):
+    writer = ColumnWriter(tmp_path / "big", SCHEMA)
+    n = 200_000
+    writer.append("t", {"x": np.arange(n), "name": [f"v{i}" for i in range(n)], "runs": [np.arange(2)] * n})
+    writer.commit()
+    _, tables = open_tables(tmp_path / "big")
+    blob = pickle.dumps(tables["t"])
+    assert len(blob) < 2000  # the values are 2.8 MB
+    copy = pickle.loads(blob)
+    assert copy["x"][n - 1] == n - 1 and copy["name"][123_456] == "v123456" and copy["runs"][7].tolist() == [0, 1]
+
+
+def _decoded_keyframes(path: Path) -> tuple[list[int], list[int]]:
+    """Display indices and timestamps of the keyframes, from decoding every frame."""
+    with av.open(str(path)) as container:
+        frames = [(f.key_frame, f.pts) for f in container.decode(video=0)]
+    return [i for i, (key, _) in enumerate(frames) if key], [pts for key, pts in frames if key]
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("h264_bframes.mp4", lambda p: write_video(p, 60, codec="h264", gop=12, bframes=3)),
+        ("vp9.webm", lambda p: write_video(p, 50, codec="vp9", gop=16)),
+        ("mpeg4.avi", lambda p: write_video(p, 40, codec="mpeg4", gop=10)),
+        ("only_first.mp4", lambda p: write_video(p, 30, codec="h264", gop=1000)),
+        ("vfr.mp4", lambda p: write_vfr(p, [0, 40, 45, 200, 210, 400, 1000, 1040, 1500, 1501])),
+    ],
+)
+def test_probing_finds_the_keyframes_a_full_decode_finds_from_the_demuxer_alone(tmp_path, name, make):
+    path = make(tmp_path / name)
+    info = probe_video(path)
+    display, stamps = _decoded_keyframes(path)
+    assert list(info.keyframes) == display and list(info.keyframe_pts) == stamps
+    assert info.keyframes[0] == 0
+    if name.startswith(("h264_b", "vp9", "mpeg4")):
+        gop = {"h264_bframes.mp4": 12, "vp9.webm": 16, "mpeg4.avi": 10}[name]
+        assert list(info.keyframes) == list(range(0, info.num_frames, gop))
+    if name == "only_first.mp4":
+        assert info.keyframes == (0,)
+
+
+def test_h264_with_bframes_stores_frames_out_of_display_order(tmp_path):
+    """The case keyframe_positions exists for: decode order is not display order."""
+    path = write_video(tmp_path / "b.mp4", 30, codec="h264", gop=10, bframes=3)
+    with av.open(str(path)) as container:
+        pts = [p.pts for p in container.demux(video=0) if p.size]
+    assert pts != sorted(pts)
+    assert probe_video(path).keyframe_pts == tuple(sorted(pts)[k] for k in (0, 10, 20))
+
+
+def test_a_killed_build_resumes_without_probing_what_it_committed(clips, tmp_path, probe_counter, monkeypatch):
+    root = tmp_path / "data"
+    names = [f"a/{k}.webm" for k in range(7)]
+    for name in names:
+        put(clips, "vp9_20", root / name)
+    monkeypatch.setattr(index_build, "CHUNK", 2)  # commit every 2 files
+    real = index_build.probe_iter
+
+    def killed_after_five(paths, *args):
+        for k, result in enumerate(real(paths, *args)):
+            if k == 5:
+                raise KeyboardInterrupt  # Ctrl-C while probing the 6th file
+            yield result
+
+    monkeypatch.setattr(index_build, "probe_iter", killed_after_five)
+    with pytest.raises(KeyboardInterrupt):
+        load_or_build_index(root, workers=1, progress=False)
+    (partial,) = root.glob(".cvrl_index.partial-*")
+    assert not (root / ".cvrl_index").exists()
+
+    monkeypatch.setattr(index_build, "probe_iter", real)
+    probe_counter.clear()
+    index = load_or_build_index(root, workers=1, progress=False)
+    assert probe_counter == ["4.webm", "5.webm", "6.webm"]  # the first two chunks were committed
+    assert [v.path for v in index.videos] == names and all(v.num_frames == 20 for v in index.videos)
+    assert not partial.exists() and not list(root.glob(".cvrl_index.partial-*"))
+
+
+def test_a_file_changed_since_indexing_is_probed_again_never_read_with_its_old_keyframes(clips, tmp_path):
+    root = tmp_path / "data"
+    path = root / "a" / "v.webm"
+    write_video(path, 48, codec="vp9", gop=16)
+    first = load_or_build_index(root, workers=1, progress=False)
+    assert first.videos[0].keyframes == (0, 16, 32)
+    stat = path.stat()
+    write_video(path, 48, codec="vp9", gop=24)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    again = load_or_build_index(root, workers=1, progress=False)
+    assert again.videos[0].keyframes == (0, 24)
+
+
+def _json_table(index) -> VideoTable:
+    """The sources' table as the JSON index gave it before version 3: Python paths, arrays of the records."""
+    v = list(index.videos)
+    return VideoTable(
+        paths=tuple(index.abspath(i) for i in range(len(v))),
+        num_frames=np.array([r.num_frames for r in v], np.int64),
+        widths=np.array([r.width for r in v], np.int64),
+        heights=np.array([r.height for r in v], np.int64),
+        labels=np.array([r.label for r in v], np.int64),
+    )
+
+
+def test_sources_read_the_same_samples_from_the_columnar_index_as_from_the_json_tables(clips, tmp_path):
+    root = tmp_path / "data"
+    for k, clip in enumerate(["vp9_37", "vp9_20", "vp8_15", "vp9_40", "vp9_5", "vp9_37"]):
+        put(clips, clip, root / f"c{k % 2}" / f"{k}.webm")
+    index = load_or_build_index(root, workers=1, progress=False)
+    columnar, old = video_table(index), _json_table(index)
+    assert list(columnar.paths) == list(old.paths)
+    worker_copy = pickle.loads(pickle.dumps(columnar))  # what a spawned worker reads
+    view = ViewAugConfig(crop_size=32)
+    temporal = {"distribution": "decreasing", "power": 1.0, "gap": 0}
+    for rho in (2, 4):
+        options = {"num_frames": 8, "stride": 2, "batch_size": 2, "num_shards": 2, "seed": 3}
+        for shard in (0, 1):
+            sources = [PretrainSource(t, (view,) * rho, temporal, shard_id=shard, **options) for t in (old, columnar)]
+            sources.append(PretrainSource(worker_copy, (view,) * rho, temporal, shard_id=shard, **options))
+            _assert_same_samples(sources)
+    for mode in ("train", "test"):
+        sources = [EvalSource(t, mode, view=view, num_frames=8, stride=2, batch_size=3) for t in (old, columnar)]
+        _assert_same_samples(sources)
+
+
+def _assert_same_samples(sources: list) -> None:
+    for epoch in (0, 1):
+        assert len({len(s.plan(epoch)) for s in sources}) == 1
+        for i in range(len(sources[0].plan(epoch))):
+            samples = [s.sample_at(epoch, i) for s in sources]
+            for other in samples[1:]:
+                assert len(other) == len(samples[0])
+                for a, b in zip(samples[0], other, strict=True):
+                    np.testing.assert_array_equal(a, b)
+
+
+def test_a_folder_index_is_not_listed_as_candidate_files(clips, tmp_path):
+    root = tmp_path / "data"
+    put(clips, "vp9_20", root / "a" / "1.webm")
+    out = root / "my_index"  # a visible index folder inside the dataset
+    load_or_build_index(root, index_path=out, layout="unlabelled", workers=1, progress=False)
+    again = load_or_build_index(root, index_path=out, layout="unlabelled", workers=1, progress=False)
+    assert [v.path for v in again.videos] == ["a/1.webm"] and again.excluded == []
+    shutil.rmtree(out)

@@ -190,7 +190,7 @@ def memory() -> dict[str, float]:
 def lookup(source: PretrainSource, index_keyframes, batch: int) -> None:
     """Everything one batch's samples read from the index (no video is opened)."""
     for i in range(batch * BATCH, (batch + 1) * BATCH):
-        vid = source.video_of(source.item_at(0, i)[0])
+        vid = source.video_of(source.item_at(0, i % len(source))[0])
         t = source.table
         int(t.num_frames[vid]), int(t.widths[vid]), int(t.heights[vid]), int(t.labels[vid])
         len(t.paths[vid])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dali_pipelines.plan import epoch_plan
+from dali_pipelines.plan import EpochPlan, Permutation, epoch_plan
 
 
 @pytest.mark.parametrize(
@@ -26,3 +26,25 @@ def test_epoch_plans_partition_the_index(n, shards, batch, drop):
     assert not np.array_equal(
         epoch_plan(50, 1, 0, 5, epoch=0, seed=7), epoch_plan(50, 1, 0, 5, epoch=1, seed=7)
     )  # reshuffled
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 17, 64, 65, 1000, 4097])
+def test_the_permutation_is_a_bijection_of_every_size(n):
+    for key in ([0, 0], [7, 3]):
+        order = Permutation(n, key)(np.arange(n))
+        assert sorted(order.tolist()) == list(range(n))
+    if n >= 64:  # a shuffle, not the identity or a rotation
+        assert (np.diff(order) == 1).mean() < 0.2
+
+
+def test_a_position_is_looked_up_without_the_whole_plan():
+    plan = EpochPlan(10**9, 8, 5, 64, epoch=3, seed=1)  # a billion videos: no array of them is ever made
+    assert len(plan) == -(-(10**9 // 8) // 64) * 64
+    items = plan.at(np.arange(1000))
+    assert [plan[i] for i in range(0, 1000, 97)] == items[::97].tolist()
+    assert plan[-1] == plan[len(plan) - 1]
+    with pytest.raises(IndexError, match="outside a plan"):
+        plan[len(plan)]
+    small = EpochPlan(101, 4, 2, 8, epoch=0, seed=7)
+    assert small.items().tolist() == [small[i] for i in range(len(small))]
+    assert small.items().tolist() == epoch_plan(101, 4, 2, 8, epoch=0, seed=7).tolist()

@@ -10,6 +10,7 @@ import av
 import numpy as np
 
 from cvrl_pl.data.generated import render_frames
+from cvrl_pl.data.index.probe import probe_video
 from dali_pipelines.sources import VideoTable
 
 ENCODERS = {  # codec -> (PyAV encoder, file extension, options); quality about that of web video
@@ -27,16 +28,19 @@ def video_folder(path: Path | None) -> contextlib.AbstractContextManager[str]:
     return contextlib.nullcontext(str(path))
 
 
-def make_videos(folder: Path, count: int, frames: int, *, size: tuple[int, int], codec: str = "vp9") -> VideoTable:
-    """Write ``count`` videos of ``size`` (width, height) to ``folder/all/`` (one class, the folder layout), keeping
-    those already there (so several benchmarks can share one folder), and return their table."""
+def make_videos(
+    folder: Path, count: int, frames: int, *, size: tuple[int, int], codec: str = "vp9", gop: int | None = None
+) -> VideoTable:
+    """Write ``count`` videos of ``size`` (width, height), a keyframe every ``gop`` frames (default: the encoder's),
+    to ``folder/all/`` (one class, the folder layout), keeping those already there (so several benchmarks can share
+    one folder), and return their table, with their keyframes as indexing finds them."""
     name, ext, options = ENCODERS[codec]
     width, height = size
     (Path(folder) / "all").mkdir(parents=True, exist_ok=True)
     side = max(width, height)  # rendered square, then cut to size
     paths = []
     for i in range(count):
-        path = Path(folder) / "all" / f"v{i:04d}_{frames}_{width}x{height}.{ext}"
+        path = Path(folder) / "all" / f"v{i:04d}_{frames}_{width}x{height}_g{gop or 0}.{ext}"
         paths.append(str(path))
         if path.is_file():
             continue
@@ -44,11 +48,16 @@ def make_videos(folder: Path, count: int, frames: int, *, size: tuple[int, int],
             stream = out.add_stream(name, rate=25)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.options = options
+            if gop:
+                stream.codec_context.gop_size = gop
             for first in range(0, frames, 50):  # rendered in chunks: 10 s at 340x256 is 250 frames
                 chunk = render_frames(i, np.arange(first, min(first + 50, frames)), side, seed=1)
                 for image in (chunk[:, :, :height, :width].permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8):
                     out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
             out.mux(stream.encode())
+    probes = [probe_video(p) for p in paths]
     n = len(paths)
-    codes = np.zeros(n, int)
-    return VideoTable(tuple(paths), np.full(n, frames), np.full(n, width), np.full(n, height), codes)
+    return VideoTable(
+        tuple(paths), np.full(n, frames), np.full(n, width), np.full(n, height), np.zeros(n, int),
+        keyframes=[np.asarray(p.keyframes) for p in probes], keyframe_pts=[np.asarray(p.keyframe_pts) for p in probes],
+    )  # fmt: skip

@@ -30,9 +30,10 @@ def read_samples(source: ClipSource, py_workers: int, prefetch: int) -> dict[str
 def decode(sample: dict[str, DataNode], device: str) -> DataNode:
     """uint8 frames (F, H, W, C) on ``device``, each sample by its own decoder (``sample["decoder"]``): NVDEC
     ("mixed", GPU only), DALI's CPU decoder, or the PyAV frames the source already decoded. DALI's decoders pick
-    ``sample["frames"]`` (in any order, in one call) out of the encoded file. Conditionals split the batch by decoder
-    and merge it again, so one batch may mix all three."""
-    encoded, decoded, frames, decoder = (sample[k] for k in ("encoded", "decoded", "frames", "decoder"))
+    ``sample["picks"]`` (each frame once, ascending) out of the packets the source kept; ``sample["order"]`` then
+    puts them in the clips' order, repeats included. Conditionals split the batch by decoder and merge it again, so
+    one batch may mix all three."""
+    encoded, decoded, frames, decoder = (sample[k] for k in ("encoded", "decoded", "picks", "decoder"))
     # pad_mode "none": a frame past the end of the file is an error (the file changed since it was indexed), not a
     # silently padded clip; the loader finds the video and leaves it out.
     if device == "gpu":
@@ -42,7 +43,7 @@ def decode(sample: dict[str, DataNode], device: str) -> DataNode:
             out = _decode_on_host(encoded, decoded, frames, decoder).gpu()
     else:
         out = _decode_on_host(encoded, decoded, frames, decoder)
-    return out
+    return fn.sequence_rearrange(out, new_order=sample["order"])
 
 
 def _decode_on_host(encoded: DataNode, decoded: DataNode, frames: DataNode, decoder: DataNode) -> DataNode:

@@ -3,6 +3,8 @@ CPU decoder handles only VP8/VP9/MJPEG (docs/data_pipeline.md)."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 
 
@@ -10,8 +12,9 @@ class VideoDecodeError(RuntimeError):
     """A video that does not decode as its index says: damaged, truncated or replaced since it was indexed."""
 
 
-def decode_pyav(path: str, indices: np.ndarray) -> np.ndarray:
-    """Frames ``indices`` (any order, repeats allowed) of a video as uint8 (N, H, W, 3), decoded with PyAV.
+def decode_pyav(video: str | bytes, indices: np.ndarray) -> np.ndarray:
+    """Frames ``indices`` (any order, repeats allowed) of a video (a path, or a stream in memory: packets.py) as
+    uint8 (N, H, W, 3), decoded with PyAV.
 
     Decodes from the start up to the last frame needed. A decoding error, or a file that ends before a wanted
     frame (the index counted more), raises :class:`VideoDecodeError` naming the file: the loader leaves the
@@ -19,12 +22,13 @@ def decode_pyav(path: str, indices: np.ndarray) -> np.ndarray:
     """
     import av  # imported here: only the PyAV path needs it
 
+    path = video if isinstance(video, str) else "the stream of the packets kept"
     wanted = set(int(i) for i in indices)
     last = max(wanted)
     got: dict[int, np.ndarray] = {}
     decoded = 0
     try:
-        with av.open(path) as container:
+        with av.open(video if isinstance(video, str) else io.BytesIO(video)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             for k, frame in enumerate(container.decode(stream)):

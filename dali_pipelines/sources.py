@@ -10,15 +10,17 @@ Everything here is NumPy: the sources run in worker processes, outside the graph
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from dali_pipelines.decoders import PYAV, decoder_codes
+from dali_pipelines.packets import FrameOutOfRange, sparse_video
 from dali_pipelines.params import PARAM_NAMES, ViewAugConfig, draw_view_params, stack_clips
 from dali_pipelines.plan import EpochPlan
-from dali_pipelines.pyav_decode import decode_pyav
+from dali_pipelines.pyav_decode import VideoDecodeError, decode_pyav
 from dali_pipelines.sampling import (
     clip_frame_indices,
     eval_clip_start,
@@ -27,9 +29,10 @@ from dali_pipelines.sampling import (
     train_clip_start,
 )
 
-# How a sample hands over its video: the encoded file and decoded frames, one of them empty (the graph takes the
-# one its ``decoder`` output names), then the decoder code.
-VIDEO_OUTPUTS = ("encoded", "decoded", "decoder")
+# How a sample hands over its video: the encoded packets and decoded frames, one of them empty (the graph takes the
+# one its ``decoder`` output names), the decoder code, which frames of the packets DALI's decoders pick (each once,
+# ascending), and the order that puts the picked frames back as the clips asked for them (repeats included).
+VIDEO_OUTPUTS = ("encoded", "decoded", "decoder", "picks", "order")
 NO_BYTES = np.empty(0, np.uint8)
 NO_FRAMES = np.empty((0, 0, 0, 3), np.uint8)
 
@@ -45,6 +48,13 @@ class VideoTable:
     widths: Sequence[int]
     heights: Sequence[int]
     labels: Sequence[int]
+    # Per video, its keyframes' display indices and timestamps (sequences of runs): the sources then hand the
+    # decoder only the packets a sample needs (packets.py). None: the whole file, decoded from frame 0.
+    keyframes: Sequence[Sequence[int]] | None = None
+    keyframe_pts: Sequence[Sequence[int]] | None = None
+    # Per video, the file's size and mtime when indexed: a file that changed since is reported, not decoded.
+    sizes: Sequence[int] | None = None
+    mtimes: Sequence[int] | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -147,13 +157,35 @@ class ClipSource:
         """Stored-frame indices of the clip of video ``vid`` that starts at ``start``."""
         return clip_frame_indices(start, self.num_frames, self.stride, int(self.table.num_frames[vid]))
 
-    def video(self, vid: int, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """VIDEO_OUTPUTS of video ``vid``: the encoded file for DALI's decoders, or the frames ``frames`` decoded
-        with PyAV; and which."""
-        path, code = self.table.paths[vid], self.decoders[vid]
+    def video(self, vid: int, frames: np.ndarray) -> tuple[np.ndarray, ...]:
+        """VIDEO_OUTPUTS of video ``vid`` for its frames ``frames`` (any order, repeats allowed): only the packets
+        those frames need, for DALI's decoders, or those frames decoded with PyAV; each frame decoded once."""
+        path, code = self.table.paths[vid], np.asarray(self.decoders[vid], np.int32)
+        self._check_unchanged(vid, path)
+        if self.table.keyframes is None:  # the whole file, from frame 0 (what the pipeline did before packets.py)
+            encoded, picks, order = path, np.asarray(frames, np.int32), np.arange(len(frames), dtype=np.int32)
+        else:
+            try:
+                sparse = sparse_video(path, frames, self.table.keyframes[vid], self.table.keyframe_pts[vid])
+            except FrameOutOfRange as exc:
+                raise VideoDecodeError(f"{path}: {exc}") from exc
+            encoded, picks, order = sparse.data, sparse.frames, sparse.order
         if code == PYAV:
-            return NO_BYTES, decode_pyav(path, frames), np.asarray(code, np.int32)
-        return np.fromfile(path, dtype=np.uint8), NO_FRAMES, np.asarray(code, np.int32)
+            return NO_BYTES, decode_pyav(encoded, picks), code, picks, order
+        data = np.fromfile(encoded, np.uint8) if isinstance(encoded, str) else np.frombuffer(encoded, np.uint8)
+        return data, NO_FRAMES, code, picks, order
+
+    def _check_unchanged(self, vid: int, path: str) -> None:
+        """VideoDecodeError if the file's size or mtime is not what indexing saw: its frames may be others."""
+        if self.table.sizes is None:
+            return
+        st = os.stat(path)
+        indexed = (int(self.table.sizes[vid]), int(self.table.mtimes[vid]))
+        if (st.st_size, st.st_mtime_ns) != indexed:
+            raise VideoDecodeError(
+                f"{path}: changed since it was indexed (size {indexed[0]} -> {st.st_size} bytes, mtime "
+                f"{indexed[1]} -> {st.st_mtime_ns}); index the dataset again"
+            )
 
     def size(self, vid: int) -> tuple[int, int]:
         return int(self.table.widths[vid]), int(self.table.heights[vid])
@@ -163,7 +195,7 @@ class PretrainSource(ClipSource):
     """rho = len(views) CVRL clips of one video (two in the paper), decoded together, and each view's augmentation
     parameters.
 
-    Outputs: the video (VIDEO_OUTPUTS: bytes, or PyAV frames (rho T, H, W, 3)), the frame indices of every clip
+    Outputs: the video (VIDEO_OUTPUTS: packets, or PyAV frames), the frame indices of every clip
     (rho T,), the per-frame augmentation parameters of every clip (params.PARAM_NAMES, rho T frames each), the rho
     clip starts and the video id.
     """

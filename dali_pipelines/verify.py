@@ -32,7 +32,7 @@ def error_message(exc: BaseException) -> str:
     return (text.strip().splitlines() or [type(exc).__name__])[0]
 
 
-CHECKED = (*VIDEO_OUTPUTS, "frames")  # what the check pipeline is fed of a sample
+CHECKED = VIDEO_OUTPUTS  # what the check pipeline is fed of a sample
 
 
 class OneSample:
@@ -86,7 +86,8 @@ def decoder_error(encoded: np.ndarray, frames: np.ndarray, decoder: int, device_
     """What DALI said when ``decoder`` (NVDEC or DALI's CPU decoder) failed to decode ``frames`` of the encoded
     file on ``device_id``; None if it decoded them."""
     feed = OneSample()
-    feed.sample = (encoded, NO_FRAMES, np.asarray(decoder, np.int32), frames.astype(np.int32))
+    order = np.arange(len(frames), dtype=np.int32)
+    feed.sample = (encoded, NO_FRAMES, np.asarray(decoder, np.int32), frames.astype(np.int32), order)
     try:
         pipeline = check_pipeline(feed, device_id)
         pipeline.build()

@@ -34,6 +34,10 @@ def video_table(index: VideoIndex) -> VideoTable:
         widths=v.columns["width"],
         heights=v.columns["height"],
         labels=v.columns["label"],
+        keyframes=v.columns["keyframes"],
+        keyframe_pts=v.columns["keyframe_pts"],
+        sizes=v.columns["size"],
+        mtimes=v.columns["mtime_ns"],
     )
 
 

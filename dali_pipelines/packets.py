@@ -1,0 +1,166 @@
+"""Only the packets a sample's frames need, remuxed without decoding into one small in-memory stream.
+
+DALI 2.4's video decoder never seeks: every clip is decoded from frame 0, and every repeated frame index from frame 0
+again (docs/data_pipeline.md). So the source hands any decoder only, per wanted frame, the packets from the keyframe
+before it up to it (spans that touch merged), with consecutive timestamps, and asks for each frame once; the graph
+then puts the frames back in the clips' order, repeats included (``fn.sequence_rearrange``).
+
+Frame numbers are the index's: display order, counted from 0. The index's keyframes (display index and timestamp,
+from the demuxer) say where each span starts; the demuxer is sought to that timestamp.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+# Matroska holds every codec we read (H.264, HEVC, VP8, VP9, AV1, MPEG-4 part 2, MJPEG) and any timestamps.
+CONTAINER = "matroska"
+FRAME_TIME = Fraction(1, 25)  # the remuxed stream's frames are consecutive, at 25 fps whatever the source's timing
+
+
+@dataclass(frozen=True)
+class SparseVideo:
+    """A sample's video as its decoder gets it."""
+
+    data: bytes  # the remuxed stream
+    frames: np.ndarray  # (D,) int32: the distinct wanted frames' indices in that stream, ascending
+    order: np.ndarray  # (N,) int32: for each wanted frame, in the order asked, its row among the D decoded frames
+    source_bytes: int  # the bytes of the packets kept
+
+
+def spans(wanted: np.ndarray, keyframes: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) display indices to decode: from the keyframe at or before each wanted frame up to it, merged
+    where they overlap or touch."""
+    distinct = np.unique(np.asarray(wanted, np.int64))
+    keys = np.asarray(keyframes, np.int64)
+    if not len(keys) or keys[0] != 0:
+        keys = np.concatenate([[0], keys[keys > 0]])  # a stream starts at a decodable frame
+    starts = keys[np.searchsorted(keys, distinct, side="right") - 1]
+    merged: list[list[int]] = []
+    for start, frame in zip(starts.tolist(), distinct.tolist(), strict=True):
+        if merged and start <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], frame)
+        else:
+            merged.append([start, frame])
+    return [(a, b) for a, b in merged]
+
+
+class FrameOutOfRange(ValueError):
+    """A wanted frame the file does not hold: it changed since it was indexed, or the index is wrong."""
+
+
+def _span_packets(container, stream, first: int, last: int, keyframes: np.ndarray, keyframe_pts: np.ndarray) -> list:
+    """The packets (decode order) that decoding display frames ``first``..``last`` needs, starting at the keyframe
+    ``first``, with their display indices; leading frames of an open GOP (shown before the keyframe) left out."""
+    k = int(np.searchsorted(keyframes, first))
+    start_pts = int(keyframe_pts[k])
+    after = [(int(d), int(p)) for d, p in zip(keyframes, keyframe_pts, strict=True) if d > last]
+    next_key = after[0] if after else None  # the first keyframe shown after the span
+    container.seek(start_pts, stream=stream, backward=True, any_frame=False)
+    packets, started, past_next = [], False, False
+    for packet in container.demux(stream):
+        if packet.size == 0 or packet.is_corrupt:
+            continue
+        pts = packet.pts if packet.pts is not None else packet.dts
+        if not started:
+            if pts != start_pts:
+                continue  # the seek landed on an earlier keyframe
+            started = True
+        if next_key is not None:
+            if past_next and pts > next_key[1]:
+                break  # every frame shown before the next keyframe has come
+            past_next = past_next or pts == next_key[1]
+        if pts >= start_pts:
+            packets.append((pts, packet))
+    if not started:
+        raise FrameOutOfRange(f"no keyframe at timestamp {start_pts} (frame {first})")
+    # Display indices: the span's frames are every frame shown from its keyframe to the next one, all demuxed.
+    shown = sorted(p for p, _ in packets if next_key is None or p < next_key[1])
+    display = {p: first + i for i, p in enumerate(shown)}
+    if next_key is not None:
+        display[next_key[1]] = next_key[0]
+    if first + len(shown) - 1 < last and next_key is None:
+        raise FrameOutOfRange(f"frame {last} asked for, the stream ends at frame {first + len(shown) - 1}")
+    needed = [display[p] <= last for p, _ in packets]
+    cut = len(needed) - needed[::-1].index(True)  # up to the last packet (decode order) shown within the span
+    return [(display[p], packet) for p, packet in packets[:cut]]
+
+
+# NAL unit types where an H.264 / HEVC decoder starts afresh mid-stream: IDR (5); BLA and IDR (16-20). A keyframe
+# of an open GOP (a recovery-point I-frame, an HEVC CRA) starts a stream well, but after other frames the decoder
+# takes it for a continuation and drops frames (seen with FFmpeg's H.264 decoder); such a span is decoded together
+# with the span before it.
+_FRESH_START = {"h264": (lambda b: b & 0x1F, {5}), "hevc": (lambda b: (b >> 1) & 0x3F, set(range(16, 21)))}
+
+
+def _nal_headers(data: bytes, length_size: int | None) -> list[int]:
+    """The first byte of each NAL unit of a packet: length-prefixed (MP4, Matroska) or with start codes."""
+    heads, i = [], 0
+    if length_size is None:  # Annex B: 00 00 01 before each unit
+        while (i := data.find(b"\x00\x00\x01", i)) >= 0 and i + 3 < len(data):
+            heads.append(data[i + 3])
+            i += 3
+        return heads
+    while i + length_size < len(data):
+        size = int.from_bytes(data[i : i + length_size], "big")
+        heads.append(data[i + length_size])
+        i += length_size + size
+    return heads
+
+
+def starts_afresh(packet, codec: str, extradata: bytes | None) -> bool:
+    """Whether a decoder fed this keyframe packet after other frames starts afresh (always, but for the open-GOP
+    keyframes of H.264 and HEVC)."""
+    if codec not in _FRESH_START:
+        return True
+    kind, fresh = _FRESH_START[codec]
+    length_size = None
+    if extradata and extradata[0] == 1:  # avcC / hvcC: units carry a length prefix of this many bytes
+        length_size = (extradata[4 if codec == "h264" else 21] & 3) + 1
+    return any(kind(b) in fresh for b in _nal_headers(bytes(packet), length_size))
+
+
+def sparse_video(path: str, wanted: np.ndarray, keyframes: np.ndarray, keyframe_pts: np.ndarray) -> SparseVideo:
+    """The packets of ``path`` that frames ``wanted`` (display indices, any order, repeats allowed) need, remuxed
+    into one Matroska stream whose frames are consecutive; FrameOutOfRange if the file does not hold them."""
+    import av  # imported here: the graphs' modules load without PyAV
+
+    wanted = np.asarray(wanted, np.int64)
+    keys, stamps = np.asarray(keyframes, np.int64), np.asarray(keyframe_pts, np.int64)
+    out_buffer = io.BytesIO()
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        codec, extradata = stream.codec_context.name, stream.codec_context.extradata
+        parts: list[list] = []
+        bounds: list[tuple[int, int]] = []
+        for first, last in spans(wanted, keys):
+            part = _span_packets(container, stream, first, last, keys, stamps)
+            if parts and not starts_afresh(part[0][1], codec, extradata):  # decode it on from the span before
+                first = bounds.pop()[0]
+                parts.pop()
+                part = _span_packets(container, stream, first, last, keys, stamps)
+            parts.append(part)
+            bounds.append((first, last))
+        # The remuxed stream shows its frames one tick apart, span after span, in display order.
+        order = [sorted(d for d, _ in part) for part in parts]
+        ranks = [{d: i for i, d in enumerate(shown)} for shown in order]
+        # dts: the decode position, moved back by the deepest reordering, so it never passes the pts.
+        delay = max(0, *(j - r[d] for part, r in zip(parts, ranks, strict=True) for j, (d, _) in enumerate(part)))
+        with av.open(out_buffer, "w", format=CONTAINER) as out:
+            target = out.add_stream_from_template(stream)
+            offset, kept = 0, 0
+            for part, rank in zip(parts, ranks, strict=True):
+                for j, (d, packet) in enumerate(part):
+                    packet.stream, packet.time_base = target, FRAME_TIME
+                    packet.pts, packet.dts, packet.duration = offset + rank[d], offset + j - delay, 1
+                    kept += packet.size
+                    out.mux(packet)
+                offset += len(part)
+    position = {d: i for i, d in enumerate(d for shown in order for d in shown)}
+    distinct = np.unique(wanted)
+    frames = np.array([position[int(d)] for d in distinct], np.int32)
+    return SparseVideo(out_buffer.getvalue(), frames, np.searchsorted(distinct, wanted).astype(np.int32), kept)

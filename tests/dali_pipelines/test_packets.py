@@ -1,0 +1,211 @@
+"""Decoding only the packets a sample needs gives, bit for bit, the frames a whole-file decode by the same decoder
+gives: on CFR and VFR files, H.264 with B-frames and open GOPs, VP9 with hidden frames, MPEG-4 part 2 in AVI, a
+keyframe only at frame 0, and a container whose frame count is wrong; for repeated frames, overlapping
+pretraining clips at rho = 4, and evaluation views."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from nvidia.dali import fn, pipeline_def
+
+from cvrl_pl.data.index import load_or_build_index, probe_video
+from cvrl_pl.data.loader import video_table
+from cvrl_pl.tools.read_clip import read_clip
+from dali_pipelines.packets import spans, sparse_video
+from dali_pipelines.params import ViewAugConfig
+from dali_pipelines.sources import EvalSource, PretrainSource
+from dali_pipelines.verify import OneSample, check_pipeline
+from tests.helpers import ROOT
+from tests.helpers.videos import write_vfr, write_video
+
+
+def _open_gop(path: Path) -> Path:
+    """H.264 with open GOPs: B-frames before an I-frame (in display order) that refer to the GOP before it."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {
+            "preset": "veryfast",
+            "x264-params": "keyint=10:min-keyint=10:open-gop=1:bframes=3:scenecut=0",
+        }
+        rng = np.random.default_rng(0)
+        for k in range(60):
+            image = np.roll(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) // 4 + 8 * (k % 20), k, axis=1)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode())
+    return path
+
+
+def _wrong_count(path: Path) -> Path:
+    """An AVI whose headers say 999 frames (it has 40)."""
+    data = bytearray(write_video(path, 40, codec="mjpeg").read_bytes())
+    for chunk, offset in ((b"avih", 16), (b"strh", 32)):  # dwTotalFrames, the stream's dwLength
+        at = data.index(chunk) + 8 + offset
+        data[at : at + 4] = (999).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    return path
+
+
+KINDS = {
+    "vp9_cfr.webm": lambda p: write_video(p, 90, codec="vp9", gop=16),
+    "vp9_hidden.webm": lambda p: _vp9_hidden(p),
+    "h264_bframes.mp4": lambda p: write_video(p, 90, codec="h264", gop=12, bframes=3),
+    "h264_open_gop.mkv": _open_gop,
+    "h264_vfr.mp4": lambda p: write_vfr(p, [int(40 * k + 17 * (k % 3 == 0)) for k in range(70)]),
+    "mpeg4.avi": lambda p: write_video(p, 70, codec="mpeg4", gop=10),
+    "h264_one_keyframe.mp4": lambda p: write_video(p, 70, codec="h264", gop=1000),
+    "mjpeg_wrong_count.avi": _wrong_count,
+}
+
+
+def _vp9_hidden(path: Path) -> Path:
+    """VP9 with alternate reference frames: frames decoded but never shown, packed with a shown one."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libvpx-vp9", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"auto-alt-ref": "1", "lag-in-frames": "16", "crf": "30", "b:v": "0", "cpu-used": "8"}
+        stream.codec_context.gop_size = 24
+        for k in range(72):
+            image = np.full((48, 64, 3), 0, np.uint8)
+            image[:, (k * 3) % 64 :] = 200
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode())
+    return path
+
+
+@pytest.fixture(scope="module")
+def kinds(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("kinds")
+    return {name: make(folder / name) for name, make in KINDS.items()}
+
+
+def _whole_pyav(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def _whole_dali(path: Path, frames: np.ndarray) -> np.ndarray:
+    """DALI's CPU decoder on the whole file, as the pipeline called it before (from frame 0, repeats included)."""
+    data = np.fromfile(path, np.uint8)
+
+    @pipeline_def(batch_size=1, num_threads=1, device_id=None)
+    def graph():
+        encoded = fn.external_source(lambda: [data], batch=True)
+        picks = fn.external_source(lambda: [frames.astype(np.int32)], batch=True)
+        return fn.decoders.video(encoded, frames=picks, device="cpu", pad_mode="none")
+
+    pipe = graph()
+    pipe.build()
+    return np.asarray(pipe.run()[0][0])
+
+
+def _wanted(n: int) -> np.ndarray:
+    """Two overlapping clips late in the video, a repeat, the first and the last frame."""
+    late = n - 30
+    return np.array([*range(late, late + 16, 2), *range(late + 6, late + 22, 2), 3, 3, 0, n - 1])
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_sparse_decoding_gives_the_whole_file_decodes_frames_bit_for_bit(kinds, name):
+    path = kinds[name]
+    info = probe_video(path)
+    assert not isinstance(info, str), info
+    wanted = _wanted(info.num_frames)
+    whole = _whole_pyav(path)
+    assert len(whole) == info.num_frames
+    np.testing.assert_array_equal(read_clip(str(path), wanted.tolist(), decoder="pyav"), whole[wanted])
+    if info.codec in ("vp9", "vp8", "mjpeg"):  # what DALI decodes on a CPU
+        got = read_clip(str(path), wanted.tolist(), decoder="dali")
+        np.testing.assert_array_equal(got, _whole_dali(path, wanted))
+    sparse = sparse_video(str(path), wanted, np.array(info.keyframes), np.array(info.keyframe_pts))
+    assert sparse.source_bytes < path.stat().st_size  # less than the file, keyframe at 0 only included
+    if name == "mjpeg_wrong_count.avi":
+        with av.open(str(path)) as container:
+            assert container.streams.video[0].frames == 999 and info.num_frames == 40
+
+
+def test_spans_start_at_the_keyframe_before_each_frame_and_merge_when_they_touch():
+    keyframes = np.array([0, 10, 20, 30])
+    assert spans(np.array([25, 22, 22, 5]), keyframes) == [(0, 5), (20, 25)]
+    assert spans(np.array([9, 10]), keyframes) == [(0, 10)]  # touching: one span
+    assert spans(np.array([12, 31]), keyframes) == [(10, 12), (30, 31)]
+    assert spans(np.array([7]), np.array([0])) == [(0, 7)]
+
+
+def test_a_file_that_changed_since_indexing_is_reported_not_decoded(kinds, tmp_path):
+    root = tmp_path / "data"
+    path = write_video(root / "a" / "v.webm", 48, codec="vp9", gop=16)
+    index = load_or_build_index(root, workers=1, progress=False)
+    write_video(path, 20, codec="vp9", gop=16)  # replaced by a shorter video after indexing
+    source = EvalSource(video_table(index), "test", num_frames=8, stride=2, batch_size=1, num_temporal=2)
+    with pytest.raises(RuntimeError, match=r"v\.webm: changed since it was indexed"):
+        source.sample_at(0, 1)
+
+
+def _decoded(source, epoch: int, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """A sample's frames through the pipeline's decode step, and the frame indices it asked for."""
+    outputs = dict(zip(source.OUTPUTS, source.sample_at(epoch, i), strict=True))
+    feed = OneSample()
+    feed.sample = tuple(outputs[k] for k in ("encoded", "decoded", "decoder", "picks", "order"))
+    pipe = check_pipeline(feed, None)
+    pipe.build()
+    return np.asarray(pipe.run()[0][0]), outputs["frames"]
+
+
+@pytest.mark.parametrize("decoder", ["dali_cpu", "pyav"])
+def test_pretraining_samples_at_rho_4_and_evaluation_views_decode_as_the_whole_file(tmp_path, decoder):
+    root = tmp_path / "data"
+    for k in range(3):
+        write_video(root / "a" / f"{k}.webm", 60 + 20 * k, codec="vp9", gop=12)
+    index = load_or_build_index(root, workers=1, progress=False)
+    table = video_table(index)
+    pyav = {vid: _whole_pyav(Path(table.paths[vid])) for vid in range(len(table))}
+
+    def whole(vid: int, asked: np.ndarray) -> np.ndarray:  # the same decoder on the whole file
+        return _whole_dali(Path(table.paths[vid]), asked) if decoder == "dali_cpu" else pyav[vid][asked]
+
+    view = ViewAugConfig(crop_size=32)
+    temporal = {"distribution": "decreasing", "power": 1.0, "gap": 0}
+    pretrain = PretrainSource(table, (view,) * 4, temporal, num_frames=8, stride=2, batch_size=3, decoders=decoder)
+    overlapping = 0
+    for i in range(len(pretrain.plan(0))):
+        frames, asked = _decoded(pretrain, 0, i)
+        vid = pretrain.video_of(pretrain.item_at(0, i)[0])
+        np.testing.assert_array_equal(frames, whole(vid, asked))
+        overlapping += len(np.unique(asked)) < len(asked)
+    assert overlapping >= 1  # 4 clips of 15 frames in 60-100 frames: some repeat frames
+    evaluate = EvalSource(table, "test", num_frames=8, stride=2, batch_size=2, num_temporal=3, decoders=decoder)
+    for i in range(len(evaluate.plan(0))):
+        frames, asked = _decoded(evaluate, 0, i)
+        vid = evaluate.video_of(evaluate.item_at(0, i)[0])
+        np.testing.assert_array_equal(frames, whole(vid, asked))
+
+
+def test_read_clip_command_saves_the_frames(kinds, tmp_path):
+    out = tmp_path / "clip.npy"
+    path = kinds["vp9_cfr.webm"]
+    done = subprocess.run(
+        [sys.executable, "-m", "cvrl_pl.tools.read_clip", str(path), "--frames", "0,5,5,80", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    clip = np.load(out)
+    assert clip.shape == (4, 48, 64, 3) and clip.dtype == np.uint8
+    np.testing.assert_array_equal(clip, _whole_pyav(path)[[0, 5, 5, 80]])
+    bad = subprocess.run(
+        [sys.executable, "-m", "cvrl_pl.tools.read_clip", str(path), "--frames", "0,90", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and f"{path} has frames 0 to 89" in bad.stderr

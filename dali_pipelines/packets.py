@@ -19,6 +19,7 @@ import numpy as np
 
 # Matroska holds every codec we read (H.264, HEVC, VP8, VP9, AV1, MPEG-4 part 2, MJPEG) and any timestamps.
 CONTAINER = "matroska"
+BITEXACT = {"fflags": "+bitexact"}  # no random segment id, no muxer version: the same packets give the same bytes
 FRAME_TIME = Fraction(1, 25)  # the remuxed stream's frames are consecutive, at 25 fps whatever the source's timing
 
 
@@ -150,7 +151,7 @@ def sparse_video(path: str, wanted: np.ndarray, keyframes: np.ndarray, keyframe_
         ranks = [{d: i for i, d in enumerate(shown)} for shown in order]
         # dts: the decode position, moved back by the deepest reordering, so it never passes the pts.
         delay = max(0, *(j - r[d] for part, r in zip(parts, ranks, strict=True) for j, (d, _) in enumerate(part)))
-        with av.open(out_buffer, "w", format=CONTAINER) as out:
+        with av.open(out_buffer, "w", format=CONTAINER, container_options=BITEXACT) as out:
             target = out.add_stream_from_template(stream)
             offset, kept = 0, 0
             for part, rank in zip(parts, ranks, strict=True):

@@ -146,7 +146,8 @@ def test_a_file_changed_since_indexing_is_probed_again_never_read_with_its_old_k
 
 
 def _json_table(index) -> VideoTable:
-    """The sources' table as the JSON index gave it before version 3: Python paths, arrays of the records."""
+    """The sources' table as the JSON index gave it before version 3: Python paths and lists of the records (with
+    the keyframes and stat that version 3 added)."""
     v = list(index.videos)
     return VideoTable(
         paths=tuple(index.abspath(i) for i in range(len(v))),
@@ -154,6 +155,10 @@ def _json_table(index) -> VideoTable:
         widths=np.array([r.width for r in v], np.int64),
         heights=np.array([r.height for r in v], np.int64),
         labels=np.array([r.label for r in v], np.int64),
+        keyframes=[r.keyframes for r in v],
+        keyframe_pts=[r.keyframe_pts for r in v],
+        sizes=[r.size for r in v],
+        mtimes=[r.mtime_ns for r in v],
     )
 
 

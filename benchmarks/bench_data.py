@@ -1,7 +1,10 @@
 """Data-path throughput, measured side by side on the same videos in one run; prints one JSON line.
 
 - pipeline: the full CVRL pretraining pipeline (one read, both clips decoded in one call, two augmented views)
-- decode_only: the same source and decoder with no augmentation (the ceiling of the data path)
+- decode_only: the same source and decoder with no augmentation (the ceiling of the data path); the decoder gets
+  only the packets each sample needs (dali_pipelines/packets.py)
+- decode_whole: the same, handing the decoder the whole file, decoded from frame 0 (how the pipeline decoded before
+  packets.py); the JSON line's sparse_vs_whole is decode_only / decode_whole
 - baseline: PyAV decoding + the same augmentation in torch ops, in a DataLoader with the same number of workers
 - with --stages, also the pipeline with its steps added one at a time (crop + flip, + colour, + blur, + solarize)
   and what each step adds, in ms per clip (differences of rates: run long enough, --seconds 20, to trust them)
@@ -62,6 +65,21 @@ def dali_batches(pipe, names):
     iterator = DALIGenericIterator(pipe, list(names), auto_reset=True)
     while True:
         yield from iterator
+
+
+def bytes_handed(source: PretrainSource, samples: int = 32) -> float:
+    """Mean bytes per sample handed to the decoder (the kept packets, remuxed, or the whole file) over the first
+    ``samples`` samples of epoch 0; a twin of the source that decodes nothing (DALI's decoders' outputs) says."""
+    options = {"num_frames": source.num_frames, "stride": source.stride, "batch_size": source.batch_size}
+    twin = PretrainSource(source.table, source.views, source.temporal, **options, decoders="dali_cpu")
+    sizes = []
+    for i in range(min(samples, len(twin))):
+        item, rng = twin.item_at(0, i)
+        if twin.table.keyframes is None:
+            sizes.append(Path(twin.table.paths[twin.video_of(item)]).stat().st_size)
+        else:
+            sizes.append(len(twin.sample(item, rng)[0]))  # the encoded output: the remuxed packets
+    return float(np.mean(sizes))
 
 
 def decode_only_pipeline(source: PretrainSource, device_id: int | None, workers: int, threads: int):
@@ -196,10 +214,12 @@ class TorchPairs(torch.utils.data.Dataset):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=16)
-    parser.add_argument("--frames", type=int, default=100, help="frames per generated video")
+    parser.add_argument("--video-seconds", type=float, default=10.0, help="length of the generated videos (25 fps)")
+    parser.add_argument("--frames", type=int, help="frames per generated video (default: from --video-seconds)")
+    parser.add_argument("--gop", type=int, default=50, help="a keyframe every GOP frames in the generated videos")
     parser.add_argument("--width", type=int, default=340)
     parser.add_argument("--height", type=int, default=256)
-    parser.add_argument("--num-frames", type=int, default=8, help="frames per clip")
+    parser.add_argument("--num-frames", type=int, default=16, help="frames per clip")
     parser.add_argument("--stride", type=int, default=2)
     parser.add_argument("--crop", type=int, default=112)
     parser.add_argument("--batch", type=int, default=8)
@@ -218,16 +238,21 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
+    args.frames = args.frames or round(args.video_seconds * 25)
 
     device_id = 0 if args.device == "gpu" else None
     with video_folder(args.video_dir) as tmp:
-        table = make_videos(Path(tmp), args.videos, args.frames, size=(args.width, args.height), codec=args.codec)
+        size = (args.width, args.height)
+        table = make_videos(Path(tmp), args.videos, args.frames, size=size, codec=args.codec, gop=args.gop)
         view1 = ViewAugConfig(crop_size=args.crop, blur_prob=1.0)
         view2 = ViewAugConfig(crop_size=args.crop, blur_prob=0.1, solarize_prob=0.2)
         source_args = dict(num_frames=args.num_frames, stride=args.stride, batch_size=args.batch)
         # every video is one format: 8-bit 4:2:0 (bench_videos.make_videos)
         decoder = DECODER_NAMES[decoder_for(args.codec, 8, "4:2:0", device_capability(device_id))]
         source = PretrainSource(table, (view1, view2), {"distribution": "decreasing"}, **source_args, decoders=decoder)
+        whole_table = dataclasses.replace(table, keyframes=None, keyframe_pts=None)
+        whole = PretrainSource(whole_table, source.views, source.temporal, **source_args, decoders=decoder)
+        handed = {"sparse": bytes_handed(source), "whole": bytes_handed(whole)}
 
         def baseline_batches() -> Iterator:
             loader = torch.utils.data.DataLoader(
@@ -251,6 +276,9 @@ def main() -> None:
             "decode_only": lambda: dali_batches(
                 decode_only_pipeline(source, device_id, args.workers, args.threads), ["a"]
             ),
+            "decode_whole": lambda: dali_batches(
+                decode_only_pipeline(whole, device_id, args.workers, args.threads), ["a"]
+            ),
             "baseline": baseline_batches,
             **(stage_variants(source, device_id, args) if args.stages else {}),
             **({"guarded": guarded_variant(source, device_id, args)} if args.guarded else {}),
@@ -265,7 +293,7 @@ def main() -> None:
         pipeline, decode_only, baseline = rates["pipeline"], rates["decode_only"], rates["baseline"]
 
     figures = {
-        "videos": f"{args.videos} x {args.frames} frames, {args.width}x{args.height}, {args.codec}",
+        "videos": f"{args.videos} x {args.frames} frames, {args.width}x{args.height}, {args.codec}, gop {args.gop}",
         "clips": f"2 x {args.num_frames}x{args.crop}x{args.crop} per video, batch {args.batch}",
         "device": args.device,
         "decoder": decoder,
@@ -275,6 +303,10 @@ def main() -> None:
         "baseline_clips_s": round(baseline, 1),
         "pipeline_vs_baseline": round(pipeline / baseline, 3),
         "pipeline_vs_decode_only": round(pipeline / decode_only, 3),
+        "decode_whole_clips_s": round(rates["decode_whole"], 1),
+        "sparse_vs_whole": round(decode_only / rates["decode_whole"], 3),
+        "bytes_per_sample": round(handed["sparse"]),
+        "whole_bytes_per_sample": round(handed["whole"]),
     }
     if args.guarded:
         figures["guarded_clips_s"] = round(rates["guarded"], 1)

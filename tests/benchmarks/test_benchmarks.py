@@ -70,6 +70,11 @@ def test_data_benchmark_stages_add_up_to_the_full_pipeline(tmp_path):
     args += ["--batch", "2", "--workers", "1", "--threads", "1", "--seconds", "1", "--rounds", "1", "--stages"]
     args += ["--guarded", "--num-clips", "3"]
     figures = _run("bench_data.py", args, tmp_path)
+    assert figures["sparse_vs_whole"] == pytest.approx(
+        figures["decode_only_clips_s"] / figures["decode_whole_clips_s"], abs=2e-3
+    )
+    # 30-frame videos with the encoder's keyframes: the kept packets are at most the file, plus Matroska's headers
+    assert 0 < figures["bytes_per_sample"] <= figures["whole_bytes_per_sample"] + 1024
     assert figures["rho3_vs_pipeline"] == pytest.approx(figures["rho3_clips_s"] / figures["pipeline_clips_s"], abs=2e-3)
     stages = figures["stages_clips_s"]
     assert list(stages) == ["decode", "crop", "colour", "blur", "solarize"] and all(r > 0 for r in stages.values())

@@ -43,7 +43,7 @@ from cvrl_pl.data.index.records import VideoIndex, VideoRecord, index_descriptio
 from cvrl_pl.data.index.store import IndexWriter
 from cvrl_pl.data.loader import choose_decoders, video_table
 from cvrl_pl.data.shared_memory import largest_samples
-from dali_pipelines.plan import epoch_plan
+from dali_pipelines.plan import EpochPlan
 from dali_pipelines.sources import PretrainSource, VideoTable
 
 CLASSES = 400
@@ -230,7 +230,7 @@ def measure(kind: str, path: Path, n: int) -> dict:
     child.join()
     os.remove(pickled)
     start = time.perf_counter()
-    plans = [epoch_plan(n, RANKS, r, BATCH, epoch=0, seed=0) for r in range(RANKS)]
+    plans = [EpochPlan(n, RANKS, r, BATCH, epoch=0, seed=0).items() for r in range(RANKS)]
     figures["plan_s"] = time.perf_counter() - start
     assert np.unique(np.concatenate(plans)).size == n
     del plans

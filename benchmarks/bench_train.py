@@ -196,6 +196,7 @@ def main() -> None:
     parser.add_argument("--device", choices=["cpu", "gpu"], default="gpu" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--videos", type=int, default=16)
     parser.add_argument("--video-frames", type=int, default=100)
+    parser.add_argument("--gop", type=int, default=50, help="a keyframe every GOP frames (as bench_data.py)")
     parser.add_argument("--width", type=int, default=340)
     parser.add_argument("--height", type=int, default=256)
     parser.add_argument("--codec", choices=sorted(ENCODERS), default="vp9")
@@ -212,7 +213,8 @@ def main() -> None:
 
     results = {}
     with video_folder(args.video_dir) as tmp:
-        make_videos(Path(tmp), args.videos, args.video_frames, size=(args.width, args.height), codec=args.codec)
+        size = (args.width, args.height)
+        make_videos(Path(tmp), args.videos, args.video_frames, size=size, codec=args.codec, gop=args.gop)
         batches = {v: largest_batch(args, Path(tmp), v) if args.batch == "max" else int(args.batch) for v in variants}
         runs = {v: [] for v in variants}
         for _ in range(args.rounds):  # every variant in turn, each round: a slow minute of a shared machine is spread

@@ -99,19 +99,3 @@ class EpochPlan:
 
     def items(self) -> np.ndarray:
         return self.at(np.arange(self.length))
-
-
-def epoch_plan(
-    num_videos: int,
-    num_shards: int,
-    shard_id: int,
-    batch_size: int,
-    *,
-    epoch: int,
-    seed: int,
-    shuffle: bool = True,
-    drop_last: bool = False,
-) -> np.ndarray:
-    """Video ids this shard reads in ``epoch`` as an array (EpochPlan.items)."""
-    options = {"epoch": epoch, "seed": seed, "shuffle": shuffle, "drop_last": drop_last}
-    return EpochPlan(num_videos, num_shards, shard_id, batch_size, **options).items()

@@ -1,7 +1,7 @@
 """Where a pipeline's samples come from: the per-sample Python sources.
 
 A parallel ``fn.external_source`` (graph.read_samples) calls a source object once per sample. The object decides
-which video the sample is (plan.epoch_plan: shuffled, sharded, the same on every rank), draws the clip starts
+which video the sample is (plan.EpochPlan: shuffled, sharded, the same on every rank), draws the clip starts
 (sampling.py) and the augmentation parameters (params.py). Each video has its own decoder (decoders.py): the
 source hands DALI the encoded file (NVDEC or DALI's CPU decoder), or decodes the frames itself with PyAV (H.264 on a
 CPU, AV1 on a Hopper GPU, ...), and says which in the sample's ``decoder`` output, so one batch can mix them.

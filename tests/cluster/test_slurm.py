@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from dali_pipelines.plan import epoch_plan
+from dali_pipelines.plan import EpochPlan
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slurm
@@ -80,7 +80,7 @@ def _check_ranks_agree(rank0, rank1, steps):
         epoch, k = divmod(a["step"], NUM_VIDEOS // GLOBAL_BATCH)
         half = GLOBAL_BATCH // 2
         for rank, record in enumerate((a, b)):
-            plan = epoch_plan(NUM_VIDEOS, 2, rank, half, epoch=epoch, seed=0)
+            plan = EpochPlan(NUM_VIDEOS, 2, rank, half, epoch=epoch, seed=0).items()
             assert record["video_ids"] == plan[k * half : (k + 1) * half].tolist()
 
 

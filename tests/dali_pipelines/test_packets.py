@@ -187,25 +187,18 @@ def test_pretraining_samples_at_rho_4_and_evaluation_views_decode_as_the_whole_f
         np.testing.assert_array_equal(frames, whole(vid, asked))
 
 
+def _read_clip_command(path: Path, frames: str, out: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "cvrl_pl.tools.read_clip", str(path), "--frames", frames, "--out", str(out)]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
 def test_read_clip_command_saves_the_frames(kinds, tmp_path):
     out = tmp_path / "clip.npy"
     path = kinds["vp9_cfr.webm"]
-    done = subprocess.run(
-        [sys.executable, "-m", "cvrl_pl.tools.read_clip", str(path), "--frames", "0,5,5,80", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _read_clip_command(path, "0,5,5,80", out)
     assert done.returncode == 0, done.stderr[-2000:]
     clip = np.load(out)
     assert clip.shape == (4, 48, 64, 3) and clip.dtype == np.uint8
     np.testing.assert_array_equal(clip, _whole_pyav(path)[[0, 5, 5, 80]])
-    bad = subprocess.run(
-        [sys.executable, "-m", "cvrl_pl.tools.read_clip", str(path), "--frames", "0,90", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    bad = _read_clip_command(path, "0,90", out)
     assert bad.returncode == 2 and f"{path} has frames 0 to 89" in bad.stderr

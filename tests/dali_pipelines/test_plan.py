@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dali_pipelines.plan import EpochPlan, Permutation, epoch_plan
+from dali_pipelines.plan import EpochPlan, Permutation
 
 
 @pytest.mark.parametrize(
@@ -12,7 +12,7 @@ from dali_pipelines.plan import EpochPlan, Permutation, epoch_plan
 )
 def test_epoch_plans_partition_the_index(n, shards, batch, drop):
     for epoch in range(3):
-        plans = [epoch_plan(n, shards, r, batch, epoch=epoch, seed=7, drop_last=drop) for r in range(shards)]
+        plans = [EpochPlan(n, shards, r, batch, epoch=epoch, seed=7, drop_last=drop).items() for r in range(shards)]
         assert len({len(p) for p in plans}) == 1 and len(plans[0]) % batch == 0  # equal whole batches
         seen = np.concatenate(plans)
         if drop:
@@ -24,7 +24,7 @@ def test_epoch_plans_partition_the_index(n, shards, batch, drop):
             unique_per_shard = [set(p[:per_shard].tolist()) for p in plans]
             assert sum(map(len, unique_per_shard)) == per_shard * shards
     assert not np.array_equal(
-        epoch_plan(50, 1, 0, 5, epoch=0, seed=7), epoch_plan(50, 1, 0, 5, epoch=1, seed=7)
+        EpochPlan(50, 1, 0, 5, epoch=0, seed=7).items(), EpochPlan(50, 1, 0, 5, epoch=1, seed=7).items()
     )  # reshuffled
 
 
@@ -47,4 +47,5 @@ def test_a_position_is_looked_up_without_the_whole_plan():
         plan[len(plan)]
     small = EpochPlan(101, 4, 2, 8, epoch=0, seed=7)
     assert small.items().tolist() == [small[i] for i in range(len(small))]
-    assert small.items().tolist() == epoch_plan(101, 4, 2, 8, epoch=0, seed=7).tolist()
+    assert small.items().tolist() == EpochPlan(101, 4, 2, 8, epoch=0, seed=7).items().tolist()  # deterministic
+    assert small.items().tolist() != EpochPlan(101, 4, 2, 8, epoch=0, seed=8).items().tolist()  # seeded

@@ -15,7 +15,7 @@ import torch
 from cvrl_pl.config import load_config
 from cvrl_pl.runtime.checkpoint_io import AtomicCheckpointIO
 from cvrl_pl.train import EXIT_PREEMPTED, run
-from dali_pipelines.plan import epoch_plan
+from dali_pipelines.plan import EpochPlan
 from tests.helpers import ROOT
 from tests.helpers.damage import damage_payload
 
@@ -75,7 +75,7 @@ def _step(ckpt_path):
 def _expected_ids(step):
     """The videos an uninterrupted run trains on at ``step``: the epoch plan's batch."""
     epoch, b = divmod(step, NUM_VIDEOS // BATCH)
-    return epoch_plan(NUM_VIDEOS, 1, 0, BATCH, epoch=epoch, seed=0)[b * BATCH : (b + 1) * BATCH].tolist()
+    return EpochPlan(NUM_VIDEOS, 1, 0, BATCH, epoch=epoch, seed=0).items()[b * BATCH : (b + 1) * BATCH].tolist()
 
 
 def _check_resumed_exactly(first, second, saved):

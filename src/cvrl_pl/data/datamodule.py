@@ -41,7 +41,7 @@ from dali_pipelines.evaluate import OUTPUTS as EVAL_OUTPUTS
 from dali_pipelines.evaluate import eval_pipeline
 from dali_pipelines.graph import PREFETCH
 from dali_pipelines.params import ViewAugConfig, per_clip
-from dali_pipelines.plan import epoch_plan
+from dali_pipelines.plan import EpochPlan
 from dali_pipelines.pretrain import OUTPUTS as PRETRAIN_OUTPUTS
 from dali_pipelines.pretrain import pretrain_pipeline
 from dali_pipelines.sources import EvalSource, PretrainSource
@@ -206,7 +206,7 @@ def check_epoch_coverage(source: PretrainSource, world: int) -> None:
     total = 0
     for r in range(world):
         options = {"epoch": source.first_epoch, "seed": source.seed, "shuffle": source.shuffle}
-        plan = epoch_plan(n, world, r, source.batch_size, drop_last=source.drop_last, **options)
+        plan = EpochPlan(n, world, r, source.batch_size, drop_last=source.drop_last, **options).items()
         seen[plan] = True
         total += len(plan)
     read = int(seen.sum())

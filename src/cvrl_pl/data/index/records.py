@@ -270,14 +270,13 @@ class VideoIndex:
     def decoders(self, capability: tuple[int, int] | None) -> np.ndarray:
         """Per video, the code of the decoder that reads it on a GPU of compute ``capability`` (None: on a CPU)."""
         formats, which = self.stream_formats()
-        routes = [decoder_for(f["codec"], f["bit_depth"], f["chroma"], capability) for f in formats]
-        return np.asarray(routes, np.int8)[which] if formats else np.empty(0, np.int8)
+        return _routes(formats, capability)[which]
 
     def summary(self, capability: tuple[int, int] | None) -> dict:
         """The report's figures as one JSON-ready object, for scripts (keep its keys stable): ``layout``,
         ``classes`` (their number), ``videos``, ``excluded``, ``decoders`` (name -> videos it takes on that
         device), ``device``, ``gpu_capability``, ``gpu_generation``, ``codecs`` and ``formats``."""
-        formats, which = self.stream_formats()
+        formats, which = self.stream_formats()  # once: the decoder counts come per format, not per video
         counts = np.bincount(which, minlength=len(formats)).tolist()
         codecs: Counter[str] = Counter()
         named: Counter[str] = Counter()
@@ -290,7 +289,7 @@ class VideoIndex:
             "classes": len(self.classes),
             "videos": len(self.videos),
             "excluded": len(self.excluded),
-            "decoders": decoder_counts(self.decoders(capability)),
+            "decoders": decoder_counts(np.repeat(_routes(formats, capability), counts)),
             "device": "cpu" if capability is None else "gpu",
             "gpu_capability": None if capability is None else "{}.{}".format(*capability),
             "gpu_generation": None if capability is None else generation(capability).name,
@@ -374,6 +373,11 @@ def describe_saved(path: str | os.PathLike) -> str:
     if not meta.get("complete"):
         return UNFINISHED
     return ""
+
+
+def _routes(formats: list[dict], capability: tuple[int, int] | None) -> np.ndarray:
+    """The decoder code of each stream format (records.VideoIndex.stream_formats) on that device."""
+    return np.asarray([decoder_for(f["codec"], f["bit_depth"], f["chroma"], capability) for f in formats], np.int8)
 
 
 def decoders_where(capability: tuple[int, int] | None) -> str:

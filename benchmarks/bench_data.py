@@ -6,6 +6,8 @@
 - decode_whole: the same, handing the decoder the whole file, decoded from frame 0 (how the pipeline decoded before
   packets.py); the JSON line's sparse_vs_whole is decode_only / decode_whole
 - baseline: PyAV decoding + the same augmentation in torch ops, in a DataLoader with the same number of workers
+- decord: the same with decord's ``get_batch`` decoding; decord_decode_only: decord's decoding alone (uint8 frames
+  batched by the DataLoader), beside decode_only. Timed when decord is installed (requirements-decord.txt)
 - with --stages, also the pipeline with its steps added one at a time (crop + flip, + colour, + blur, + solarize)
   and what each step adds, in ms per clip (differences of rates: run long enough, --seconds 20, to trust them)
 - with --guarded, also the pipeline through the training loader (DaliLoader with its guard against videos that
@@ -26,26 +28,24 @@ import gc
 import itertools
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
-import torch
+from baselines import DECORD_MISSING, ClipPairs, decord_installed, endless_batches  # benchmarks/baselines.py
 from bench_videos import ENCODERS, make_videos, video_folder  # benchmarks/bench_videos.py
 from nvidia.dali.pipeline import pipeline_def
 from nvidia.dali.plugin.pytorch import DALIGenericIterator
 
 from cvrl_pl.data.bad_videos import BadVideoGuard
-from cvrl_pl.data.generated import random_resized_crop_flip
 from cvrl_pl.data.loader import DaliLoader, device_capability
 from dali_pipelines.decoders import DECODER_NAMES, decoder_for
 from dali_pipelines.graph import decode, pipeline_kwargs, read_samples
-from dali_pipelines.params import ViewAugConfig, blur_window, colour_maps, per_clip
+from dali_pipelines.params import ViewAugConfig, per_clip
 from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
-from dali_pipelines.pyav_decode import decode_pyav
-from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
-from dali_pipelines.sources import PretrainSource, VideoTable
+from dali_pipelines.sources import PretrainSource
 
 
 def rate(batches: Iterator, clips_per_batch: int, seconds: float, warmup: int = 2) -> float:
@@ -168,49 +168,6 @@ def rho_views(views: tuple[ViewAugConfig, ViewAugConfig], rho: int) -> tuple[Vie
     )
 
 
-def blur_torch(view: torch.Tensor, sigma: float, window: int) -> torch.Tensor:
-    """Separable Gaussian blur of a (C, T, H, W) clip, one sigma for every frame."""
-    x = torch.arange(window, dtype=torch.float32) - window // 2
-    k = torch.exp(-(x**2) / (2 * sigma**2))
-    k = (k / k.sum()).repeat(3, 1, 1, 1)  # (3, 1, 1, window): depthwise
-    frames = view.permute(1, 0, 2, 3)  # T, C, H, W
-    frames = torch.nn.functional.conv2d(frames, k, padding=(0, window // 2), groups=3)
-    frames = torch.nn.functional.conv2d(frames, k.transpose(2, 3), padding=(window // 2, 0), groups=3)
-    return frames.permute(1, 0, 2, 3)
-
-
-class TorchPairs(torch.utils.data.Dataset):
-    """The baseline: PyAV decode of both clips, then the same augmentation in plain torch ops."""
-
-    def __init__(self, table: VideoTable, views: tuple[ViewAugConfig, ...], num_frames: int, stride: int):
-        self.table, self.views, self.num_frames, self.stride = table, views, num_frames, stride
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-    def __getitem__(self, i: int):
-        rng = np.random.default_rng(int(torch.randint(0, 2**62, ())))
-        length = int(self.table.num_frames[i])
-        starts = sample_clip_starts(length, self.num_frames, self.stride, rng)
-        idx = np.concatenate([clip_frame_indices(s, self.num_frames, self.stride, length) for s in starts])
-        frames = torch.from_numpy(decode_pyav(self.table.paths[i], idx)).permute(0, 3, 1, 2).float() / 255
-        views = []
-        for clip, c in zip(frames.split(self.num_frames), self.views, strict=True):
-            view = random_resized_crop_flip(
-                clip, c.crop_size, rng, area=c.crop_area, aspect=c.crop_aspect, flip_prob=c.flip_prob
-            )
-            a, b = colour_maps(rng, rng.random() < c.jitter_prob, c.strength, rng.random() < c.grayscale_prob)
-            a, b = torch.from_numpy(a), torch.from_numpy(b)
-            mu = view.mean(dim=(1, 2, 3))
-            view = (torch.einsum("ij,jthw->ithw", a, view) + (b @ mu)[:, None, None, None]).clamp(0, 1)
-            if rng.random() < c.blur_prob:
-                view = blur_torch(view, rng.uniform(*c.blur_sigma), blur_window(c.crop_size))
-            if rng.random() < c.solarize_prob:
-                view = torch.where(view >= 0.5, 1 - view, view)
-            views.append(view)
-        return views[0], views[1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=16)
@@ -254,16 +211,13 @@ def main() -> None:
         whole = PretrainSource(whole_table, source.views, source.temporal, **source_args, decoders=decoder)
         handed = {"sparse": bytes_handed(source), "whole": bytes_handed(whole)}
 
-        def baseline_batches() -> Iterator:
-            loader = torch.utils.data.DataLoader(
-                TorchPairs(table, (view1, view2), args.num_frames, args.stride),
-                batch_size=args.batch,
-                shuffle=True,
-                drop_last=True,
-                num_workers=args.workers,
-                persistent_workers=True,
-            )
-            return (b for _ in iter(int, 1) for b in loader)
+        def torch_loader(decoder: str, views: tuple[ViewAugConfig, ...] | None) -> Variant:
+            pairs = ClipPairs(table, views, num_frames=args.num_frames, stride=args.stride, decoder=decoder)
+            return lambda: endless_batches(pairs, batch=args.batch, workers=args.workers)
+
+        decord = decord_installed()
+        if not decord:
+            print(f"decord: {DECORD_MISSING}; its baselines are left out", file=sys.stderr)
 
         rhos = [int(r) for r in args.num_clips.split(",") if r]
         sweep = [int(t) for t in args.thread_sweep.split(",") if t]
@@ -279,7 +233,9 @@ def main() -> None:
             "decode_whole": lambda: dali_batches(
                 decode_only_pipeline(whole, device_id, args.workers, args.threads), ["a"]
             ),
-            "baseline": baseline_batches,
+            "baseline": torch_loader("pyav", (view1, view2)),
+            **({"decord": torch_loader("decord", (view1, view2))} if decord else {}),
+            **({"decord_decode_only": torch_loader("decord", None)} if decord else {}),
             **(stage_variants(source, device_id, args) if args.stages else {}),
             **({"guarded": guarded_variant(source, device_id, args)} if args.guarded else {}),
             **{f"rho{rho}": pipeline_variant(s, device_id, args) for rho, s in many.items()},
@@ -308,6 +264,13 @@ def main() -> None:
         "bytes_per_sample": round(handed["sparse"]),
         "whole_bytes_per_sample": round(handed["whole"]),
     }
+    if decord:
+        figures["decord_clips_s"] = round(rates["decord"], 1)
+        figures["decord_decode_only_clips_s"] = round(rates["decord_decode_only"], 1)
+        figures["pipeline_vs_decord"] = round(pipeline / rates["decord"], 3)
+        figures["decode_only_vs_decord_decode_only"] = round(decode_only / rates["decord_decode_only"], 3)
+    else:
+        figures["decord"] = DECORD_MISSING
     if args.guarded:
         figures["guarded_clips_s"] = round(rates["guarded"], 1)
         figures["guarded_vs_pipeline"] = round(rates["guarded"] / pipeline, 3)

@@ -1,16 +1,22 @@
-"""The GPU readiness script, run in its CPU mode (toy sizes): every step runs and the figures are consistent.
+"""The benchmarks at toy sizes (the GPU readiness script in its CPU mode): every step runs and the figures are
+consistent.
 
 This checks that the benchmarks work, not how fast anything is: speed is shown by running them, never by tests."""
 
 import json
+import os
 import subprocess
 import sys
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
+from dali_pipelines.pyav_decode import decode_pyav
 from tests.helpers import ROOT
+from tests.helpers.decord_pkgs import decord_folder
 from tests.helpers.interpreter import python_on_path
+from tests.helpers.videos import read_index, write_video
 
 
 def test_gpu_check_in_cpu_mode_writes_every_figure(tmp_path, tmp_path_factory):
@@ -52,12 +58,14 @@ def test_gpu_check_in_cpu_mode_writes_every_figure(tmp_path, tmp_path_factory):
     assert all(rate > 0 for rate in figures["data"]["threads_clips_s"].values())
 
 
-def _run(script: str, args: list[str], tmp_path) -> dict:
-    """The benchmark ``script`` run with ``args`` on videos in ``tmp_path``, by the tests' interpreter; its figures."""
+def _run(script: str, args: list[str], tmp_path, env: dict[str, str] | None = None) -> dict:
+    """The benchmark ``script`` run with ``args`` on videos in ``tmp_path``, by the tests' interpreter (``env``: its
+    environment); its figures."""
     out = tmp_path / "figures.json"
     proc = subprocess.run(
         [sys.executable, f"benchmarks/{script}", *args, "--video-dir", str(tmp_path), "--json", str(out)],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
     )
@@ -70,6 +78,7 @@ def test_data_benchmark_stages_add_up_to_the_full_pipeline(tmp_path):
     args += ["--batch", "2", "--workers", "1", "--threads", "1", "--seconds", "1", "--rounds", "1", "--stages"]
     args += ["--guarded", "--num-clips", "3"]
     figures = _run("bench_data.py", args, tmp_path)
+    assert figures["decord"].startswith("not installed")  # decord is an extra, not in the tests' environment
     assert figures["sparse_vs_whole"] == pytest.approx(
         figures["decode_only_clips_s"] / figures["decode_whole_clips_s"], abs=2e-3
     )
@@ -106,6 +115,53 @@ def test_loss_benchmark_compares_clips_per_video_at_each_batch():
     ]
     assert rows[3]["batch_vs_previous"] == 2.0 and "ms_vs_previous" not in rows[2]  # doublings within one rho
     assert rows[2]["ms_vs_2_clips"] == pytest.approx(rows[2]["ms"] / rows[0]["ms"], rel=0.02, abs=0.01)
+
+
+def _with_path(folder) -> dict[str, str]:
+    """This process's environment with ``folder`` first on PYTHONPATH."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))}
+
+
+@pytest.fixture(scope="module")
+def decord_path():
+    """A folder holding decord (requirements-decord.txt), installed for these tests only."""
+    return decord_folder()
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("h264_bframes.mp4", dict(codec="h264", gop=12, bframes=3)),
+        ("vp9.webm", dict(codec="vp9", gop=16)),
+        ("mpeg4.avi", dict(codec="mpeg4", gop=10)),
+    ],
+)
+def test_decord_baseline_reads_the_frames_pyav_reads(decord_path, tmp_path, monkeypatch, name, options):
+    monkeypatch.syspath_prepend(str(decord_path))
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from baselines import decode_decord
+
+    wanted = np.array([40, 42, 44, 10, 12, 42, 89, 0])  # overlapping clips out of order, a repeat, both ends
+    path = str(write_video(tmp_path / name, 90, **options))
+    frames = decode_decord(path, wanted)
+    assert [read_index(f) for f in frames] == wanted.tolist()  # display order, repeats included
+    np.testing.assert_array_equal(frames, decode_pyav(path, wanted))  # and the same pixels
+
+
+def test_data_benchmark_times_decord_beside_the_pipeline(decord_path, tmp_path):
+    args = ["--videos", "4", "--frames", "60", "--gop", "20", "--width", "64", "--height", "48", "--num-frames", "4"]
+    args += ["--crop", "32", "--batch", "2", "--workers", "1", "--threads", "1", "--seconds", "1", "--rounds", "1"]
+    figures = _run(
+        "bench_data.py", [*args, "--codec", "h264"], tmp_path, {**os.environ, "PYTHONPATH": str(decord_path)}
+    )
+    assert "decord" not in figures  # the note that it is not installed
+    assert figures["decord_clips_s"] > 0 and figures["decord_decode_only_clips_s"] > 0
+    assert figures["pipeline_vs_decord"] == pytest.approx(
+        figures["pipeline_clips_s"] / figures["decord_clips_s"], abs=2e-3
+    )
+    assert figures["decode_only_vs_decord_decode_only"] == pytest.approx(
+        figures["decode_only_clips_s"] / figures["decord_decode_only_clips_s"], abs=2e-3
+    )
 
 
 def test_train_benchmark_sizes_the_batch_end_to_end_and_backs_off_on_out_of_memory(monkeypatch):

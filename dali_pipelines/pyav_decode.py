@@ -21,24 +21,34 @@ def decode_pyav(video: str | bytes, indices: np.ndarray) -> np.ndarray:
     video out rather than train on a clip that is not what was sampled.
     """
     import av  # imported here: only the PyAV path needs it
+    from av.video.reformatter import VideoReformatter
 
     path = video if isinstance(video, str) else "the stream of the packets kept"
-    wanted = set(int(i) for i in indices)
-    last = max(wanted)
-    got: dict[int, np.ndarray] = {}
-    decoded = 0
+    indices = np.asarray(indices, np.int64)
+    rows: dict[int, np.ndarray] = {int(k): np.flatnonzero(indices == k) for k in np.unique(indices)}
+    last = int(indices.max())
+    out: np.ndarray | None = None  # (N, H, W, 3), allocated at the first frame: each frame copied once, into place
+    decoded = found = 0
+    # One converter for every frame: Frame.to_ndarray(format=...) sets up swscale again for each frame, which cost
+    # more than decoding (0.75 ms of about 1 ms per 340x256 H.264 frame here); the pixels are the same.
+    rgb = VideoReformatter()
     try:
         with av.open(video if isinstance(video, str) else io.BytesIO(video)) as container:
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            # No decoder threads: the source's worker processes decode samples in parallel, and frame threads
+            # decode ahead of the last frame needed (single-threaded was ~10% faster with 2 workers on 2 cores).
             for k, frame in enumerate(container.decode(stream)):
                 decoded = k + 1
-                if k in wanted:
-                    got[k] = frame.to_ndarray(format="rgb24")
+                if k in rows:
+                    image = rgb.reformat(frame, format="rgb24").to_ndarray()
+                    if out is None:
+                        out = np.empty((len(indices), *image.shape), np.uint8)
+                    out[rows[k]] = image
+                    found += 1
                 if k >= last:
                     break
     except av.error.FFmpegError as exc:
         raise VideoDecodeError(f"{path}: decoding failed after {decoded} frames: {exc}") from exc
-    if len(got) < len(wanted):
+    if out is None or found < len(rows):
         raise VideoDecodeError(f"{path}: the file ends after {decoded} frames; frame {last} was asked for")
-    return np.stack([got[int(i)] for i in indices])
+    return out

@@ -41,7 +41,7 @@ from nvidia.dali.plugin.pytorch import DALIGenericIterator
 
 from cvrl_pl.data.bad_videos import BadVideoGuard
 from cvrl_pl.data.loader import DaliLoader, device_capability
-from dali_pipelines.decoders import DECODER_NAMES, decoder_for
+from dali_pipelines.decoders import DECODER_NAMES, PYAV, decoder_for
 from dali_pipelines.graph import decode, pipeline_kwargs, read_samples
 from dali_pipelines.params import ViewAugConfig, per_clip
 from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
@@ -186,6 +186,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="times each variant is timed, in turn (median)")
     parser.add_argument("--codec", choices=sorted(ENCODERS), default="vp9")
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu", help="gpu: DALI mixed decoding, GPU ops")
+    parser.add_argument(
+        "--decoder", choices=["auto", "pyav"], default="auto", help="as data.decoder: by the routing table, or PyAV"
+    )
     parser.add_argument("--video-dir", type=Path, help="keep (and reuse) the generated videos here")
     parser.add_argument("--stages", action="store_true", help="also time the steps one at a time")
     parser.add_argument("--guarded", action="store_true", help="also time the pipeline through the training loader")
@@ -205,7 +208,8 @@ def main() -> None:
         view2 = ViewAugConfig(crop_size=args.crop, blur_prob=0.1, solarize_prob=0.2)
         source_args = dict(num_frames=args.num_frames, stride=args.stride, batch_size=args.batch)
         # every video is one format: 8-bit 4:2:0 (bench_videos.make_videos)
-        decoder = DECODER_NAMES[decoder_for(args.codec, 8, "4:2:0", device_capability(device_id))]
+        routed = decoder_for(args.codec, 8, "4:2:0", device_capability(device_id))
+        decoder = DECODER_NAMES[routed if args.decoder == "auto" else PYAV]
         source = PretrainSource(table, (view1, view2), {"distribution": "decreasing"}, **source_args, decoders=decoder)
         whole_table = dataclasses.replace(table, keyframes=None, keyframe_pts=None)
         whole = PretrainSource(whole_table, source.views, source.temporal, **source_args, decoders=decoder)

@@ -128,6 +128,22 @@ def decord_path():
     return decord_folder()
 
 
+def test_decode_costs_benchmark_splits_a_sample_into_its_parts(tmp_path):
+    cmd = [sys.executable, "benchmarks/bench_decode_costs.py", "--codec", "vp9", "--videos", "2", "--video-seconds"]
+    cmd += ["4", "--gop", "20", "--width", "64", "--height", "48", "--num-frames", "4", "--samples", "3"]
+    proc = subprocess.run([*cmd, "--video-dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["videos"] == "2 x 100 frames, 64x48, vp9, gop 20" and figures["samples"] == 3
+    # spans start at most 19 frames before a wanted frame: never more frames than from frame 0
+    assert figures["frames_wanted"] <= figures["frames_sparse"] <= figures["frames_whole"] <= 100
+    assert figures["frame_ratio"] == pytest.approx(figures["frames_whole"] / figures["frames_sparse"], abs=0.01)
+    parts = ("remux", "pyav_decode", "pyav_convert", "pyav_sparse", "pyav_whole", "dali_sparse", "dali_whole")
+    assert all(figures[f"{part}_ms"] > 0 for part in parts) and "decord_ms" not in figures  # decord: an extra
+    per_frame = (figures["dali_sparse_ms"] - figures["dali_last_frame_only_ms"]) / (figures["frames_wanted"] - 1)
+    assert figures["dali_ms_per_output_frame"] == pytest.approx(per_frame, abs=0.02)
+
+
 @pytest.mark.parametrize(
     "name, options",
     [

@@ -30,13 +30,13 @@ def decode_pyav(video: str | bytes, indices: np.ndarray) -> np.ndarray:
     out: np.ndarray | None = None  # (N, H, W, 3), allocated at the first frame: each frame copied once, into place
     decoded = found = 0
     # One converter for every frame: Frame.to_ndarray(format=...) sets up swscale again for each frame, which cost
-    # more than decoding (0.75 ms of about 1 ms per 340x256 H.264 frame here); the pixels are the same.
+    # more than decoding (docs/benchmarks.md); the pixels are the same.
     rgb = VideoReformatter()
     try:
         with av.open(video if isinstance(video, str) else io.BytesIO(video)) as container:
             stream = container.streams.video[0]
             # No decoder threads: the source's worker processes decode samples in parallel, and frame threads
-            # decode ahead of the last frame needed (single-threaded was ~10% faster with 2 workers on 2 cores).
+            # decode ahead of the last frame needed.
             for k, frame in enumerate(container.decode(stream)):
                 decoded = k + 1
                 if k in rows:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT
+from tests.helpers.convert_env import ConvertEnv, ConvertEnvError, get_convert_env
 from tests.helpers.videos import write_class_videos
 
 
@@ -55,3 +56,16 @@ def _normal_scheduling():
     SCHED_FIFO on its caller) is inherited by every later subprocess and slows the suite a hundredfold."""
     yield
     assert os.sched_getscheduler(0) == os.SCHED_OTHER, "the test process was left on a real-time scheduling policy"
+
+
+@pytest.fixture(scope="session")
+def convert_env() -> ConvertEnv:
+    """The TensorFlow environment (tests/helpers/convert_env.py), built once and checked on every use. Without a
+    package index to build it the tests are skipped, except under ``CI=true``, where that is a failure; an environment
+    that is built but still lacks a package is always a failure."""
+    try:
+        return get_convert_env()
+    except ConvertEnvError as exc:
+        if exc.build_failed and os.environ.get("CI") != "true":
+            pytest.skip(str(exc))
+        pytest.fail(str(exc))

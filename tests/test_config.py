@@ -173,3 +173,13 @@ def test_dali_threads_is_auto_or_a_positive_number():
     for bad in ("0", "many", "-2"):
         with pytest.raises(ConfigError, match=rf"'data.dali_threads' is '{bad}'; allowed values: auto, or a positive"):
             load_config(None, [f"data.dali_threads={bad}"])
+
+
+def test_label_subset_keys_are_checked_against_the_task():
+    assert load_config(None, ["task=finetune", "data.label_fraction=0.01"]).data.label_fraction == 0.01
+    with pytest.raises(ConfigError, match=r"'data.label_fraction' is 0.0; allowed values: \(0, 1\]"):
+        load_config(None, ["task=finetune", "data.label_fraction=0"])
+    with pytest.raises(ConfigError, match="data.label_fraction selects .* task=linear_eval or finetune, not task=pre"):
+        load_config(None, ["data.label_fraction=0.1"])
+    with pytest.raises(ConfigError, match="data.label_subset selects .* not task=retrieval"):
+        load_config(None, ["task=retrieval", "data.label_subset=l.txt"])

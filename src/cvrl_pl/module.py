@@ -11,10 +11,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from cvrl_pl.config import ConfigError, as_schema
 from cvrl_pl.data.batches import batch_views
-from cvrl_pl.eval.features import clip_rows, video_features
+from cvrl_pl.eval.features import Features, clip_rows, video_features
 from cvrl_pl.eval.knn import topk_accuracy
 from cvrl_pl.eval.retrieval import recall_at_k
-from cvrl_pl.losses import NTXentLoss, positive_top1
+from cvrl_pl.losses import NTXentLoss, positive_top1, update_scale
 from cvrl_pl.models import R3D, ProjectionHead, build_encoder
 from cvrl_pl.models.encoder_file import arch_of, load_encoder_weights
 from cvrl_pl.optim import build_optimizer, lr_at, peak_lr
@@ -53,10 +53,12 @@ class CVRLModule(pl.LightningModule):
         self.log("train/loss", out.loss, prog_bar=True, sync_dist=True, batch_size=n)
         self.log("train/pos_top1", positive_top1(out), prog_bar=True, sync_dist=True, batch_size=n)
         log_lr(self, n)
-        return out.loss
+        loss_factor, _ = update_scale(self.cfg.loss.update_scale, self.trainer.world_size)
+        return out.loss * loss_factor if loss_factor != 1.0 else out.loss  # train/loss stays the mean, comparable
 
     def configure_optimizers(self):
-        return optimizer_and_schedule(self, self.cfg)
+        _, decay_factor = update_scale(self.cfg.loss.update_scale, self.trainer.world_size)
+        return optimizer_and_schedule(self, self.cfg, decay_factor=decay_factor)
 
 
 def memory_format(cfg: DictConfig) -> torch.memory_format:
@@ -71,13 +73,13 @@ def log_lr(module: pl.LightningModule, batch_size: int) -> None:
         module.log("train/lr", module.optimizers().param_groups[0]["lr"], prog_bar=True, batch_size=batch_size)
 
 
-def optimizer_and_schedule(module: pl.LightningModule, cfg: DictConfig) -> dict:
-    """SGD, LARS or AdamW over the trainable parameters, LR scaled by the global batch, per-step warm-up then cosine."""
+def optimizer_and_schedule(module: pl.LightningModule, cfg: DictConfig, *, decay_factor: float = 1.0) -> dict:
+    """SGD, LARS or AdamW over the trainable parameters, LR scaled by the global batch, per-step warm-up then cosine;
+    ``decay_factor`` multiplies ``optim.weight_decay`` (``loss.update_scale=official``)."""
     o = cfg.optim
     peak = peak_lr(o.base_lr, cfg.data.batch_size)
-    optimizer = build_optimizer(
-        o.name, module, peak, momentum=o.momentum, weight_decay=o.weight_decay, lars_eta=o.lars_eta
-    )
+    decay = o.weight_decay * decay_factor
+    optimizer = build_optimizer(o.name, module, peak, momentum=o.momentum, weight_decay=decay, lars_eta=o.lars_eta)
     total = int(module.trainer.estimated_stepping_batches)
     warmup = round(o.warmup_epochs * module.trainer.num_training_batches)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step, total, warmup, peak) / peak)
@@ -120,6 +122,7 @@ class ClassifierModule(pl.LightningModule):
         self.to(memory_format=self.memory_format)
         self._val: list[tuple[torch.Tensor, ...]] = []
         self.results: dict[str, float] = {}
+        self.predictions: Features | None = None  # the last validation's view-combined scores, every rank's videos
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         """Class logits of clips (B, 3, T, H, W)."""
@@ -147,6 +150,7 @@ class ClassifierModule(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         videos = video_features(self._val)
         self._val.clear()
+        self.predictions = videos
         acc = topk_accuracy(videos.features, videos.labels)
         self.results = {
             "top1": acc[1],

@@ -42,13 +42,25 @@ def lars_trust_ratio(w_norm: torch.Tensor, g_norm: torch.Tensor, eta: float) -> 
 
 
 class LARS(torch.optim.Optimizer):
-    """SGD with momentum and layer-wise adaptive rate scaling, skipped for groups with ``lars_adapt=False``."""
+    """SGD with momentum and layer-wise adaptive rate scaling, skipped for groups with ``lars_adapt=False``.
+
+    ``keras_momentum``: the learning rate scales each step's direction as it enters the velocity (Keras, as the
+    official TensorFlow code applies SGD: v = m v - lr d, w += v) instead of scaling the whole velocity (torch:
+    v = m v + d, w -= lr v). The two differ only while the learning rate changes (warm-up, decay)."""
 
     def __init__(
-        self, params: Iterable, lr: float, *, momentum: float = 0.9, weight_decay: float = 0.0, eta: float = 0.001
+        self,
+        params: Iterable,
+        lr: float,
+        *,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        eta: float = 0.001,
+        keras_momentum: bool = False,
     ):
         defaults = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "eta": eta, "lars_adapt": True}
         super().__init__(params, defaults)
+        self.keras_momentum = keras_momentum
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -63,13 +75,15 @@ class LARS(torch.optim.Optimizer):
                 d = p.grad.add(p, alpha=group["weight_decay"]) if group["weight_decay"] else p.grad.clone()
                 if group["lars_adapt"]:
                     d.mul_(lars_trust_ratio(p.norm(), d.norm(), group["eta"]))
+                if self.keras_momentum:
+                    d.mul_(group["lr"])
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
                 if buf is None:
                     buf = state["momentum_buffer"] = d
                 else:
                     buf.mul_(group["momentum"]).add_(d)
-                p.add_(buf, alpha=-group["lr"])
+                p.add_(buf, alpha=-1.0 if self.keras_momentum else -group["lr"])
         return loss
 
 
@@ -86,6 +100,10 @@ def _lars(groups: list[dict], lr: float, momentum: float, lars_eta: float) -> to
     return LARS(groups, lr=lr, momentum=momentum, eta=lars_eta)
 
 
+def _sgd_keras(groups: list[dict], lr: float, momentum: float, lars_eta: float) -> torch.optim.Optimizer:
+    return LARS([{**g, "lars_adapt": False} for g in groups], lr=lr, momentum=momentum, keras_momentum=True)
+
+
 def _adamw(groups: list[dict], lr: float, momentum: float, lars_eta: float) -> torch.optim.Optimizer:
     # fused: one kernel per step, and the step counts stay on the device (the default reads them with .item()).
     return torch.optim.AdamW(_plain(groups), lr=lr, fused=True)
@@ -93,9 +111,11 @@ def _adamw(groups: list[dict], lr: float, momentum: float, lars_eta: float) -> t
 
 # name -> (parameter groups, lr, momentum, lars_eta) -> optimiser. Adding one here is all it takes: the config's
 # choices (optim.name) are these names. SGD is the paper's default; LARS its large-batch option; AdamW (momentum
-# unused) suits small models trained for few steps, such as the CPU demo.
+# unused) suits small models trained for few steps, such as the CPU demo; sgd_keras is SGD as the official code
+# applies it.
 OPTIMIZERS: dict[str, Callable[[list[dict], float, float, float], torch.optim.Optimizer]] = {
     "sgd": _sgd,
+    "sgd_keras": _sgd_keras,  # the official TF code's SGD (LARS's docstring): with loss.update_scale=official
     "lars": _lars,
     "adamw": _adamw,
 }

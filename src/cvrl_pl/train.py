@@ -33,9 +33,11 @@ from cvrl_pl.callbacks.trace import BatchTraceCallback
 from cvrl_pl.config import load_config
 from cvrl_pl.data.datamodule import CVRLDataModule, EvalClips, eval_loader
 from cvrl_pl.data.generated import GeneratedDataModule
+from cvrl_pl.data.label_subset import training_subset
 from cvrl_pl.data.labelled import labelled_splits
 from cvrl_pl.data.synthetic import SyntheticSpec, generate
 from cvrl_pl.errors import ConfigError, DatasetError
+from cvrl_pl.eval.features import save_predictions
 from cvrl_pl.eval.splits import report_table, summarise_splits
 from cvrl_pl.models.temporal_fit import fitting_frames, temporal_overhangs
 from cvrl_pl.module import ClassifierModule, CVRLModule, RetrievalModule, model_encoder
@@ -246,6 +248,7 @@ def evaluate_protocol(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, ckpt:
     else:
         train_clips = EvalClips(e.num_frames, e.stride, e.crop_size)
         test_clips = EvalClips(e.num_frames, e.stride, e.test_crop_size, e.num_temporal, e.num_spatial, e.short_side)
+        train_index = training_subset(d, train_index, run_dir, resuming=ckpt is not None, write=trainer.is_global_zero)
         train = eval_loader(cfg, train_index, trainer, mode="train", batch_size=d.batch_size, clips=train_clips)
         test = eval_loader(cfg, val_index, trainer, mode="test", batch_size=e.batch_size, clips=test_clips)
         module = ClassifierModule(cfg, len(train_index.classes))
@@ -255,6 +258,8 @@ def evaluate_protocol(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, ckpt:
     metrics = {"task": cfg.task, "init": cfg.model.init, **module.results}
     if trainer.is_global_zero:
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+        if cfg.task != "retrieval":
+            save_predictions(run_dir / "predictions.npz", module.predictions, val_index.videos.paths)
         print(f"{cfg.task}: {shown} over {len(val_index.videos)} test videos")
     return metrics
 

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -104,11 +105,51 @@ def test_protocol_trains_a_classifier_and_tests_every_view(train, pretrained, ta
     assert metrics["task"] == task and metrics["init"] == str(ckpt)
     assert metrics["videos"] == 16 and metrics["views_per_video"] == 2.0  # 8 classes x 2 val videos, 2 clips each
     assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 100.0
+    predictions = np.load(root / task / "predictions.npz")  # plain arrays: no pickle needed
+    ids, scores, targets = predictions["ids"], predictions["scores"], predictions["targets"]
+    val = root / "demo" / "val"
+    assert sorted(ids.tolist()) == sorted(str(p.relative_to(val)) for p in val.rglob("*.webm"))  # every test video
+    assert scores.shape == (16, 8) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-5)  # mean softmax of the views
+    folders = sorted(p.name for p in val.iterdir() if p.is_dir() and not p.name.startswith("."))  # not the index
+    labels = {name: i for i, name in enumerate(folders)}
+    assert targets.tolist() == [labels[i.split("/")[0]] for i in ids]  # the class of each video's folder
+    recomputed = 100.0 * float(np.mean(scores.argmax(axis=1) == targets))
+    assert recomputed == pytest.approx(metrics["top1"], abs=1e-4)  # the metric, from the file alone
 
     before, after = _encoder(pretraining), _encoder(root / task / "checkpoints" / "last.ckpt")
     assert before.keys() == after.keys()
     unchanged = all(torch.equal(before[k], after[k]) for k in before)
     assert unchanged == (task == "linear_eval")  # frozen (BN statistics included) only in linear evaluation
+
+
+def test_semi_supervised_fine_tuning_draws_one_subset_in_one_or_two_processes_and_reuses_a_list(
+    train, pretrained, tmp_path
+):
+    root, ckpt = pretrained  # 8 classes of 4 training videos: 10% of 4 rounds to 0, so one video a class
+    common = ["--config", "conf/semisup_k400_10pct.yaml", *SMALL, *EVAL, f"data.root={root}/demo/train"]
+    common += [f"val.root={root}/demo/val", f"model.init={ckpt}", f"trainer.output_dir={tmp_path}"]
+    common += ["trainer.trace_batches=true", "trainer.accelerator=cpu"]
+    runs = {
+        "one": ["trainer.run_name=one"],
+        "two": ["trainer.run_name=two", "trainer.devices=2"],  # two processes: the same draw on each rank
+        "given": ["trainer.run_name=given", f"data.label_subset={tmp_path / 'one' / 'label_subset.txt'}"],
+    }
+    for extra in runs.values():
+        proc = train(*common, *extra)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "label subset: 8 of 32 training videos, 8 of 8 classes, from data.label_" in proc.stderr + proc.stdout
+    lists = {name: (tmp_path / name / "label_subset.txt").read_text().splitlines() for name in runs}
+    assert lists["one"] == lists["two"] == lists["given"] and len(lists["one"]) == 8
+    assert len({line.split("/")[0] for line in lists["one"]}) == 8  # one video of each class folder
+    assert all((root / "demo" / "train" / line).is_file() for line in lists["one"])  # relative to data.root
+
+    trace = [json.loads(line) for line in (tmp_path / "one" / "trace" / "rank0.jsonl").read_text().splitlines()]
+    assert sorted({v for step in trace for v in step["video_ids"]}) == list(range(8))  # only the subset trained
+    two = [json.loads(line) for r in (0, 1) for line in (tmp_path / "two" / "trace" / f"rank{r}.jsonl").open()]
+    assert sorted({v for step in two for v in step["video_ids"]}) == list(range(8))
+    for name in runs:  # the validation split stays whole, with every view
+        metrics = json.loads((tmp_path / name / "metrics.json").read_text())
+        assert metrics["videos"] == 16 and metrics["views_per_video"] == 2.0
 
 
 def test_encoder_of_another_architecture_is_a_config_error(train, pretrained, tmp_path):

@@ -5,7 +5,6 @@ tool against the official code itself (tests/tools/official_equivalence.py, run 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 
 import numpy as np
@@ -16,7 +15,7 @@ from cvrl_pl.models import ProjectionHead, build_encoder
 from cvrl_pl.tools.convert_official import ConversionError, convert
 from tests.helpers import ROOT
 from tests.helpers import convert_env as convert_env_helpers
-from tests.helpers.convert_env import ConvertEnv, ConvertEnvError, get_convert_env
+from tests.helpers.convert_env import ConvertEnvError, get_convert_env
 
 BACKBONE = "model/layer_with_weights-0/"
 TF_BN = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
@@ -225,19 +224,6 @@ def test_errors_name_the_variable(small):
 
 
 # --- Against the official code: TensorFlow and tf-models-official in an environment of their own. -----------------
-
-
-@pytest.fixture(scope="module")
-def convert_env() -> ConvertEnv:
-    """The TensorFlow environment (tests/helpers/convert_env.py), built once and checked on every use. Without a
-    package index to build it the tests are skipped, except under ``CI=true``, where that is a failure; an environment
-    that is built but still lacks a package is always a failure."""
-    try:
-        return get_convert_env()
-    except ConvertEnvError as exc:
-        if exc.build_failed and os.environ.get("CI") != "true":
-            pytest.skip(str(exc))
-        pytest.fail(str(exc))
 
 
 def test_a_package_the_environment_cannot_see_is_named(convert_env, monkeypatch):

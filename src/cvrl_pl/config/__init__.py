@@ -79,11 +79,26 @@ def _check_clips(cfg: DictConfig) -> None:
     rho = cfg.aug.num_clips
     if rho < 2:
         raise ConfigError(f"config key 'aug.num_clips' is {rho}; CVRL needs at least 2 clips per video")
+    if rho != 2 and cfg.loss.update_scale == "official":
+        raise ConfigError(f"loss.update_scale=official is the official two-clip loss's scale; aug.num_clips is {rho}")
     for key in ("blur_prob", "solarize_prob"):
         try:
             per_clip(cfg.aug[key], rho)
         except ValueError as exc:
             raise ConfigError(f"config key 'aug.{key}': {exc} (aug.num_clips={rho})") from exc
+
+
+def _check_labels(cfg: DictConfig) -> None:
+    """The label subset keys: a fraction in (0, 1], for the classification protocols only (a list given in
+    data.label_subset wins over the fraction: it is used as it is)."""
+    d = cfg.data
+    if not 0.0 < d.label_fraction <= 1.0:
+        raise ConfigError(f"config key 'data.label_fraction' is {d.label_fraction}; allowed values: (0, 1]")
+    if (d.label_fraction < 1.0 or d.label_subset) and cfg.task not in ("linear_eval", "finetune"):
+        key = "data.label_subset" if d.label_subset else "data.label_fraction"
+        raise ConfigError(
+            f"{key} selects labelled training videos: it applies to task=linear_eval or finetune, not task={cfg.task}"
+        )
 
 
 def as_schema(cfg: DictConfig | Mapping[str, Any]) -> DictConfig:
@@ -124,6 +139,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     _check_choices(cfg)
     _check_clips(cfg)
     _check_threads(cfg)
+    _check_labels(cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg
 

@@ -71,6 +71,17 @@ class DataConfig(SplitConfig):
         "(docs/data_pipeline.md); dali: the same, but a video only PyAV reads is an error; pyav: PyAV for all",
         ("auto", "dali", "pyav"),
     )
+    label_fraction: float = _f(
+        1.0,
+        "linear_eval / finetune on this fraction of the training labels: per class, that fraction of its videos "
+        "(at least one), drawn by data.label_seed; listed in the run's label_subset.txt (docs/recipe.md)",
+    )
+    label_seed: int = _f(0, "seed of the data.label_fraction draw (separate from trainer.seed)")
+    label_subset: str | None = _f(
+        None,
+        "linear_eval / finetune on exactly these training videos (instead of a data.label_fraction draw): a "
+        "file of paths relative to data.root, one per line, such as a run's label_subset.txt",
+    )
     shuffle: bool = _f(True, "shuffle the videos every epoch (same order on every rank; shards stay disjoint)")
     last_batch: str = _f("fill", "{choices}: pad the last batch with repeats, or drop the remainder", ("fill", "drop"))
     dali_threads: str = _f(
@@ -140,6 +151,12 @@ class ModelConfig:
 @dataclass
 class LossConfig:
     temperature: float = _f(0.1, "NT-Xent temperature")
+    update_scale: str = _f(
+        "mean",
+        "{choices}: the mean over anchors (ours), or the official code's update, 2 x world size times the loss and "
+        "world size times optim.weight_decay (with optim.name=sgd_keras: its exact SGD step; docs/recipe.md)",
+        ("mean", "official"),
+    )
 
 
 @dataclass

@@ -141,12 +141,20 @@ class EvalClips:
 
 
 def eval_loader(
-    cfg: DictConfig, index: VideoIndex, trainer: pl.Trainer | None, *, mode: str, batch_size: int, clips: EvalClips
+    cfg: DictConfig,
+    index: VideoIndex,
+    trainer: pl.Trainer | None,
+    *,
+    mode: str,
+    batch_size: int,
+    clips: EvalClips,
+    start: int = 0,
 ) -> DaliLoader:
     """Batches {"views", "label", "video_id", "clip_idx"} of a labelled split through the evaluation graphs;
     ``batch_size`` is GLOBAL (split over the ranks).
 
-    ``test``: every video's test views, each (video, clip) on exactly one rank except the padding repeats.
+    ``test``: every video's test views, each (video, clip) on exactly one rank except the padding repeats; from
+    batch ``start`` on (a resumed feature extraction).
     ``train``: one random-crop-and-flip clip per video, shuffled each epoch.
     """
     crop_size = clips.crop_size
@@ -191,7 +199,7 @@ def eval_loader(
         )
 
     # The probes' and the test loaders run outside the fit loop: always their first and only epoch.
-    progress = fit_progress(trainer) if mode == "train" else lambda: (0, 0)
+    progress = fit_progress(trainer) if mode == "train" else lambda: (0, start)
     guard = bad_video_guard(cfg, trainer, device_id)
     return DaliLoader(source, build=build, names=EVAL_OUTPUTS, progress=progress, transform=eval_batch, guard=guard)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from cvrl_pl.eval.views import average_by_video
@@ -56,3 +58,16 @@ def video_features(rows: list[tuple[torch.Tensor, ...]]) -> Features:
     label_of = torch.zeros(int(video_ids.max()) + 1, dtype=labels.dtype, device=labels.device)
     label_of[video_ids] = labels
     return Features(mean, label_of[ids], ids, counts)
+
+
+def save_predictions(path: str | os.PathLike, videos: Features, paths: Sequence[str]) -> None:
+    """``predictions.npz``: per video, ``ids`` (its path relative to the split's root, from ``paths`` by video id),
+    ``scores`` (its view-combined scores, one row per video) and ``targets`` (its class index), for any outside tool
+    to recompute or extend a metric; plain arrays, loadable without pickle."""
+    ids = videos.video_ids.cpu().numpy()
+    np.savez(
+        path,
+        ids=np.array([paths[int(i)] for i in ids], dtype=str),
+        scores=videos.features.float().cpu().numpy(),
+        targets=videos.labels.cpu().numpy(),
+    )

@@ -99,6 +99,19 @@ class NTXentLoss(nn.Module):
         return self.compute(*views).loss
 
 
+def update_scale(kind: str, world_size: int) -> tuple[float, float]:
+    """(loss factor, weight-decay factor) of ``loss.update_scale``: ``mean`` is ours, (1, 1). ``official`` gives the
+    official TensorFlow code's update (docs/recipe.md): it minimises loss_a + loss_b, the SUM of both directions'
+    means (twice our mean at rho = 2); it does not divide by the replicas while Keras sums their gradients
+    (``world_size`` times DDP's average); and each replica adds its L2 term, wd * sum(kernel ** 2) / 2, to its loss
+    (``world_size`` times the decay)."""
+    if kind == "mean":
+        return 1.0, 1.0
+    if kind == "official":
+        return 2.0 * world_size, float(world_size)
+    raise ValueError(f"unknown update scale '{kind}'; choose mean or official")
+
+
 def positive_top1(out: NTXentOutput) -> torch.Tensor:
     """Fraction of anchors whose nearest neighbour in the global batch (themselves left out) is one of their
     positives."""

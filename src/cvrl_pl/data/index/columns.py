@@ -74,6 +74,17 @@ class Ragged:
     def lengths(self) -> np.ndarray:
         return np.diff(np.asarray(self.ends), prepend=0)
 
+    def take(self, rows: np.ndarray) -> Ragged:
+        """Rows ``rows`` (in that order) as a ragged column of the same kind, in memory."""
+        rows = np.asarray(rows, np.int64)
+        ends = np.asarray(self.ends, np.int64)
+        starts = np.concatenate([[0], ends[:-1]])[rows]
+        lengths = ends[rows] - starts
+        new_ends = np.cumsum(lengths)
+        # position j of the new values comes from the old value at its row's start + (j - the row's new start)
+        positions = np.repeat(starts - (new_ends - lengths), lengths) + np.arange(int(lengths.sum()))
+        return type(self)(np.asarray(self.values)[positions], new_ends)
+
 
 class Strings(Ragged, Sequence[str]):
     """A ragged column of UTF-8 strings: ``column[i]`` is a str."""

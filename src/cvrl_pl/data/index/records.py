@@ -8,7 +8,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +139,14 @@ class VideoColumns(Sequence[VideoRecord]):
     def ragged(self, name: str) -> Ragged:
         return self.columns[name]
 
+    def take(self, rows: np.ndarray) -> VideoColumns:
+        """Videos ``rows`` (in that order), their columns in memory."""
+        columns = {
+            name: col.take(rows) if isinstance(col, Ragged) else np.asarray(col)[np.asarray(rows, np.int64)]
+            for name, col in self.columns.items()
+        }
+        return VideoColumns(columns, self.paths.dirs, self.vocab)
+
     def __getitem__(self, i: int | slice) -> VideoRecord | list[VideoRecord]:  # type: ignore[override]
         if isinstance(i, slice):
             return [self[k] for k in range(*i.indices(len(self)))]
@@ -188,6 +196,10 @@ class VideoIndex:
     def lists(self) -> ListSpec:
         """Which list of the dataset this index was built from."""
         return ListSpec(self.csv, self.annotations, self.split, self.subset)
+
+    def select(self, rows: np.ndarray) -> VideoIndex:
+        """The same index with only videos ``rows`` (ascending: the videos stay sorted by path)."""
+        return replace(self, videos=self.videos.take(np.asarray(rows, np.int64)))
 
     def abspath(self, i: int) -> str:
         """Absolute path of video ``i``."""

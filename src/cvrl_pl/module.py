@@ -54,7 +54,7 @@ class CVRLModule(pl.LightningModule):
         self.log("train/pos_top1", positive_top1(out), prog_bar=True, sync_dist=True, batch_size=n)
         log_lr(self, n)
         loss_factor, _ = update_scale(self.cfg.loss.update_scale, self.trainer.world_size)
-        return out.loss * loss_factor if loss_factor != 1.0 else out.loss  # train/loss stays the mean, comparable
+        return out.loss * loss_factor  # train/loss, logged above, stays the mean: comparable across scales
 
     def configure_optimizers(self):
         _, decay_factor = update_scale(self.cfg.loss.update_scale, self.trainer.world_size)

@@ -28,7 +28,7 @@ def draw_label_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndar
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)  # in index order: sorted by path
         k = max(1, int(np.floor(fraction * len(members) + 0.5)))
-        rows.append(np.random.default_rng([seed, int(c)]).choice(members, size=min(k, len(members)), replace=False))
+        rows.append(np.random.default_rng([seed, int(c)]).choice(members, size=k, replace=False))  # k <= members
     return np.sort(np.concatenate(rows)) if rows else np.empty(0, np.int64)
 
 

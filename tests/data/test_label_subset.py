@@ -49,10 +49,10 @@ def test_the_list_file_round_trips_and_the_index_keeps_only_its_videos(index, tm
     assert lines == [index.videos.paths[r] for r in rows] and lines[0].startswith("class")  # relative to the root
     assert read_label_subset(tmp_path / "list.txt", index).tolist() == rows.tolist()
 
-    subset = index.select(rows)
-    assert subset.classes == index.classes and len(subset.videos) == 3
-    assert list(subset.videos) == [index.videos[int(r)] for r in rows]  # every field, keyframes included
-    assert len(subset.videos[2].keyframes) >= 1
+    taken = index.videos.take(rows)
+    assert len(taken) == 3 and list(taken.paths) == lines
+    assert list(taken) == [index.videos[int(r)] for r in rows]  # every field, keyframes included
+    assert len(taken[2].keyframes) >= 1
 
 
 def test_a_list_naming_videos_the_split_lacks_is_an_error_naming_them(index, tmp_path):

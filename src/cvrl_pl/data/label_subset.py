@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,7 @@ def training_subset(
         origin = f"data.label_fraction={data['label_fraction']}, data.label_seed={data['label_seed']}"
     else:
         return index
-    subset = index.select(rows)
+    subset = replace(index, videos=index.videos.take(rows))  # rows ascending: still sorted by path
     classes = len(np.unique(subset.videos.column("label")))
     if write:
         write_label_subset(saved, index, rows)

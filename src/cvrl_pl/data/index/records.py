@@ -8,7 +8,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -141,11 +141,9 @@ class VideoColumns(Sequence[VideoRecord]):
 
     def take(self, rows: np.ndarray) -> VideoColumns:
         """Videos ``rows`` (in that order), their columns in memory."""
-        columns = {
-            name: col.take(rows) if isinstance(col, Ragged) else np.asarray(col)[np.asarray(rows, np.int64)]
-            for name, col in self.columns.items()
-        }
-        return VideoColumns(columns, self.paths.dirs, self.vocab)
+        rows = np.asarray(rows, np.int64)
+        taken = {k: c.take(rows) if isinstance(c, Ragged) else np.asarray(c)[rows] for k, c in self.columns.items()}
+        return VideoColumns(taken, self.paths.dirs, self.vocab)
 
     def __getitem__(self, i: int | slice) -> VideoRecord | list[VideoRecord]:  # type: ignore[override]
         if isinstance(i, slice):
@@ -196,10 +194,6 @@ class VideoIndex:
     def lists(self) -> ListSpec:
         """Which list of the dataset this index was built from."""
         return ListSpec(self.csv, self.annotations, self.split, self.subset)
-
-    def select(self, rows: np.ndarray) -> VideoIndex:
-        """The same index with only videos ``rows`` (ascending: the videos stay sorted by path)."""
-        return replace(self, videos=self.videos.take(np.asarray(rows, np.int64)))
 
     def abspath(self, i: int) -> str:
         """Absolute path of video ``i``."""

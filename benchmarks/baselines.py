@@ -38,6 +38,13 @@ def decode_decord(path: str, indices: np.ndarray) -> np.ndarray:
 DECODERS: dict[str, Callable[[str, np.ndarray], np.ndarray]] = {"pyav": decode_pyav, "decord": decode_decord}
 
 
+def pair_frames(length: int, num_frames: int, stride: int, rng: np.random.Generator) -> np.ndarray:
+    """The frame indices of CVRL's two clips of a ``length``-frame video (the project's sampler), one after the
+    other: what every baseline and cost measurement decodes."""
+    starts = sample_clip_starts(length, num_frames, stride, rng)
+    return np.concatenate([clip_frame_indices(s, num_frames, stride, length) for s in starts])
+
+
 def blur_torch(view: torch.Tensor, sigma: float, window: int) -> torch.Tensor:
     """Separable Gaussian blur of a (C, T, H, W) clip, one sigma for every frame."""
     x = torch.arange(window, dtype=torch.float32) - window // 2
@@ -84,15 +91,10 @@ class ClipPairs(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.table)
 
-    def frame_indices(self, i: int, rng: np.random.Generator) -> np.ndarray:
-        """Both clips' frame indices of video ``i``, one after the other."""
-        length = int(self.table.num_frames[i])
-        starts = sample_clip_starts(length, self.num_frames, self.stride, rng)
-        return np.concatenate([clip_frame_indices(s, self.num_frames, self.stride, length) for s in starts])
-
     def __getitem__(self, i: int):
         rng = np.random.default_rng(int(torch.randint(0, 2**62, ())))
-        frames = torch.from_numpy(self.decode(self.table.paths[i], self.frame_indices(i, rng)))
+        wanted = pair_frames(int(self.table.num_frames[i]), self.num_frames, self.stride, rng)
+        frames = torch.from_numpy(self.decode(self.table.paths[i], wanted))
         if self.views is None:
             return frames
         clips = (frames.permute(0, 3, 1, 2).float() / 255).split(self.num_frames)

@@ -25,13 +25,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from baselines import decode_decord, decord_installed  # benchmarks/baselines.py
+from baselines import decode_decord, decord_installed, pair_frames  # benchmarks/baselines.py
 from bench_videos import ENCODERS, make_videos, video_folder  # benchmarks/bench_videos.py
 
 from dali_pipelines.decoders import DALI_CPU_CODECS
 from dali_pipelines.packets import spans, sparse_video
 from dali_pipelines.pyav_decode import decode_pyav
-from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
 
 
 def mean_ms(work: Callable[[int], object], n: int) -> float:
@@ -107,8 +106,7 @@ def main() -> None:
         samples = []  # (video, frames in the clips' order, the kept packets)
         for i in range(args.samples):
             v = i % len(table)
-            starts = sample_clip_starts(length, args.num_frames, args.stride, rng)
-            frames = np.concatenate([clip_frame_indices(s, args.num_frames, args.stride, length) for s in starts])
+            frames = pair_frames(length, args.num_frames, args.stride, rng)
             kept = sparse_video(table.paths[v], frames, table.keyframes[v], table.keyframe_pts[v])
             samples.append((v, frames, kept))
 

@@ -60,21 +60,21 @@ def test_the_file_holds_the_features_the_probes_compute_for_the_same_views(data,
 def test_an_interrupted_run_resumes_after_its_last_saved_chunk(data, tmp_path, monkeypatch):
     assert _extract(data, tmp_path / "whole.npz") == 0
     calls = []
-    real = tool.clip_rows
+    real = tool.clip_features
 
-    def dies_at_the_third_batch(batch, values_of):
+    def dies_at_the_third_batch(encoder, batch, device):
         calls.append(1)
         if len(calls) == 3:
             raise RuntimeError("killed")
-        return real(batch, values_of)
+        return real(encoder, batch, device)
 
-    monkeypatch.setattr(tool, "clip_rows", dies_at_the_third_batch)
+    monkeypatch.setattr(tool, "clip_features", dies_at_the_third_batch)
     with pytest.raises(RuntimeError, match="killed"):
         _extract(data, tmp_path / "f.npz", "--chunk", "1")
     assert len(list((tmp_path / "f.npz.partial").glob("chunk_*.npz"))) == 2  # batches 0 and 1 were saved
 
     calls.clear()
-    monkeypatch.setattr(tool, "clip_rows", lambda batch, values_of: calls.append(1) or real(batch, values_of))
+    monkeypatch.setattr(tool, "clip_features", lambda *a: calls.append(1) or real(*a))
     assert _extract(data, tmp_path / "f.npz", "--chunk", "1") == 0
     assert len(calls) == 3  # 9 videos x 2 views in batches of 4: 5 batches, 2 of them saved before
     resumed, whole = np.load(tmp_path / "f.npz"), np.load(tmp_path / "whole.npz")

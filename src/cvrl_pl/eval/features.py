@@ -39,14 +39,18 @@ def clip_rows(batch: dict, values_of: Callable[[torch.Tensor], torch.Tensor]) ->
     return (values.view(-1, spatial, values.shape[1]).mean(1), *ids)
 
 
-@torch.no_grad()
+def clip_features(encoder: torch.nn.Module, batch: dict, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """``clip_rows`` of ``encoder``'s pooled features for one evaluation batch: no gradients, bf16 autocast on a GPU;
+    the encoder's train/eval mode is the caller's."""
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        return clip_rows(batch, lambda x: encoder(x.to(device, non_blocking=True)).float())
+
+
 def extract_features(encoder: torch.nn.Module, batches: Iterable[dict], device: torch.device) -> Features:
     """Run ``encoder`` in eval mode over every batch of an evaluation loader; average the views of each video."""
     was_training = encoder.training
     encoder.eval()
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    with autocast:
-        rows = [clip_rows(batch, lambda x: encoder(x.to(device, non_blocking=True)).float()) for batch in batches]
+    rows = [clip_features(encoder, batch, device) for batch in batches]
     encoder.train(was_training)
     return video_features(rows)
 

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from cvrl_pl.config import ConfigError, load_config
 from cvrl_pl.data.datamodule import EvalClips, eval_loader, split_index
 from cvrl_pl.errors import DatasetError
-from cvrl_pl.eval.features import clip_rows, video_features
+from cvrl_pl.eval.features import clip_features, video_features
 from cvrl_pl.models import build_encoder
 from cvrl_pl.models.encoder_file import read_encoder
 
@@ -72,19 +72,25 @@ def saved_rows(partial: Path, config: dict) -> tuple[list[tuple[torch.Tensor, ..
         manifest.write_text(json.dumps(config))
         return [], 0
     rows, batches = [], 0
-    for chunk in sorted(partial.glob("chunk_*.npz")):
+    for chunk in sorted(partial.glob("chunk_[0-9][0-9][0-9][0-9][0-9][0-9].npz")):
         with np.load(chunk) as z:
             rows.append(tuple(torch.from_numpy(z[k]) for k in ("values", "labels", "video_ids", "clip_ids")))
             batches += int(z["batches"])
     return rows, batches
 
 
-def save_chunk(partial: Path, rows: list[tuple[torch.Tensor, ...]], batches: int, number: int) -> None:
-    """``rows`` (``batches`` batches' worth) as the chunk ``number``, written atomically."""
-    values, labels, video_ids, clip_ids = (torch.cat(t).cpu().numpy() for t in zip(*rows, strict=True))
-    tmp = partial / f"chunk_{number:06d}.tmp.npz"
-    np.savez(tmp, values=values, labels=labels, video_ids=video_ids, clip_ids=clip_ids, batches=batches)
-    os.replace(tmp, partial / f"chunk_{number:06d}.npz")
+def savez_atomic(path: Path, **arrays: np.ndarray) -> None:
+    """``np.savez`` to a temporary name, then renamed: never a half-written file under ``path``."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def save_chunk(partial: Path, rows: list[tuple[torch.Tensor, ...]], number: int) -> None:
+    """``rows`` (one per batch) as the chunk ``number``."""
+    values, labels, video_ids, clip_ids = (torch.cat(t).numpy() for t in zip(*rows, strict=True))
+    arrays = {"values": values, "labels": labels, "video_ids": video_ids, "clip_ids": clip_ids}
+    savez_atomic(partial / f"chunk_{number:06d}.npz", **arrays, batches=np.array(len(rows)))
 
 
 def extract(args: argparse.Namespace) -> Path:
@@ -110,30 +116,27 @@ def extract(args: argparse.Namespace) -> Path:
         print(f"resuming after {done} batches saved in {partial}", file=sys.stderr)
     clips = EvalClips(args.frames, args.stride, args.crop, num_temporal, num_spatial, args.short_side)
     loader = eval_loader(cfg, index, trainer, mode="test", batch_size=args.batch, clips=clips, start=done)
-    chunks, pending = len(list(partial.glob("chunk_*.npz"))), []
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    with torch.no_grad(), autocast, tqdm(total=len(loader), initial=done, desc="features", unit="batch") as bar:
+    chunks, pending = len(rows), []  # a saved chunk reads back as one row
+    with tqdm(total=len(loader), initial=done, desc="features", unit="batch") as bar:
         for batch in loader:
-            pending.append(clip_rows(batch, lambda x: encoder(x.to(device, non_blocking=True)).float().cpu()))
+            pending.append(tuple(t.cpu() for t in clip_features(encoder, batch, device)))
             bar.update(1)
             if len(pending) == args.chunk:
-                save_chunk(partial, pending, len(pending), chunks)
+                save_chunk(partial, pending, chunks)
                 rows, chunks, pending = rows + pending, chunks + 1, []
     rows += pending
     videos = video_features(rows)
     ids = videos.video_ids.numpy()
     features = videos.features.numpy().astype(np.float16 if args.float16 else np.float32)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f"{args.out.name}.{os.getpid()}.tmp.npz")
-    np.savez(
-        tmp,
+    savez_atomic(
+        args.out,
         ids=np.array([index.videos.paths[int(i)] for i in ids], dtype=str),
         labels=videos.labels.numpy(),
         classes=np.array(index.classes, dtype=str),
         features=features,
         config=np.array(json.dumps(config)),
     )
-    os.replace(tmp, args.out)
     shutil.rmtree(partial, ignore_errors=True)
     print(f"wrote {args.out}: {len(ids)} videos x {features.shape[1]} features ({features.dtype})")
     return args.out

@@ -28,6 +28,7 @@ from dali_pipelines.sampling import (
     start_range,
     train_clip_start,
 )
+from dali_pipelines.targets import ActionTargets
 
 # How a sample hands over its video: the encoded packets and decoded frames, one of them empty (the graph takes the
 # one its ``decoder`` output names), the decoder code, which frames of the packets DALI's decoders pick (each once,
@@ -223,7 +224,8 @@ class EvalSource(ClipSource):
     ``test``: ``num_temporal`` clips per video with evenly spaced starts, one sample each, with the normalised
     positions of ``num_spatial`` crops along the long side (after the graph's short-side resize).
     Outputs: the video (VIDEO_OUTPUTS), the frame indices (T,), [train: the view's parameters | test: crop positions
-    (S, 2)], the label, the video id and the clip index.
+    (S, 2)], the label, the video id and the clip index. With ``targets`` (a multi-label dataset) the label is
+    multi-hot float32 (num_classes,): a training clip's actions, or a test view's whole video's.
     """
 
     def __init__(
@@ -234,6 +236,7 @@ class EvalSource(ClipSource):
         view: ViewAugConfig | None = None,
         num_temporal: int = 10,
         num_spatial: int = 3,
+        targets: ActionTargets | None = None,
         **kwargs,
     ):
         if mode not in ("train", "test"):
@@ -242,7 +245,7 @@ class EvalSource(ClipSource):
             raise ValueError("train mode needs the view's augmentation config")
         kwargs.setdefault("shuffle", mode == "train")
         super().__init__(table, **kwargs)
-        self.mode, self.view = mode, view
+        self.mode, self.view, self.targets = mode, view, targets
         self.num_spatial = num_spatial
         self.items_per_video = num_temporal if mode == "test" else 1
         middle = (0.5,) * num_spatial if num_spatial == 1 else tuple(np.linspace(0.0, 1.0, num_spatial))
@@ -266,5 +269,10 @@ class EvalSource(ClipSource):
             centre = np.full(self.num_spatial, 0.5, np.float32)
             xy = (self._along, centre) if width >= height else (centre, self._along)
             out.append(np.stack(xy, axis=1))
-        label = np.asarray(self.table.labels[vid], np.int64)
-        return (*out, label, np.asarray(vid, np.int64), np.asarray(k, np.int64))
+        return (*out, self.label(vid, frames), np.asarray(vid, np.int64), np.asarray(k, np.int64))
+
+    def label(self, vid: int, frames: np.ndarray) -> np.ndarray:
+        """The sample's label: the video's class index, or its multi-hot targets (``targets``)."""
+        if self.targets is None:
+            return np.asarray(self.table.labels[vid], np.int64)
+        return self.targets.clip(vid, frames) if self.mode == "train" else self.targets.video(vid)

@@ -1,5 +1,6 @@
 """LightningModules: CVRLModule (pretraining: encoder -> projection head -> NT-Xent), ClassifierModule (the
-linear-evaluation and fine-tuning protocols: encoder -> linear classifier, tested on multi-view averages) and
+linear-evaluation and fine-tuning protocols: encoder -> linear classifier, single-label (softmax, top-1) or
+multi-label (sigmoid, mAP), tested on each video's views combined) and
 RetrievalModule (the retrieval protocol: a frozen encoder's features, test videos querying training videos)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from cvrl_pl.config import ConfigError, as_schema
 from cvrl_pl.data.batches import batch_views
 from cvrl_pl.eval.features import Features, clip_rows, video_features
 from cvrl_pl.eval.knn import topk_accuracy
+from cvrl_pl.eval.multilabel import mean_average_precision
 from cvrl_pl.eval.retrieval import recall_at_k
 from cvrl_pl.losses import NTXentLoss, positive_top1, update_scale
 from cvrl_pl.models import R3D, ProjectionHead, build_encoder
@@ -106,12 +108,18 @@ def initial_encoder(cfg: DictConfig) -> torch.nn.Module:
 
 class ClassifierModule(pl.LightningModule):
     """A new linear classifier on the encoder: frozen and on the L2-normalised feature (``task=linear_eval``), or
-    trained end to end (``task=finetune``). Validation averages the softmax over every test view of a video."""
+    trained end to end (``task=finetune``). Single-label: cross-entropy, and the softmax over every test view of a
+    video combined (``eval.combine_views``, mean by default) scored by top-1 and top-5. ``multilabel`` (charades):
+    binary cross-entropy on multi-hot targets, the sigmoids combined (max by default) scored by mAP."""
 
-    def __init__(self, cfg: DictConfig | dict, num_classes: int):
+    def __init__(self, cfg: DictConfig | dict, num_classes: int, *, multilabel: bool = False):
         super().__init__()
         cfg = as_schema(cfg)
-        self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg), "num_classes": num_classes})
+        hparams = {"cfg": OmegaConf.to_container(cfg), "num_classes": num_classes, "multilabel": multilabel}
+        self.save_hyperparameters(hparams)
+        self.multilabel = multilabel
+        combine = cfg.eval.combine_views
+        self.combine = ("max" if multilabel else "mean") if combine == "auto" else combine
         self.cfg, self.frozen = cfg, cfg.task == "linear_eval"
         m = cfg.model
         self.encoder = initial_encoder(cfg)
@@ -136,29 +144,38 @@ class ClassifierModule(pl.LightningModule):
             # A frozen backbone keeps its BatchNorm statistics too. Set here, on every step: Lightning restores
             # each submodule's train/eval mode around its loops, which would undo an override of train().
             self.encoder.eval()
-        logits = self(batch["views"])
-        loss = F.cross_entropy(logits, batch["label"].view(-1))
+        logits, labels = self(batch["views"]), batch["label"]
+        if self.multilabel:
+            loss = F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+        else:
+            loss = F.cross_entropy(logits, labels.view(-1))
         n = len(logits)
         self.log("train/loss", loss, prog_bar=True, sync_dist=True, batch_size=n)
         log_lr(self, n)
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        probs, *ids = clip_rows(batch, lambda clips: self(clips).softmax(dim=1))
-        self._val.append((probs.float(), *ids))
+        def scores(clips: torch.Tensor) -> torch.Tensor:
+            logits = self(clips).float()
+            return logits.sigmoid() if self.multilabel else logits.softmax(dim=1)
+
+        self._val.append(clip_rows(batch, scores, combine=self.combine))
 
     def on_validation_epoch_end(self) -> None:
-        videos = video_features(self._val)
+        videos = video_features(self._val, combine=self.combine)
         self._val.clear()
         self.predictions = videos
-        acc = topk_accuracy(videos.features, videos.labels)
+        if self.multilabel:  # top-1 means nothing for multi-hot targets
+            scores = {"mAP": mean_average_precision(videos.features.cpu().numpy(), videos.labels.cpu().numpy())}
+        else:
+            acc = topk_accuracy(videos.features, videos.labels)
+            scores = {"top1": acc[1], "top5": acc[5]}
         self.results = {
-            "top1": acc[1],
-            "top5": acc[5],
+            **scores,
             "videos": len(videos.video_ids),
             "views_per_video": float(videos.views.float().mean()),
         }
-        self.log_dict({"val/top1": acc[1], "val/top5": acc[5]}, sync_dist=False)
+        self.log_dict({f"val/{k}": v for k, v in scores.items()}, sync_dist=False)
 
     def configure_optimizers(self):
         return optimizer_and_schedule(self, self.cfg)

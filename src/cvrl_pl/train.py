@@ -35,6 +35,7 @@ from cvrl_pl.data.datamodule import CVRLDataModule, EvalClips, eval_loader
 from cvrl_pl.data.generated import GeneratedDataModule
 from cvrl_pl.data.label_subset import training_subset
 from cvrl_pl.data.labelled import labelled_splits
+from cvrl_pl.data.loader import is_multilabel
 from cvrl_pl.data.synthetic import SyntheticSpec, generate
 from cvrl_pl.errors import ConfigError, DatasetError
 from cvrl_pl.eval.features import save_predictions
@@ -236,7 +237,8 @@ def evaluate_protocol(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, ckpt:
         raise ConfigError(f"task={cfg.task} needs val.root, the labelled split to test on")
     if not cfg.model.init and trainer.is_global_zero:
         print(f"warning: task={cfg.task} without model.init starts from a random encoder", file=sys.stderr)
-    train_index, val_index = labelled_splits(d, cfg.val, sections=("data", "val"))
+    multilabel = cfg.task != "retrieval"  # the classifiers score multi-label splits (charades) too, by mAP
+    train_index, val_index = labelled_splits(d, cfg.val, sections=("data", "val"), multilabel=multilabel)
     if cfg.task == "retrieval":  # one centre crop per clip, on gallery and queries alike
         clips = EvalClips(e.num_frames, e.stride, e.test_crop_size, e.num_temporal, 1, e.short_side)
         module = RetrievalModule(cfg)
@@ -251,15 +253,16 @@ def evaluate_protocol(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, ckpt:
         train_index = training_subset(d, train_index, run_dir, resuming=ckpt is not None, write=trainer.is_global_zero)
         train = eval_loader(cfg, train_index, trainer, mode="train", batch_size=d.batch_size, clips=train_clips)
         test = eval_loader(cfg, val_index, trainer, mode="test", batch_size=e.batch_size, clips=test_clips)
-        module = ClassifierModule(cfg, len(train_index.classes))
+        module = ClassifierModule(cfg, len(train_index.classes), multilabel=is_multilabel(train_index))
         trainer.fit(module, train_dataloaders=train, ckpt_path=ckpt, weights_only=True)
         trainer.validate(module, dataloaders=test)
-        shown = f"top-1 {module.results['top1']:.2f}, top-5 {module.results['top5']:.2f}"
+        r = module.results
+        shown = f"mAP {r['mAP']:.2f}" if "mAP" in r else f"top-1 {r['top1']:.2f}, top-5 {r['top5']:.2f}"
     metrics = {"task": cfg.task, "init": cfg.model.init, **module.results}
     if trainer.is_global_zero:
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
         if cfg.task != "retrieval":
-            save_predictions(run_dir / "predictions.npz", module.predictions, val_index.videos.paths)
+            save_predictions(run_dir / "predictions.npz", module.predictions, val_index.videos.paths, val_index.classes)
         print(f"{cfg.task}: {shown} over {len(val_index.videos)} test videos")
     return metrics
 
@@ -285,7 +288,8 @@ def run_splits(cfg: DictConfig, splits: list[int]) -> Path:
     if rank_zero_only.rank == 0:
         summary = {"task": cfg.task, "init": cfg.model.init, **summarise_splits(per_split)}
         (out / "metrics.json").write_text(json.dumps(summary, indent=1))
-        metrics = [f"R@{k}" for k in cfg.eval.recall_at] if cfg.task == "retrieval" else ["top1", "top5"]
+        scores = ("mAP",) if "mAP" in summary["mean"] else ("top1", "top5")
+        metrics = [f"R@{k}" for k in cfg.eval.recall_at] if cfg.task == "retrieval" else list(scores)
         title = f"# {cfg.task} on {cfg.data.layout} splits {', '.join(map(str, splits))}\n\n"
         (out / "report.md").write_text(title + report_table(summary, metrics))
         print(report_table(summary, metrics), end="")

@@ -201,7 +201,7 @@ def test_hmdb51_and_ssv2_bad_files_name_the_file_and_line(hmdb, ssv2, tmp_path):
         ("ucf101", {"subset": "validation"}, "subset", "subset must be train or test for layout 'ucf101'"),
         ("ssv2", {"subset": "test"}, "subset", "subset must be train or validation for layout 'ssv2'"),
         ("ucf101", {}, "subset", "subset must be train or test for layout 'ucf101', got None"),
-        ("folder", {"subset": "train"}, "subset", "subset is read by the ucf101, hmdb51, ssv2 layouts only"),
+        ("folder", {"subset": "train"}, "subset", "subset is read by the ucf101, hmdb51, ssv2, charades layouts only"),
     ],
 )
 def test_settings_that_do_not_fit_the_layout_name_the_setting(ucf, layout, kwargs, key, message):

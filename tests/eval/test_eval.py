@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from cvrl_pl.eval.knn import knn_scores, topk_accuracy
 from cvrl_pl.eval.linear import fit_linear_probe, probe_scores
-from cvrl_pl.eval.views import average_by_video
+from cvrl_pl.eval.views import combine_by_video
 
 
 def brute_force_knn(bank, labels, queries, num_classes, k, t):
@@ -73,11 +73,22 @@ def test_thirty_view_average_uses_each_view_once():
     vids = torch.tensor([v for v in (0, 1) for _ in range(10)] + [1, 0])
     clips = torch.tensor(list(range(10)) * 2 + [9, 0])
     values = torch.stack([vids.float() * 100 + clips.float(), torch.ones(22)], dim=1)
-    ids, means, counts = average_by_video(values, vids, clips)
+    ids, means, counts = combine_by_video(values, vids, clips)
     assert ids.tolist() == [0, 1] and counts.tolist() == [10, 10]
     torch.testing.assert_close(means, torch.tensor([[4.5, 1.0], [104.5, 1.0]]))
     # scores of shape (N, classes): the averaged prediction, not a vote
-    ids, means, _ = average_by_video(
+    ids, means, _ = combine_by_video(
         torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.2, 0.8]]), torch.tensor([5, 5, 5]), torch.tensor([0, 1, 2])
     )
     torch.testing.assert_close(means, torch.tensor([[1.3 / 3, 1.7 / 3]]))
+
+
+def test_max_combining_takes_each_class_highest_view_and_ignores_padding():
+    # multi-label scores: video 3 has 3 views (one padded repeat of clip 1), video 8 has 2
+    scores = torch.tensor([[0.1, 0.7], [0.6, 0.2], [0.6, 0.2], [0.3, 0.9], [0.4, 0.1]])
+    vids, clips = torch.tensor([3, 3, 3, 8, 8]), torch.tensor([0, 1, 1, 0, 1])
+    ids, best, counts = combine_by_video(scores, vids, clips, combine="max")
+    assert ids.tolist() == [3, 8] and counts.tolist() == [2, 2]
+    torch.testing.assert_close(best, torch.tensor([[0.6, 0.7], [0.4, 0.9]]))
+    with pytest.raises(ValueError, match="combine must be one of mean, max"):
+        combine_by_video(scores, vids, clips, combine="median")

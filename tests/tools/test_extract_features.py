@@ -11,6 +11,7 @@ from cvrl_pl.config import load_config
 from cvrl_pl.data.datamodule import EvalClips, eval_loader, split_index
 from cvrl_pl.eval.features import extract_features
 from cvrl_pl.models import build_encoder
+from tests.helpers.charades import write_charades
 
 ARCH = {"name": "r3d18", "width": 1, "base_channels": 8, "padding": "symmetric"}
 VIEWS = ["--views", "2,1", "--frames", "4", "--stride", "2", "--crop", "32", "--short-side", "32"]
@@ -86,3 +87,18 @@ def test_a_missing_encoder_is_a_named_error(data, tmp_path, capsys):
     root, _, _ = data
     assert tool.main(["--encoder", str(tmp_path / "no.pt"), "--root", str(root), "--out", str(tmp_path / "f.npz")]) == 2
     assert f"encoder weights not found: {tmp_path / 'no.pt'}" in capsys.readouterr().err
+
+
+def test_a_multi_label_split_keeps_each_videos_actions_as_multi_hot_rows(data, tmp_path):
+    _, path, _ = data
+    videos, annotations = write_charades(tmp_path / "charades")
+    split = ["--root", str(videos), "--layout", "charades", "--annotations", str(annotations), "--subset", "test"]
+    assert tool.main(["--encoder", str(path), *split, "--out", str(tmp_path / "c.npz"), *ARGS]) == 0
+    z = np.load(tmp_path / "c.npz")
+    assert z["ids"].tolist() == ["7UPGT.mp4", "RXGAZ.mp4", "YSKX3.mp4"] and z["classes"].tolist() == [
+        "c000",
+        "c001",
+        "c002",
+        "c003",
+    ]
+    assert z["labels"].dtype == np.uint8 and z["labels"].tolist() == [[0, 0, 0, 0], [0, 0, 0, 1], [1, 0, 1, 0]]

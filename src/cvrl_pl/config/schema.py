@@ -39,8 +39,10 @@ class SplitConfig:
     root: str | None = _f(None, "dataset root on disk")
     layout: str = _f("auto", "dataset layout: {choices} (README, Datasets)", LAYOUT_CHOICES)
     csv: str | None = _f(None, "list file: path,label CSV, or the Kinetics annotation CSV")
-    annotations: str | None = _f(None, "folder of the official lists (layouts ucf101, hmdb51, ssv2; README, Datasets)")
-    split: int = _f(1, "official split of the annotations: 1-3 for ucf101 and hmdb51, 1 for ssv2")
+    annotations: str | None = _f(
+        None, "folder of the official lists (layouts ucf101, hmdb51, ssv2, charades; README, Datasets)"
+    )
+    split: int = _f(1, "official split of the annotations: 1-3 for ucf101 and hmdb51, 1 for ssv2 and charades")
     subset: str | None = _f(None, "subset of the split: train or test (ssv2: train or validation)")
     index: str | None = _f(None, "index folder to build or reuse (default: <root>/.cvrl_index)")
     verify: str = _f("first", "what indexing decodes of each file: {choices} frame(s)", ("first", "full"))
@@ -219,7 +221,7 @@ class ProbeConfig:
 
 @dataclass
 class EvalConfig:
-    """The protocols (task=linear_eval|finetune|retrieval): clips, test views, retrieval's k."""
+    """The protocols (task=linear_eval|finetune|retrieval): clips, test views, retrieval's k, multi-label targets."""
 
     batch_size: int = _f(32, "GLOBAL batch of test views")
     num_frames: int = _f(32, "frames per clip (the paper: 32)")
@@ -230,6 +232,18 @@ class EvalConfig:
     short_side: int = _f(256, "test views: short side after resizing")
     test_crop_size: int = _f(256, "test views: side of each square crop")
     recall_at: list[int] = _f([1, 5, 10, 20, 50], "task=retrieval: the k of R@k")
+    clip_targets: str = _f(
+        "overlap",
+        "multi-label datasets (charades), a training clip's targets: {choices}: the actions its time span overlaps, "
+        "or every action of its video",
+        ("overlap", "video"),
+    )
+    combine_views: str = _f(
+        "auto",
+        "a video's scores from its test views: {choices}; auto is max for a multi-label dataset (charades, the usual "
+        "convention), mean otherwise",
+        ("auto", "mean", "max"),
+    )
 
 
 @dataclass

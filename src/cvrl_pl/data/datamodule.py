@@ -25,6 +25,7 @@ from cvrl_pl.data.decoder_check import check_decoders
 from cvrl_pl.data.index import VideoIndex, load_or_build_index
 from cvrl_pl.data.loader import (
     DaliLoader,
+    action_targets,
     choose_decoders,
     dali_threads,
     device_capability,
@@ -151,7 +152,8 @@ def eval_loader(
     start: int = 0,
 ) -> DaliLoader:
     """Batches {"views", "label", "video_id", "clip_idx"} of a labelled split through the evaluation graphs;
-    ``batch_size`` is GLOBAL (split over the ranks).
+    ``batch_size`` is GLOBAL (split over the ranks). A multi-label split's label is multi-hot (B, classes): a
+    training clip's actions by ``eval.clip_targets``, a test view's whole video's.
 
     ``test``: every video's test views, each (video, clip) on exactly one rank except the padding repeats; from
     batch ``start`` on (a resumed feature extraction).
@@ -185,6 +187,7 @@ def eval_loader(
         seed=cfg.trainer.seed,
         drop_last=False,
         decoders=decoders,
+        targets=action_targets(index, whole_video=cfg.eval.clip_targets == "video"),
     )
 
     def build(source: EvalSource) -> Pipeline:

@@ -16,7 +16,8 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from cvrl_pl.data.index import VideoIndex
 from cvrl_pl.data.layouts.files import some_names
-from cvrl_pl.errors import DatasetError
+from cvrl_pl.data.loader import is_multilabel
+from cvrl_pl.errors import ConfigError, DatasetError
 
 SUBSET_FILE = "label_subset.txt"
 
@@ -70,6 +71,11 @@ def training_subset(
     elif data["label_subset"]:
         rows, origin = read_label_subset(data["label_subset"], index), f"data.label_subset={data['label_subset']}"
     elif data["label_fraction"] < 1.0:
+        if is_multilabel(index):
+            raise ConfigError(
+                f"data.label_fraction={data['label_fraction']}: the class-balanced draw needs one label per video, and "
+                f"data.layout={index.layout} is multi-label; list the videos to train on in data.label_subset instead"
+            )
         labels = index.videos.column("label")
         rows = draw_label_subset(labels, data["label_fraction"], data["label_seed"])
         origin = f"data.label_fraction={data['label_fraction']}, data.label_seed={data['label_seed']}"
@@ -79,8 +85,8 @@ def training_subset(
     classes = len(np.unique(subset.videos.column("label")))
     if write:
         write_label_subset(saved, index, rows)
+    counted = "" if is_multilabel(index) else f", {classes} of {len(index.classes)} classes"
     rank_zero_info(
-        f"label subset: {len(rows)} of {len(index.videos)} training videos, {classes} of {len(index.classes)} "
-        f"classes, from {origin}; listed in {saved}"
+        f"label subset: {len(rows)} of {len(index.videos)} training videos{counted}, from {origin}; listed in {saved}"
     )
     return subset

@@ -17,12 +17,14 @@ from pytorch_lightning.utilities import rank_zero_info
 from cvrl_pl.data.bad_videos import BadVideoGuard, is_out_of_memory
 from cvrl_pl.data.index import VideoIndex
 from cvrl_pl.data.index.records import counts_text, decoders_where, format_name
+from cvrl_pl.data.layouts import LAYOUTS
 from cvrl_pl.data.layouts.files import some_names
 from cvrl_pl.errors import ConfigError
 from cvrl_pl.runtime.lightning_private import batches_done_in_epoch
 from cvrl_pl.runtime.signals import preemption_signal_ignored
 from dali_pipelines.decoders import PYAV, decoder_counts
 from dali_pipelines.sources import ClipSource, VideoTable
+from dali_pipelines.targets import ActionTargets
 
 
 def video_table(index: VideoIndex) -> VideoTable:
@@ -39,6 +41,20 @@ def video_table(index: VideoIndex) -> VideoTable:
         sizes=v.columns["size"],
         mtimes=v.columns["mtime_ns"],
     )
+
+
+def is_multilabel(index: VideoIndex) -> bool:
+    """Whether the index's videos have multi-hot targets from their actions (charades) instead of a class label."""
+    return LAYOUTS[index.layout].actions is not None
+
+
+def action_targets(index: VideoIndex, *, whole_video: bool) -> ActionTargets | None:
+    """What turns a multi-label split's samples into multi-hot targets: every indexed video's actions, read from
+    the annotations the index was built from, and its frame rate; None for a single-label split."""
+    if not is_multilabel(index):
+        return None
+    actions = LAYOUTS[index.layout].actions(index.lists(), index.videos.paths)
+    return ActionTargets(actions, index.videos.column("fps"), len(index.classes), whole_video=whole_video)
 
 
 def choose_decoders(requested: str, index: VideoIndex, capability: tuple[int, int] | None) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Frozen-encoder features of a labelled split, one vector per video (the mean over its views), on every rank."""
+"""Frozen-encoder features of a labelled split, one vector per video (the mean over its views), on every rank; and
+the same combining for a classifier's scores (mean or max), written out as ``predictions.npz``."""
 
 from __future__ import annotations
 
@@ -9,18 +10,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cvrl_pl.eval.views import average_by_video
+from cvrl_pl.eval.views import combine_by_video
 from cvrl_pl.runtime.distributed import gather
 
 
 @dataclass
 class Features:
-    """One row per video: the features averaged over its views, its label and id."""
+    """One row per video: the values combined over its views (features: their mean), its label (a class index or
+    a multi-hot row) and id."""
 
     features: torch.Tensor
     labels: torch.Tensor
     video_ids: torch.Tensor
-    views: torch.Tensor  # how many views each video's mean is over
+    views: torch.Tensor  # how many views each video's values are combined over
 
 
 def flatten_views(views: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -30,13 +32,23 @@ def flatten_views(views: torch.Tensor) -> tuple[torch.Tensor, int]:
     return views, 1
 
 
-def clip_rows(batch: dict, values_of: Callable[[torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, ...]:
-    """One evaluation batch -> a row per (video, clip): ``values_of`` its clips, averaged over each clip's spatial
-    crops, then its labels, video ids and clip ids (on the values' device). ``video_features`` takes a list of them."""
+def clip_rows(
+    batch: dict, values_of: Callable[[torch.Tensor], torch.Tensor], *, combine: str = "mean"
+) -> tuple[torch.Tensor, ...]:
+    """One evaluation batch -> a row per (video, clip): ``values_of`` its clips, combined (mean or max) over each
+    clip's spatial crops, then its labels, video ids and clip ids (on the values' device). ``video_features`` takes
+    a list of them."""
     clips, spatial = flatten_views(batch["views"])
     values = values_of(clips)
-    ids = (batch[k].view(-1).to(values.device) for k in ("label", "video_id", "clip_idx"))
-    return (values.view(-1, spatial, values.shape[1]).mean(1), *ids)
+    values = values.view(-1, spatial, values.shape[1])
+    labels = batch["label"]  # class indices, or multi-hot float rows (B, classes)
+    ids = (
+        labels if labels.is_floating_point() else labels.view(-1),
+        batch["video_id"].view(-1),
+        batch["clip_idx"].view(-1),
+    )
+    combined = values.amax(1) if combine == "max" else values.mean(1)
+    return (combined, *(t.to(values.device) for t in ids))
 
 
 def clip_features(encoder: torch.nn.Module, batch: dict, device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -55,23 +67,32 @@ def extract_features(encoder: torch.nn.Module, batches: Iterable[dict], device: 
     return video_features(rows)
 
 
-def video_features(rows: list[tuple[torch.Tensor, ...]]) -> Features:
-    """This rank's ``clip_rows`` -> every rank's videos, each with the mean of its views' values."""
+def video_features(rows: list[tuple[torch.Tensor, ...]], *, combine: str = "mean") -> Features:
+    """This rank's ``clip_rows`` -> every rank's videos, each with the ``combine`` (mean or max) of its views'
+    values."""
     values, labels, video_ids, clip_ids = (gather(torch.cat(t)) for t in zip(*rows, strict=True))
-    ids, mean, counts = average_by_video(values, video_ids, clip_ids)
-    label_of = torch.zeros(int(video_ids.max()) + 1, dtype=labels.dtype, device=labels.device)
+    ids, combined, counts = combine_by_video(values, video_ids, clip_ids, combine=combine)
+    label_of = labels.new_zeros((int(video_ids.max()) + 1, *labels.shape[1:]))
     label_of[video_ids] = labels
-    return Features(mean, label_of[ids], ids, counts)
+    return Features(combined, label_of[ids], ids, counts)
 
 
-def save_predictions(path: str | os.PathLike, videos: Features, paths: Sequence[str]) -> None:
+def save_predictions(path: str | os.PathLike, videos: Features, paths: Sequence[str], classes: Sequence[str]) -> None:
     """``predictions.npz``: per video, ``ids`` (its path relative to the split's root, from ``paths`` by video id),
-    ``scores`` (its view-combined scores, one row per video) and ``targets`` (its class index), for any outside tool
-    to recompute or extend a metric; plain arrays, loadable without pickle."""
+    ``scores`` (its view-combined scores, one row per video) and ``targets`` (its class index, or its multi-hot row
+    as uint8), and the ``classes`` that name the score columns; for any outside tool to recompute or extend a
+    metric. Plain arrays, loadable without pickle."""
     ids = videos.video_ids.cpu().numpy()
     np.savez(
         path,
         ids=np.array([paths[int(i)] for i in ids], dtype=str),
         scores=videos.features.float().cpu().numpy(),
-        targets=videos.labels.cpu().numpy(),
+        targets=label_array(videos.labels),
+        classes=np.array(list(classes), dtype=str),
     )
+
+
+def label_array(labels: torch.Tensor) -> np.ndarray:
+    """Videos' labels as saved: class indices as they are, multi-hot float rows as uint8 0/1."""
+    labels = labels.cpu()
+    return (labels > 0).to(torch.uint8).numpy() if labels.is_floating_point() else labels.numpy()

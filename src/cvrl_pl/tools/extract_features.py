@@ -5,10 +5,11 @@
 ENC is a pretraining checkpoint or an exported encoder (python -m cvrl_pl.tools.export). Each video's feature is the
 pooled backbone vector averaged over its test views, decoded and cropped as the probes and the linear evaluation's
 test do (the ``eval.*`` defaults: 32 frames at stride 2, 10 x 3 views, short side 256, 256 crops). FILE.npz holds
-``ids`` (paths relative to the root), ``labels`` (class indices; -1 unlabelled), ``classes``, ``features`` (N, D;
-float32, or float16 with --float16) and ``config`` (one JSON string: the arguments, the encoder file and its
-architecture), all plain arrays (``np.load(FILE)`` needs no pickle). Rows are saved every --chunk batches into
-FILE.npz.partial/; a run that was interrupted resumes after its last saved chunk.
+``ids`` (paths relative to the root), ``labels`` (class indices, -1 unlabelled; a multi-label split's (charades)
+multi-hot uint8 rows), ``classes``, ``features`` (N, D; float32, or float16 with --float16) and ``config`` (one JSON
+string: the arguments, the encoder file and its architecture), all plain arrays (``np.load(FILE)`` needs no
+pickle). Rows are saved every --chunk batches into FILE.npz.partial/; a run that was interrupted resumes after its
+last saved chunk.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tqdm import tqdm
 from cvrl_pl.config import ConfigError, load_config
 from cvrl_pl.data.datamodule import EvalClips, eval_loader, split_index
 from cvrl_pl.errors import DatasetError
-from cvrl_pl.eval.features import clip_features, video_features
+from cvrl_pl.eval.features import clip_features, label_array, video_features
 from cvrl_pl.models import build_encoder
 from cvrl_pl.models.encoder_file import read_encoder
 
@@ -132,7 +133,7 @@ def extract(args: argparse.Namespace) -> Path:
     savez_atomic(
         args.out,
         ids=np.array([index.videos.paths[int(i)] for i in ids], dtype=str),
-        labels=videos.labels.numpy(),
+        labels=label_array(videos.labels),
         classes=np.array(index.classes, dtype=str),
         features=features,
         config=np.array(json.dumps(config)),

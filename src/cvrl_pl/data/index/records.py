@@ -182,7 +182,7 @@ class VideoIndex:
     excluded: list[tuple[str, str]]  # (path relative to root, reason) for every rejected file
     layout: str = "unlabelled"  # the resolved layout (never "auto")
     csv: str | None = None  # absolute path of the CSV for the csv and kinetics layouts
-    annotations: str | None = None  # absolute path of the official lists (ucf101, hmdb51, ssv2)
+    annotations: str | None = None  # absolute path of the official lists (ucf101, hmdb51, ssv2, charades)
     split: int = 1  # the official split of the lists it was built from
     subset: str | None = None  # the subset of the split: train, test or validation
     min_frames: int = 1
@@ -326,8 +326,8 @@ class VideoIndex:
             lines.append(f"  fps: {fps.min():g} to {fps.max():g}")
             short = np.minimum(self.videos.column("width"), self.videos.column("height"))
             lines.append(f"  short side: {short.min()} to {short.max()} pixels")
-            if self.classes:
-                labels = self.videos.column("label")
+            labels = self.videos.column("label")
+            if self.classes and (labels >= 0).any():  # a multi-label dataset (charades) labels every video -1
                 labelled = np.bincount(labels[labels >= 0], minlength=len(self.classes))
                 empty = [c for i, c in enumerate(self.classes) if not labelled[i]]
                 if empty:

@@ -11,28 +11,31 @@ from __future__ import annotations
 import csv as csvlib
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cvrl_pl.data.layouts import hmdb51, ssv2, ucf101
+from cvrl_pl.data.layouts import charades, hmdb51, ssv2, ucf101
 from cvrl_pl.data.layouts.csv_list import csv_candidates
 from cvrl_pl.data.layouts.files import Candidate, ListSpec, abspath, annotation_folder, some_names
 from cvrl_pl.data.layouts.folder import folder_candidates, root_entries
 from cvrl_pl.data.layouts.kinetics import kinetics_candidates
 from cvrl_pl.data.layouts.unlabelled import unlabelled_candidates
 from cvrl_pl.errors import DatasetError, DatasetKeyError
+from dali_pipelines.targets import Action
 
 
 @dataclass(frozen=True)
 class Layout:
     """How one layout lists a dataset: (root, lists, skip) -> (classes, candidates); whether it reads a CSV; for a
-    dataset read through its official annotation files, its subsets, its split numbers, and how to recognise them."""
+    dataset read through its official annotation files, its subsets, its split numbers, and how to recognise them;
+    for a multi-label dataset, (lists, indexed paths) -> each video's actions (its candidates are labelled -1)."""
 
     candidates: Callable[[str, ListSpec, str | None], tuple[list[str], list[Candidate]]]
     uses_csv: bool = False
     subsets: tuple[str, ...] = ()  # non-empty: the layout reads annotation files and takes one of these subsets
     splits: tuple[int, ...] = (1,)
     recognises: Callable[[str], bool] | None = None  # does an annotation folder hold this dataset's lists?
+    actions: Callable[[ListSpec, Sequence[str]], list[tuple[Action, ...]]] | None = None
 
 
 LAYOUTS: dict[str, Layout] = {
@@ -51,6 +54,13 @@ LAYOUTS: dict[str, Layout] = {
     ),
     "ssv2": Layout(
         ssv2.ssv2_candidates, subsets=tuple(ssv2.SUBSET_FILES), splits=ssv2.SPLITS, recognises=ssv2.is_ssv2_folder
+    ),
+    "charades": Layout(
+        charades.charades_candidates,
+        subsets=tuple(charades.SUBSET_FILES),
+        splits=charades.SPLITS,
+        recognises=charades.is_charades_folder,
+        actions=charades.video_actions,
     ),
 }
 # auto: recognised from the annotation files, the CSV's header or the folder structure

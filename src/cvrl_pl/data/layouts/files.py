@@ -45,7 +45,7 @@ VIDEO_EXTENSIONS = (
 @dataclass(frozen=True)
 class ListSpec:
     """Which list of a dataset a layout reads besides the root: a CSV file (csv, kinetics), or a dataset's official
-    annotation files with the split number and subset to take (ucf101, hmdb51, ssv2)."""
+    annotation files with the split number and subset to take (ucf101, hmdb51, ssv2, charades)."""
 
     csv: str | None = None
     annotations: str | None = None

@@ -17,6 +17,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from dali_pipelines.failures import FrameOutOfRange
+
 # Matroska holds every codec we read (H.264, HEVC, VP8, VP9, AV1, MPEG-4 part 2, MJPEG) and any timestamps.
 CONTAINER = "matroska"
 BITEXACT = {"fflags": "+bitexact"}  # no random segment id, no muxer version: the same packets give the same bytes
@@ -48,10 +50,6 @@ def spans(wanted: np.ndarray, keyframes: np.ndarray) -> list[tuple[int, int]]:
         else:
             merged.append([start, frame])
     return [(a, b) for a, b in merged]
-
-
-class FrameOutOfRange(ValueError):
-    """A wanted frame the file does not hold: it changed since it was indexed, or the index is wrong."""
 
 
 def _span_packets(container, stream, first: int, last: int, keyframes: np.ndarray, keyframe_pts: np.ndarray) -> list:
@@ -125,6 +123,14 @@ def starts_afresh(packet, codec: str, extradata: bytes | None) -> bool:
     return any(kind(b) in fresh for b in _nal_headers(bytes(packet), length_size))
 
 
+def remux_stream(out, stream):
+    """The output stream that takes ``stream``'s packets as they are. ``opaque``: it keeps the input's codec (by
+    its id). Without it PyAV looks up an *encoder* named like the input's *decoder*, which fails wherever the two
+    names differ (AV1 read by libdav1d: UnknownCodecError 'libdav1d'); remuxing encodes nothing, so it needs no
+    encoder at all."""
+    return out.add_stream_from_template(stream, opaque=True)
+
+
 def sparse_video(path: str, wanted: np.ndarray, keyframes: np.ndarray, keyframe_pts: np.ndarray) -> SparseVideo:
     """The packets of ``path`` that frames ``wanted`` (display indices, any order, repeats allowed) need, remuxed
     into one Matroska stream whose frames are consecutive; FrameOutOfRange if the file does not hold them."""
@@ -152,7 +158,7 @@ def sparse_video(path: str, wanted: np.ndarray, keyframes: np.ndarray, keyframe_
         # dts: the decode position, moved back by the deepest reordering, so it never passes the pts.
         delay = max(0, *(j - r[d] for part, r in zip(parts, ranks, strict=True) for j, (d, _) in enumerate(part)))
         with av.open(out_buffer, "w", format=CONTAINER, container_options=BITEXACT) as out:
-            target = out.add_stream_from_template(stream)
+            target = remux_stream(out, stream)
             offset, kept = 0, 0
             for part, rank in zip(parts, ranks, strict=True):
                 for j, (d, packet) in enumerate(part):

@@ -7,6 +7,8 @@ import io
 
 import numpy as np
 
+from dali_pipelines.failures import FrameOutOfRange
+
 
 class VideoDecodeError(RuntimeError):
     """A video that does not decode as its index says: damaged, truncated or replaced since it was indexed."""
@@ -16,14 +18,14 @@ def decode_pyav(video: str | bytes, indices: np.ndarray) -> np.ndarray:
     """Frames ``indices`` (any order, repeats allowed) of a video (a path, or a stream in memory: packets.py) as
     uint8 (N, H, W, 3), decoded with PyAV.
 
-    Decodes from the start up to the last frame needed. A decoding error, or a file that ends before a wanted
-    frame (the index counted more), raises :class:`VideoDecodeError` naming the file: the loader leaves the
-    video out rather than train on a clip that is not what was sampled.
+    Decodes from the start up to the last frame needed. A decoding error raises :class:`VideoDecodeError`, a file
+    that ends before a wanted frame (the index counted more) :class:`FrameOutOfRange`, both naming the file: the
+    loader leaves the video out rather than train on a clip that is not what was sampled.
     """
     import av  # imported here: only the PyAV path needs it
     from av.video.reformatter import VideoReformatter
 
-    path = video if isinstance(video, str) else "the stream of the packets kept"
+    where = f"{video}: " if isinstance(video, str) else ""  # a stream in memory: the caller names its file
     indices = np.asarray(indices, np.int64)
     rows: dict[int, np.ndarray] = {int(k): np.flatnonzero(indices == k) for k in np.unique(indices)}
     last = int(indices.max())
@@ -48,7 +50,9 @@ def decode_pyav(video: str | bytes, indices: np.ndarray) -> np.ndarray:
                 if k >= last:
                     break
     except av.error.FFmpegError as exc:
-        raise VideoDecodeError(f"{path}: decoding failed after {decoded} frames: {exc}") from exc
+        words = exc.strerror or str(exc)  # FFmpeg's words, without PyAV's error number
+        done = f"{decoded} frames" if where else f"{decoded} of the frames kept"
+        raise VideoDecodeError(f"{where}decoding failed after {done}: {words}") from exc
     if out is None or found < len(rows):
-        raise VideoDecodeError(f"{path}: the file ends after {decoded} frames; frame {last} was asked for")
+        raise FrameOutOfRange(f"{where}the file ends after {decoded} frames; frame {last} was asked for")
     return out

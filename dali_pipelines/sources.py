@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dali_pipelines.decoders import PYAV, decoder_codes
-from dali_pipelines.packets import FrameOutOfRange, sparse_video
+from dali_pipelines.decoders import DECODER_NAMES, PYAV, decoder_codes
+from dali_pipelines.failures import FileChanged, stage
+from dali_pipelines.packets import sparse_video
 from dali_pipelines.params import PARAM_NAMES, ViewAugConfig, draw_view_params, stack_clips
 from dali_pipelines.plan import EpochPlan
-from dali_pipelines.pyav_decode import VideoDecodeError, decode_pyav
+from dali_pipelines.pyav_decode import decode_pyav
 from dali_pipelines.sampling import (
     clip_frame_indices,
     eval_clip_start,
@@ -56,9 +57,19 @@ class VideoTable:
     # Per video, the file's size and mtime when indexed: a file that changed since is reported, not decoded.
     sizes: Sequence[int] | None = None
     mtimes: Sequence[int] | None = None
+    # Per video, its codec and profile as the index found them ("av1", "Main"): a failure report names them.
+    codecs: Sequence[str] | None = None
+    profiles: Sequence[str] | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def format_of(self, vid: int) -> str:
+        """Video ``vid``'s codec and profile, "av1 Main"; "unknown" where the table does not hold them."""
+        if self.codecs is None:
+            return "unknown"
+        profile = self.profiles[vid] if self.profiles is not None else ""
+        return f"{self.codecs[vid]} {profile}".strip()
 
 
 class ClipSource:
@@ -160,30 +171,34 @@ class ClipSource:
 
     def video(self, vid: int, frames: np.ndarray) -> tuple[np.ndarray, ...]:
         """VIDEO_OUTPUTS of video ``vid`` for its frames ``frames`` (any order, repeats allowed): only the packets
-        those frames need, for DALI's decoders, or those frames decoded with PyAV; each frame decoded once."""
+        those frames need, for DALI's decoders, or those frames decoded with PyAV; each frame decoded once.
+        A failure raises failures.VideoReadError naming its stage (reading, remuxing, decoding, frame missing)."""
         path, code = self.table.paths[vid], np.asarray(self.decoders[vid], np.int32)
-        self._check_unchanged(vid, path)
-        if self.table.keyframes is None:  # the whole file, from frame 0 (what the pipeline did before packets.py)
-            encoded, picks, order = path, np.asarray(frames, np.int32), np.arange(len(frames), dtype=np.int32)
-        else:
-            try:
+        named = {"path": path, "decoder": DECODER_NAMES[code], "codec": self.table.format_of(vid)}
+        with stage("reading", **named):
+            self._check_unchanged(vid, path)
+            if self.table.keyframes is None:  # the whole file, from frame 0 (what the pipeline did before packets.py)
+                encoded, picks, order = path, np.asarray(frames, np.int32), np.arange(len(frames), dtype=np.int32)
+                data = NO_BYTES if code == PYAV else np.fromfile(path, np.uint8)
+        if self.table.keyframes is not None:
+            with stage("remuxing", **named):
                 sparse = sparse_video(path, frames, self.table.keyframes[vid], self.table.keyframe_pts[vid])
-            except FrameOutOfRange as exc:
-                raise VideoDecodeError(f"{path}: {exc}") from exc
             encoded, picks, order = sparse.data, sparse.frames, sparse.order
+            data = np.frombuffer(sparse.data, np.uint8)
         if code == PYAV:
-            return NO_BYTES, decode_pyav(encoded, picks), code, picks, order
-        data = np.fromfile(encoded, np.uint8) if isinstance(encoded, str) else np.frombuffer(encoded, np.uint8)
+            with stage("decoding", **named):
+                return NO_BYTES, decode_pyav(encoded, picks), code, picks, order
         return data, NO_FRAMES, code, picks, order
 
     def _check_unchanged(self, vid: int, path: str) -> None:
-        """VideoDecodeError if the file's size or mtime is not what indexing saw: its frames may be others."""
+        """FileChanged if the file's size or mtime is not what indexing saw (its frames may be others), OSError if
+        it is gone."""
+        st = os.stat(path)
         if self.table.sizes is None:
             return
-        st = os.stat(path)
         indexed = (int(self.table.sizes[vid]), int(self.table.mtimes[vid]))
         if (st.st_size, st.st_mtime_ns) != indexed:
-            raise VideoDecodeError(
+            raise FileChanged(
                 f"{path}: changed since it was indexed (size {indexed[0]} -> {st.st_size} bytes, mtime "
                 f"{indexed[1]} -> {st.st_mtime_ns}); index the dataset again"
             )

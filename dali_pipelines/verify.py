@@ -16,9 +16,10 @@ import numpy as np
 import nvidia.dali.fn as fn
 from nvidia.dali.pipeline import Pipeline, pipeline_def
 
-from dali_pipelines.decoders import PYAV
+from dali_pipelines.decoders import DECODER_NAMES, PYAV
+from dali_pipelines.failures import ReadFailure, VideoReadError
 from dali_pipelines.graph import decode
-from dali_pipelines.sources import NO_FRAMES, VIDEO_OUTPUTS, ClipSource
+from dali_pipelines.sources import NO_FRAMES, VIDEO_OUTPUTS, ClipSource, VideoTable
 
 
 def error_message(exc: BaseException) -> str:
@@ -57,11 +58,20 @@ def check_pipeline(feed: OneSample, device_id: int | None) -> Pipeline:
     return graph()
 
 
+def dali_failure(table: VideoTable, vid: int, decoder: int, exc: BaseException) -> ReadFailure:
+    """Video ``vid``'s failure in DALI's ``decoder`` (NVDEC or its CPU decoder), in the decoder's own words."""
+    message = error_message(exc)
+    return ReadFailure(
+        table.paths[vid], "decoding", type(exc).__name__, message, DECODER_NAMES[decoder], table.format_of(vid)
+    )
+
+
 def undecodable(
     source: ClipSource, epoch: int, positions: Iterable[int], device_id: int | None = None
-) -> dict[int, str]:
-    """Video id -> what went wrong, for each video that fails at the given plan positions of ``epoch``."""
-    found: dict[int, str] = {}
+) -> dict[int, ReadFailure]:
+    """Video id -> what went wrong (stage, exception, decoder, codec), for each video that fails at the given plan
+    positions of ``epoch``."""
+    found: dict[int, ReadFailure] = {}
     feed, pipeline = OneSample(), None
     for i in positions:
         item, _ = source.item_at(epoch, i)
@@ -70,14 +80,19 @@ def undecodable(
             continue
         try:
             outputs = dict(zip(source.OUTPUTS, source.sample_at(epoch, i), strict=True))  # reads; PyAV decodes
-            if source.decoders[vid] != PYAV:
-                feed.sample = tuple(outputs[k] for k in CHECKED)
-                if pipeline is None:
-                    pipeline = check_pipeline(feed, device_id)
-                    pipeline.build()
-                pipeline.run()
-        except Exception as exc:  # whatever stops this sample is what stopped the pipeline
-            found[vid] = error_message(exc)
+        except VideoReadError as exc:  # the source's stages: reading, remuxing, PyAV decoding, a frame missing
+            found[vid] = exc.failure
+            continue
+        if source.decoders[vid] == PYAV:
+            continue
+        feed.sample = tuple(outputs[k] for k in CHECKED)
+        try:
+            if pipeline is None:
+                pipeline = check_pipeline(feed, device_id)
+                pipeline.build()
+            pipeline.run()
+        except Exception as exc:  # whatever stops DALI's decoder on this sample is what stopped the pipeline
+            found[vid] = dali_failure(source.table, vid, int(source.decoders[vid]), exc)
             pipeline = None  # a failed DALI pipeline cannot run again
     return found
 

@@ -12,16 +12,15 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from nvidia.dali import fn, pipeline_def
 
 from cvrl_pl.data.index import load_or_build_index, probe_video
 from cvrl_pl.data.loader import video_table
-from cvrl_pl.tools.read_clip import read_clip
 from dali_pipelines.packets import spans, sparse_video
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.sources import EvalSource, PretrainSource
 from dali_pipelines.verify import OneSample, check_pipeline
 from tests.helpers import ROOT
+from tests.helpers.decoding import assert_read_clip_is_whole_file, decode_with, whole_dali
 from tests.helpers.videos import write_vfr, write_video
 
 
@@ -85,26 +84,6 @@ def kinds(tmp_path_factory) -> dict[str, Path]:
     return {name: make(folder / name) for name, make in KINDS.items()}
 
 
-def _whole_pyav(path: Path) -> np.ndarray:
-    with av.open(str(path)) as container:
-        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
-
-
-def _whole_dali(path: Path, frames: np.ndarray) -> np.ndarray:
-    """DALI's CPU decoder on the whole file, as the pipeline called it before (from frame 0, repeats included)."""
-    data = np.fromfile(path, np.uint8)
-
-    @pipeline_def(batch_size=1, num_threads=1, device_id=None)
-    def graph():
-        encoded = fn.external_source(lambda: [data], batch=True)
-        picks = fn.external_source(lambda: [frames.astype(np.int32)], batch=True)
-        return fn.decoders.video(encoded, frames=picks, device="cpu", pad_mode="none")
-
-    pipe = graph()
-    pipe.build()
-    return np.asarray(pipe.run()[0][0])
-
-
 def _wanted(n: int) -> np.ndarray:
     """Two overlapping clips late in the video, a repeat, the first and the last frame."""
     late = n - 30
@@ -117,12 +96,7 @@ def test_sparse_decoding_gives_the_whole_file_decodes_frames_bit_for_bit(kinds, 
     info = probe_video(path)
     assert not isinstance(info, str), info
     wanted = _wanted(info.num_frames)
-    whole = _whole_pyav(path)
-    assert len(whole) == info.num_frames
-    np.testing.assert_array_equal(read_clip(str(path), wanted.tolist(), decoder="pyav"), whole[wanted])
-    if info.codec in ("vp9", "vp8", "mjpeg"):  # what DALI decodes on a CPU
-        got = read_clip(str(path), wanted.tolist(), decoder="dali")
-        np.testing.assert_array_equal(got, _whole_dali(path, wanted))
+    assert_read_clip_is_whole_file(path, wanted)
     sparse = sparse_video(str(path), wanted, np.array(info.keyframes), np.array(info.keyframe_pts))
     assert sparse.source_bytes < path.stat().st_size  # less than the file, keyframe at 0 only included
     if name == "mjpeg_wrong_count.avi":
@@ -165,10 +139,10 @@ def test_pretraining_samples_at_rho_4_and_evaluation_views_decode_as_the_whole_f
         write_video(root / "a" / f"{k}.webm", 60 + 20 * k, codec="vp9", gop=12)
     index = load_or_build_index(root, workers=1, progress=False)
     table = video_table(index)
-    pyav = {vid: _whole_pyav(Path(table.paths[vid])) for vid in range(len(table))}
+    pyav = {vid: decode_with(Path(table.paths[vid])) for vid in range(len(table))}
 
     def whole(vid: int, asked: np.ndarray) -> np.ndarray:  # the same decoder on the whole file
-        return _whole_dali(Path(table.paths[vid]), asked) if decoder == "dali_cpu" else pyav[vid][asked]
+        return whole_dali(Path(table.paths[vid]), asked) if decoder == "dali_cpu" else pyav[vid][asked]
 
     view = ViewAugConfig(crop_size=32)
     temporal = {"distribution": "decreasing", "power": 1.0, "gap": 0}
@@ -199,6 +173,6 @@ def test_read_clip_command_saves_the_frames(kinds, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     clip = np.load(out)
     assert clip.shape == (4, 48, 64, 3) and clip.dtype == np.uint8
-    np.testing.assert_array_equal(clip, _whole_pyav(path)[[0, 5, 5, 80]])
+    np.testing.assert_array_equal(clip, decode_with(path)[[0, 5, 5, 80]])
     bad = _read_clip_command(path, "0,90", out)
     assert bad.returncode == 2 and f"{path} has frames 0 to 89" in bad.stderr

@@ -23,7 +23,10 @@ def test_finds_exactly_the_videos_that_fail(tmp_path, decoder):
     junk = replace_with_garbage(write_video(tmp_path / "junk.webm", 40))
     paths = [*good, damaged, cut, junk, tmp_path / "gone.webm"]
     n = len(paths)
-    table = VideoTable(tuple(map(str, paths)), np.full(n, 40), np.full(n, 64), np.full(n, 48), np.zeros(n, int))
+    table = VideoTable(
+        tuple(map(str, paths)), np.full(n, 40), np.full(n, 64), np.full(n, 48), np.zeros(n, int),
+        codecs=["vp9"] * n, profiles=["Profile 0"] * n,
+    )  # fmt: skip
     source = PretrainSource(
         table,
         (VIEW, VIEW),
@@ -36,11 +39,24 @@ def test_finds_exactly_the_videos_that_fail(tmp_path, decoder):
     )
     found = undecodable(source, 0, range(n))
     assert sorted(found) == [2, 3, 4, 5]  # the two good videos decode
-    assert "No such file or directory" in found[5]
+    assert all(f.codec == "vp9 Profile 0" and f.path == str(paths[k]) for k, f in found.items())
+    gone = found[5]
+    assert (gone.stage, gone.error) == ("reading", "FileNotFoundError") and "No such file or directory" in gone.message
+    damage = found[2]
+    assert damage.stage == "decoding"
     if decoder != "pyav":  # video 2 is on DALI's CPU decoder
-        assert found[2] == "Failed to send packet to decoder: Invalid data found when processing input"
+        assert (damage.error, damage.decoder) == ("RuntimeError", "dali_cpu")
+        assert damage.message == "Failed to send packet to decoder: Invalid data found when processing input"
+        assert damage.next_step().startswith("try data.decoder=pyav")
     else:
-        assert found[2].startswith(f"{damaged}: decoding failed after 3 frames")
+        assert (damage.error, damage.decoder) == ("VideoDecodeError", "pyav (vp9)")
+        assert damage.message == f"{damaged}: decoding failed after 3 frames: Invalid data found when processing input"
+        assert damage.next_step().startswith("the file is damaged: re-encode it")
+    assert damage.reason() == (
+        f"decoding failed: {damage.error}: {damage.message} [decoder {damage.decoder}, codec vp9 Profile 0]; "
+        f"next: {damage.next_step()}"
+    )
+    assert {f.stage for f in (found[3], found[4])} == {"decoding"}  # cut short, garbage: no first frame decodes
     source.excluded = frozenset(found)
     assert undecodable(source, 0, range(n)) == {}  # their places are filled by good videos
 

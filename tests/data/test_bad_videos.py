@@ -14,6 +14,7 @@ import pytest
 from cvrl_pl.data.bad_videos import BadVideoGuard, TooManyBadVideos
 from cvrl_pl.data.batches import pretrain_batch
 from cvrl_pl.data.loader import DaliLoader
+from dali_pipelines.failures import ReadFailure
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
 from dali_pipelines.sources import PretrainSource, VideoTable
@@ -188,7 +189,8 @@ def test_running_out_of_memory_is_never_taken_for_a_bad_video(dataset, tmp_path,
     with pytest.raises(RuntimeError, match="out of memory"):
         _epoch(loader)
     assert not record.exists() and loader.source.excluded == frozenset()
-    monkeypatch.setattr(bad_videos, "undecodable", lambda *a: {0: "CUDA error: out of memory"})  # noqa: ARG005
+    oom = ReadFailure("v.webm", "decoding", "RuntimeError", "CUDA error: out of memory", "nvdec", "h264 High")
+    monkeypatch.setattr(bad_videos, "undecodable", lambda *a: {0: oom})  # noqa: ARG005
     with pytest.raises(RuntimeError, match="pipeline failed"):
         loader.guard.recover(loader.source, 0, 0, RuntimeError("pipeline failed"), lookahead=1)
     assert not record.exists()

@@ -20,6 +20,7 @@ CODECS = {
     "mpeg4": ("mpeg4", ".avi"),  # MPEG-4 part 2 in AVI, tagged XVID: how UCF-101 and HMDB-51 ship
     "hevc": ("libx265", ".mp4"),
     "av1": ("libsvtav1", ".mkv"),
+    "prores": ("prores_ks", ".mov"),  # ProRes 422 at 10 bits, as cameras and editors export it
 }
 
 
@@ -66,17 +67,22 @@ def write_video(
     pix_fmt: str | None = None,
     gop: int | None = None,
     bframes: int = 0,
+    audio_first: bool = False,
 ) -> Path:
     """Write ``frames`` (N, H, W, 3 uint8), or index-coded frames, with constant frame rate, in ``pix_fmt``
-    (default 8-bit 4:2:0), a keyframe every ``gop`` frames (default: the encoder's) and, for H.264, up to
-    ``bframes`` B-frames in a row (stored after the frame they are shown before); returns the path."""
+    (default 8-bit 4:2:0), a keyframe every ``gop`` frames (default: the encoder's) and, for H.264 and MPEG-4
+    part 2, up to ``bframes`` B-frames in a row (stored after the frame they are shown before), and with
+    ``audio_first`` a silent AAC track as stream 0, before the video (as many downloaded files have it); returns
+    the path."""
     name, _ = CODECS[codec]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _scheduling_kept(), av.open(str(path), "w") as out:
+        audio = out.add_stream("aac", rate=48000) if audio_first else None
         stream = out.add_stream(name, rate=fps)
         stream.width, stream.height = width, height
-        stream.pix_fmt = pix_fmt or ("yuvj420p" if codec == "mjpeg" else "yuv420p")
+        default = {"mjpeg": "yuvj420p", "prores": "yuv422p10le"}.get(codec, "yuv420p")
+        stream.pix_fmt = pix_fmt or default
         if lossless:  # VP9 lossless: identical input frames decode to bit-identical frames
             stream.options = {"lossless": "1", "deadline": "realtime", "cpu-used": "8"}
         elif codec == "mjpeg":
@@ -89,11 +95,15 @@ def write_video(
             stream.options = {"preset": "ultrafast", "crf": "10", "x265-params": "log-level=error"}
         elif codec == "av1":
             stream.options = {"preset": "12", "crf": "20"}
+        elif codec == "prores":
+            stream.options = {"profile": "2"}  # ProRes 422
         else:
             stream.options = {"crf": "10", "b:v": "0", "deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
         if gop is not None:
             stream.codec_context.gop_size = gop
-        if bframes:
+        if bframes and codec == "mpeg4":
+            stream.options = {**stream.options, "bf": str(bframes)}
+        elif bframes:
             stream.options = {**stream.options, "preset": "veryfast", "x264-params": f"bframes={bframes}:scenecut=0"}
         for k in range(num_frames):
             image = frames[k] if frames is not None else index_frame(k, height, width)
@@ -101,7 +111,19 @@ def write_video(
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+        if audio is not None:
+            _silence(out, audio, seconds=num_frames / fps)
     return path
+
+
+def _silence(out, audio, seconds: float) -> None:
+    """``seconds`` of silent stereo audio on ``audio``."""
+    samples = int(seconds * audio.rate)
+    for start in range(0, samples, 1024):
+        frame = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts = audio.rate, start
+        out.mux(audio.encode(frame))
+    out.mux(audio.encode(None))
 
 
 def write_vfr(path: Path, times_ms: list[int], encoder: str = "libx264") -> Path:

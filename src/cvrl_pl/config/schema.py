@@ -100,6 +100,11 @@ class DataConfig(SplitConfig):
     max_bad_epoch_share: float = _f(
         0.1, "stop when more than this share of one epoch's videos (per rank) fail to decode"
     )
+    reader_fault_videos: int = _f(
+        3,
+        "stop when this many videos of one codec fail the same way before decoding (a fault of the reader, not "
+        "of the videos, which would otherwise all be left out); 0: never",
+    )
     generated: GeneratedDataConfig = _section(GeneratedDataConfig, "the in-memory generated dataset")
 
 

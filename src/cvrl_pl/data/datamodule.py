@@ -121,6 +121,7 @@ def bad_video_guard(cfg: DictConfig, trainer: pl.Trainer | None, device_id: int 
         run / BAD_VIDEOS_FILE if trainer is not None else None,
         max_batch_share=cfg.data.max_bad_batch_share,
         max_epoch_share=cfg.data.max_bad_epoch_share,
+        reader_fault_videos=cfg.data.reader_fault_videos,
         device_id=device_id,
         rank=trainer.global_rank if trainer is not None else 0,
         step=(lambda: trainer.global_step) if trainer is not None else (lambda: -1),

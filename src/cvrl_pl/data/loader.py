@@ -16,6 +16,7 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from cvrl_pl.data.bad_videos import BadVideoGuard, is_out_of_memory
 from cvrl_pl.data.index import VideoIndex
+from cvrl_pl.data.index.columns import Coded
 from cvrl_pl.data.index.records import counts_text, decoders_where, format_name
 from cvrl_pl.data.layouts import LAYOUTS
 from cvrl_pl.data.layouts.files import some_names
@@ -40,6 +41,8 @@ def video_table(index: VideoIndex) -> VideoTable:
         keyframe_pts=v.columns["keyframe_pts"],
         sizes=v.columns["size"],
         mtimes=v.columns["mtime_ns"],
+        codecs=Coded(v.columns["codec"], v.vocab["codec"]),
+        profiles=Coded(v.columns["profile"], v.vocab["profile"]),
     )
 
 

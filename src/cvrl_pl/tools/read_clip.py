@@ -19,8 +19,9 @@ from cvrl_pl.data.index.columns import Ragged
 from cvrl_pl.data.loader import device_capability
 from cvrl_pl.errors import ConfigError, DatasetError
 from dali_pipelines.decoders import DALI_CPU, NVDEC, PYAV, decoder_for
+from dali_pipelines.failures import VideoReadError
 from dali_pipelines.sources import ClipSource, VideoTable
-from dali_pipelines.verify import OneSample, check_pipeline, error_message
+from dali_pipelines.verify import OneSample, check_pipeline, dali_failure
 
 
 def one_video_table(path: str) -> tuple[VideoTable, VideoInfo]:
@@ -37,7 +38,7 @@ def one_video_table(path: str) -> tuple[VideoTable, VideoInfo]:
     table = VideoTable(
         (os.path.abspath(path),), [info.num_frames], [info.width], [info.height], [-1],
         keyframes=runs(info.keyframes), keyframe_pts=runs(info.keyframe_pts), sizes=[st.st_size],
-        mtimes=[st.st_mtime_ns],
+        mtimes=[st.st_mtime_ns], codecs=[info.codec], profiles=[info.profile],
     )  # fmt: skip
     return table, info
 
@@ -57,9 +58,12 @@ def read_clip(path: str, frames: list[int], *, decoder: str = "auto", device_id:
     source = ClipSource(table, num_frames=len(wanted), stride=1, batch_size=1, decoders=np.array([code], np.int8))
     feed = OneSample()
     feed.sample = source.video(0, wanted)
-    pipeline = check_pipeline(feed, device_id)
-    pipeline.build()
-    (out,) = pipeline.run()
+    try:
+        pipeline = check_pipeline(feed, device_id)
+        pipeline.build()
+        (out,) = pipeline.run()
+    except Exception as exc:  # DALI's decoder: reported as a run reports it
+        raise VideoReadError(dali_failure(table, 0, code, exc)) from exc
     return np.asarray(out.as_cpu()[0] if device_id is not None else out[0])
 
 
@@ -81,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # the decoder's own words, as the bad-video report gives them
-        print(f"error: {args.video}: {error_message(exc)}", file=sys.stderr)
+    except VideoReadError as exc:  # the stage, the exception, the decoder, the codec, what to try: as a run reports
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     np.save(args.out, clip)
     print(f"{args.out}: {clip.shape[0]} frames of {clip.shape[2]}x{clip.shape[1]}")

@@ -97,6 +97,19 @@ class Strings(Ragged, Sequence[str]):
         return (self[i] for i in range(len(self)))
 
 
+class Coded(Sequence[str]):
+    """A column of small codes read as the strings of its vocabulary: ``column[i]`` is ``vocab[codes[i]]``."""
+
+    def __init__(self, codes: MappedColumn | np.ndarray, vocab: Sequence[str]):
+        self.codes, self.vocab = codes, list(vocab)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        return self.vocab[int(self.codes[i])]
+
+
 @dataclass(frozen=True)
 class Runs:
     """Rows of a ragged column given at once: their values end to end, and each row's length."""

@@ -1,9 +1,10 @@
 """Why a video could not be read, in words a user can act on: the stage that failed, the exception, the decoder, the
 codec and profile, and what to try next.
 
-A sample's video goes through four stages (sources.ClipSource.video): reading the file, remuxing the packets its
-frames need (packets.py), decoding them (PyAV in the source, or DALI's decoders in the graph), and finding every
-wanted frame. A failure at each stage means something different, so the bad-video report says which one it was.
+A sample's video goes through four stages (sources.ClipSource.video): reading the file and the packets its frames
+need, remuxing those packets into one stream in memory (packets.py), decoding them (PyAV in the source, or DALI's
+decoders in the graph), and finding every wanted frame. A failure at each stage means something different, so
+the bad-video report says which one it was.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ class FrameOutOfRange(ValueError):
 
 class FileChanged(RuntimeError):
     """A file whose size or mtime is not what indexing saw: its frames may be others."""
+
+
+class RemuxError(RuntimeError):
+    """Writing packets already read into the in-memory stream failed: no decoder ran, and the picture does not
+    matter, so the cause (``__cause__``) is the reader's or the codec's, not one video's damage."""
 
 
 @dataclass(frozen=True)
@@ -102,14 +108,17 @@ def libav_decoder(video: str) -> str:
 
 @contextmanager
 def stage(name: str, *, path: str, decoder: str, codec: str) -> Iterator[None]:
-    """Any exception in the block becomes a VideoReadError of stage ``name`` (FrameOutOfRange: "frame missing");
-    past reading, a PyAV decoder is named by the FFmpeg decoder it opens for the file."""
+    """Any exception in the block becomes a VideoReadError of stage ``name``, or "frame missing" (FrameOutOfRange),
+    or "remuxing" (RemuxError, named by its cause); past reading, a PyAV decoder is named by the FFmpeg decoder it
+    opens for the file."""
     try:
         yield
     except VideoReadError:
         raise
     except Exception as exc:
-        if decoder == "pyav" and name != "reading" and (libav := libav_decoder(path)):
+        found = {FrameOutOfRange: "frame missing", RemuxError: "remuxing"}.get(type(exc), name)
+        cause = exc.__cause__ if isinstance(exc, RemuxError) and exc.__cause__ is not None else exc
+        if decoder == "pyav" and found != "reading" and (libav := libav_decoder(path)):
             decoder = f"pyav ({libav})"
-        found = "frame missing" if isinstance(exc, FrameOutOfRange) else name
-        raise VideoReadError(ReadFailure(path, found, type(exc).__name__, first_line(exc), decoder, codec)) from exc
+        failure = ReadFailure(path, found, type(cause).__name__, first_line(cause), decoder, codec)
+        raise VideoReadError(failure) from exc

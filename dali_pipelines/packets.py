@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from dali_pipelines.failures import FrameOutOfRange
+from dali_pipelines.failures import FrameOutOfRange, RemuxError
 
 # Matroska holds every codec we read (H.264, HEVC, VP8, VP9, AV1, MPEG-4 part 2, MJPEG) and any timestamps.
 CONTAINER = "matroska"
@@ -133,7 +133,8 @@ def remux_stream(out, stream):
 
 def sparse_video(path: str, wanted: np.ndarray, keyframes: np.ndarray, keyframe_pts: np.ndarray) -> SparseVideo:
     """The packets of ``path`` that frames ``wanted`` (display indices, any order, repeats allowed) need, remuxed
-    into one Matroska stream whose frames are consecutive; FrameOutOfRange if the file does not hold them."""
+    into one Matroska stream whose frames are consecutive; FrameOutOfRange if the file does not hold them, RemuxError
+    if writing the packets read fails."""
     import av  # imported here: the graphs' modules load without PyAV
 
     wanted = np.asarray(wanted, np.int64)
@@ -157,16 +158,19 @@ def sparse_video(path: str, wanted: np.ndarray, keyframes: np.ndarray, keyframe_
         ranks = [{d: i for i, d in enumerate(shown)} for shown in order]
         # dts: the decode position, moved back by the deepest reordering, so it never passes the pts.
         delay = max(0, *(j - r[d] for part, r in zip(parts, ranks, strict=True) for j, (d, _) in enumerate(part)))
-        with av.open(out_buffer, "w", format=CONTAINER, container_options=BITEXACT) as out:
-            target = remux_stream(out, stream)
-            offset, kept = 0, 0
-            for part, rank in zip(parts, ranks, strict=True):
-                for j, (d, packet) in enumerate(part):
-                    packet.stream, packet.time_base = target, FRAME_TIME
-                    packet.pts, packet.dts, packet.duration = offset + rank[d], offset + j - delay, 1
-                    kept += packet.size
-                    out.mux(packet)
-                offset += len(part)
+        try:  # writing packets already read, never decoded: a failure here is the reader's (failures.RemuxError)
+            with av.open(out_buffer, "w", format=CONTAINER, container_options=BITEXACT) as out:
+                target = remux_stream(out, stream)
+                offset, kept = 0, 0
+                for part, rank in zip(parts, ranks, strict=True):
+                    for j, (d, packet) in enumerate(part):
+                        packet.stream, packet.time_base = target, FRAME_TIME
+                        packet.pts, packet.dts, packet.duration = offset + rank[d], offset + j - delay, 1
+                        kept += packet.size
+                        out.mux(packet)
+                    offset += len(part)
+        except Exception as exc:
+            raise RemuxError(f"{type(exc).__name__}: {exc}") from exc
     position = {d: i for i, d in enumerate(d for shown in order for d in shown)}
     distinct = np.unique(wanted)
     frames = np.array([position[int(d)] for d in distinct], np.int32)

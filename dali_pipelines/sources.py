@@ -181,7 +181,7 @@ class ClipSource:
                 encoded, picks, order = path, np.asarray(frames, np.int32), np.arange(len(frames), dtype=np.int32)
                 data = NO_BYTES if code == PYAV else np.fromfile(path, np.uint8)
         if self.table.keyframes is not None:
-            with stage("remuxing", **named):
+            with stage("reading", **named):  # the packets the frames need; writing them: "remuxing"
                 sparse = sparse_video(path, frames, self.table.keyframes[vid], self.table.keyframe_pts[vid])
             encoded, picks, order = sparse.data, sparse.frames, sparse.order
             data = np.frombuffer(sparse.data, np.uint8)

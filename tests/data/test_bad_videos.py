@@ -3,8 +3,10 @@ leaves it out and keeps every batch full, on the DALI CPU decoder and on PyAV; a
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
+import weakref
 from collections import Counter
 from functools import partial
 
@@ -194,3 +196,24 @@ def test_running_out_of_memory_is_never_taken_for_a_bad_video(dataset, tmp_path,
     with pytest.raises(RuntimeError, match="pipeline failed"):
         loader.guard.recover(loader.source, 0, 0, RuntimeError("pipeline failed"), lookahead=1)
     assert not record.exists()
+
+
+def test_a_failed_pipeline_left_in_a_reference_cycle_is_collected_before_workers_are_forked(dataset, tmp_path):
+    """A failed pipeline can linger in a reference cycle (its error's traceback holds it). Collected in a forked
+    source worker, its shutdown waits forever for DALI threads only the parent has: the loader collects it first."""
+    good, _ = dataset
+    loader = _loader(good[:4], "dali_cpu", _guard(tmp_path / "e.jsonl"))
+    old = pretrain_pipeline(loader.source, None, num_threads=1, py_workers=1)
+    old.build()
+    cycle: list = [old]
+    cycle.append(cycle)
+    ref = weakref.ref(old)
+    gc.disable()  # only an explicit collection frees the cycle
+    try:
+        del old, cycle
+        assert ref() is not None
+        batches = _epoch(loader)  # builds its pipeline, forking a worker
+        assert ref() is None
+    finally:
+        gc.enable()
+    assert len(batches) == len(loader) == 1

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator
 
@@ -190,6 +191,10 @@ class DaliLoader:
         self.source.first_epoch, self.source.skip = self._epoch, self._batch * self.source.batch_size
         pipeline = self._build(self.source)
         self._lookahead = batches_ahead(pipeline)
+        # A pipeline that failed may linger in a reference cycle (its error's traceback holds it). Whichever process
+        # collects it shuts it down; in a worker forked from this one, that waits forever for DALI threads that only
+        # this process has. So it is collected here, before the workers are forked.
+        gc.collect()
         with preemption_signal_ignored():  # the Python workers start here
             pipeline.build()
         self._iterator = DALIGenericIterator(pipeline, list(self.names), auto_reset=True)

@@ -19,8 +19,10 @@ from cvrl_pl.eval.retrieval import recall_at_k
 from cvrl_pl.losses import NTXentLoss, positive_top1, update_scale
 from cvrl_pl.models import R3D, ProjectionHead, build_encoder
 from cvrl_pl.models.encoder_file import arch_of, load_encoder_weights
+from cvrl_pl.models.heads import build_head
 from cvrl_pl.optim import build_optimizer, lr_at, peak_lr
 from cvrl_pl.runtime.lightning_private import is_logging_step
+from cvrl_pl.tasks import TASKS
 
 
 class CVRLModule(pl.LightningModule):
@@ -107,10 +109,11 @@ def initial_encoder(cfg: DictConfig) -> torch.nn.Module:
 
 
 class ClassifierModule(pl.LightningModule):
-    """A new linear classifier on the encoder: frozen and on the L2-normalised feature (``task=linear_eval``), or
-    trained end to end (``task=finetune``). Single-label: cross-entropy, and the softmax over every test view of a
-    video combined (``eval.combine_views``, mean by default) scored by top-1 and top-5. ``multilabel`` (charades):
-    binary cross-entropy on multi-hot targets, the sigmoids combined (max by default) scored by mAP."""
+    """A new classifier head (``eval.head``, linear by default) on the encoder's feature map: the encoder frozen and
+    the feature L2-normalised (a task whose row says ``frozen``: linear_eval), or trained end to end (finetune).
+    Single-label: cross-entropy, and the softmax over every test view of a video combined (``eval.combine_views``,
+    mean by default) scored by top-1 and top-5. ``multilabel`` (charades): binary cross-entropy on multi-hot
+    targets, the sigmoids combined (max by default) scored by mAP."""
 
     def __init__(self, cfg: DictConfig | dict, num_classes: int, *, multilabel: bool = False):
         super().__init__()
@@ -120,12 +123,13 @@ class ClassifierModule(pl.LightningModule):
         self.multilabel = multilabel
         combine = cfg.eval.combine_views
         self.combine = ("max" if multilabel else "mean") if combine == "auto" else combine
-        self.cfg, self.frozen = cfg, cfg.task == "linear_eval"
-        m = cfg.model
+        self.cfg, self.frozen = cfg, TASKS[cfg.task].frozen
         self.encoder = initial_encoder(cfg)
         self.encoder.requires_grad_(not self.frozen)
-        self.dropout = torch.nn.Dropout(0.0 if self.frozen else m.classifier_dropout)
-        self.head = torch.nn.Linear(self.encoder.feature_dim, num_classes)
+        dropout = 0.0 if self.frozen else cfg.model.classifier_dropout
+        self.head = build_head(
+            cfg.eval.head, self.encoder.feature_dim, num_classes, normalize=self.frozen, dropout=dropout
+        )
         self.memory_format = memory_format(cfg)
         self.to(memory_format=self.memory_format)
         self._val: list[tuple[torch.Tensor, ...]] = []
@@ -134,10 +138,7 @@ class ClassifierModule(pl.LightningModule):
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         """Class logits of clips (B, 3, T, H, W)."""
-        features = self.encoder(clips.contiguous(memory_format=self.memory_format))
-        if self.frozen:
-            features = F.normalize(features, dim=1)
-        return self.head(self.dropout(features))
+        return self.head(self.encoder.forward_features(clips.contiguous(memory_format=self.memory_format)))
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         if self.frozen:
@@ -216,3 +217,11 @@ class RetrievalModule(pl.LightningModule):
             "views_per_video": float(queries.views.float().mean()),
         }
         self.log_dict({f"retrieval/R@{k}": r for k, r in recall.items()}, sync_dist=False)
+
+
+# The LightningModule of each kind of task (cvrl_pl.tasks.Task.module).
+MODULES: dict[str, type[pl.LightningModule]] = {
+    "contrastive": CVRLModule,
+    "classifier": ClassifierModule,
+    "retrieval": RetrievalModule,
+}

@@ -41,9 +41,10 @@ from cvrl_pl.errors import ConfigError, DatasetError
 from cvrl_pl.eval.features import save_predictions
 from cvrl_pl.eval.splits import report_table, summarise_splits
 from cvrl_pl.models.temporal_fit import fitting_frames, temporal_overhangs
-from cvrl_pl.module import ClassifierModule, CVRLModule, RetrievalModule, model_encoder
+from cvrl_pl.module import MODULES, model_encoder
 from cvrl_pl.runtime.checkpoint_io import AtomicCheckpointIO
 from cvrl_pl.runtime.distributed import per_device_batch
+from cvrl_pl.tasks import TASKS
 
 EXIT_PREEMPTED = 3  # stopped on SIGUSR1 after saving: rerunning the command resumes
 
@@ -87,7 +88,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, loggers: list[Logger]) -> li
         # The bar reads its metrics from the device when it refreshes: only as often as the logs are written.
         LogStepProgressBar(),
     ]
-    if cfg.task != "pretrain":
+    if TASKS[cfg.task].protocol:
         return callbacks
     probes = ProbeCallback(cfg) if cfg.val.root else None
     callbacks += [*([probes] if probes else []), ReportCallback(run_dir, probes)]
@@ -182,9 +183,10 @@ def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
 def check_cpu_bf16_clip(cfg: DictConfig, precision: str) -> None:
     """bf16 on a CPU: a ConfigError if the clip that trains the encoder is shorter than a Conv3d's temporal kernel
     at that layer, where torch's CPU bf16 Conv3d returns wrong weight gradients (measured, docs/benchmarks.md)."""
-    if cfg.task in ("linear_eval", "retrieval"):  # the encoder is frozen: no Conv3d weight gradient
+    task = TASKS[cfg.task]
+    if task.frozen:  # no Conv3d weight gradient
         return
-    section = "data" if cfg.task == "pretrain" else "eval"
+    section = "eval" if task.protocol else "data"
     clip, m = cfg[section], cfg.model
     with torch.device("meta"):  # shapes only
         encoder = model_encoder(m)
@@ -215,12 +217,13 @@ def run(cfg: DictConfig) -> Path:
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(cfg, run_dir / "config.yaml")
-    if cfg.task == "pretrain":
-        datamodule = GeneratedDataModule(cfg) if cfg.data.source == "generated" else CVRLDataModule(cfg)
-        trainer.fit(CVRLModule(cfg), datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
-    else:
+    task = TASKS[cfg.task]
+    if task.protocol:
         evaluate_protocol(cfg, trainer, run_dir, ckpt)
-    if cfg.task != "retrieval":  # retrieval trains nothing
+    else:
+        datamodule = GeneratedDataModule(cfg) if cfg.data.source == "generated" else CVRLDataModule(cfg)
+        trainer.fit(MODULES[task.module](cfg), datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+    if task.trains:
         # Also keep the final state when a run stops mid-epoch (max_steps), where no epoch-end save happens. The full
         # state (optimizer, loops, callbacks) is what a resume needs; it is tensors and plain data only, so resuming
         # loads it with weights_only=True.
@@ -229,50 +232,74 @@ def run(cfg: DictConfig) -> Path:
 
 
 def evaluate_protocol(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, ckpt: str | None) -> dict:
-    """A protocol on the data.* (training) and val.* (test) splits, written to metrics.json. Linear evaluation or
-    fine-tuning: train a classifier on data.*, test val.* with eval.num_temporal x eval.num_spatial views per
-    video. Retrieval: val.* videos query data.* videos with the frozen encoder, eval.num_temporal clips each."""
-    d, e = cfg.data, cfg.eval
+    """A protocol on the data.* (training) and val.* (test) splits, by the kind of module its task row names,
+    written to metrics.json with its headline metrics printed."""
+    task = TASKS[cfg.task]
     if not cfg.val.root:
         raise ConfigError(f"task={cfg.task} needs val.root, the labelled split to test on")
     if not cfg.model.init and trainer.is_global_zero:
         print(f"warning: task={cfg.task} without model.init starts from a random encoder", file=sys.stderr)
-    multilabel = cfg.task != "retrieval"  # the classifiers score multi-label splits (charades) too, by mAP
-    train_index, val_index = labelled_splits(d, cfg.val, sections=("data", "val"), multilabel=multilabel)
-    if cfg.task == "retrieval":  # one centre crop per clip, on gallery and queries alike
-        clips = EvalClips(e.num_frames, e.stride, e.test_crop_size, e.num_temporal, 1, e.short_side)
-        module = RetrievalModule(cfg)
-        splits = (train_index, val_index)
-        trainer.validate(
-            module, [eval_loader(cfg, i, trainer, mode="test", batch_size=e.batch_size, clips=clips) for i in splits]
-        )
-        shown = ", ".join(f"{k} {v:.2f}" for k, v in module.results.items() if k.startswith("R@"))
-    else:
-        train_clips = EvalClips(e.num_frames, e.stride, e.crop_size)
-        test_clips = EvalClips(e.num_frames, e.stride, e.test_crop_size, e.num_temporal, e.num_spatial, e.short_side)
-        train_index = training_subset(d, train_index, run_dir, resuming=ckpt is not None, write=trainer.is_global_zero)
-        train = eval_loader(cfg, train_index, trainer, mode="train", batch_size=d.batch_size, clips=train_clips)
-        test = eval_loader(cfg, val_index, trainer, mode="test", batch_size=e.batch_size, clips=test_clips)
-        module = ClassifierModule(cfg, len(train_index.classes), multilabel=is_multilabel(train_index))
-        trainer.fit(module, train_dataloaders=train, ckpt_path=ckpt, weights_only=True)
-        trainer.validate(module, dataloaders=test)
-        r = module.results
-        shown = f"mAP {r['mAP']:.2f}" if "mAP" in r else f"top-1 {r['top1']:.2f}, top-5 {r['top5']:.2f}"
+    splits = labelled_splits(cfg.data, cfg.val, sections=("data", "val"), multilabel=task.multilabel)
+    module = PROTOCOLS[task.module](cfg, trainer, splits, run_dir=run_dir, ckpt=ckpt)
     metrics = {"task": cfg.task, "init": cfg.model.init, **module.results}
     if trainer.is_global_zero:
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
-        if cfg.task != "retrieval":
-            save_predictions(run_dir / "predictions.npz", module.predictions, val_index.videos.paths, val_index.classes)
-        print(f"{cfg.task}: {shown} over {len(val_index.videos)} test videos")
+        shown = ", ".join(f"{_label(k)} {module.results[k]:.2f}" for k in task.headline(module.results))
+        print(f"{cfg.task}: {shown} over {len(splits[1].videos)} test videos")
     return metrics
+
+
+def _label(metric: str) -> str:
+    """How a metrics.json key is printed: top1 as top-1, the others as they are."""
+    return metric.replace("top", "top-") if metric[:3] == "top" else metric
+
+
+def classify(
+    cfg: DictConfig, trainer: pl.Trainer, splits: tuple, *, run_dir: Path, ckpt: str | None
+) -> pl.LightningModule:
+    """Linear evaluation or fine-tuning: train a classifier head on data.*, then test val.* with eval.num_temporal x
+    eval.num_spatial views per video; predictions.npz beside metrics.json."""
+    d, e = cfg.data, cfg.eval
+    train_index, val_index = splits
+    train_clips = EvalClips(e.num_frames, e.stride, e.crop_size)
+    test_clips = EvalClips(e.num_frames, e.stride, e.test_crop_size, e.num_temporal, e.num_spatial, e.short_side)
+    train_index = training_subset(d, train_index, run_dir, resuming=ckpt is not None, write=trainer.is_global_zero)
+    train = eval_loader(cfg, train_index, trainer, mode="train", batch_size=d.batch_size, clips=train_clips)
+    test = eval_loader(cfg, val_index, trainer, mode="test", batch_size=e.batch_size, clips=test_clips)
+    module = MODULES["classifier"](cfg, len(train_index.classes), multilabel=is_multilabel(train_index))
+    trainer.fit(module, train_dataloaders=train, ckpt_path=ckpt, weights_only=True)
+    trainer.validate(module, dataloaders=test)
+    if trainer.is_global_zero:
+        save_predictions(run_dir / "predictions.npz", module.predictions, val_index.videos.paths, val_index.classes)
+    return module
+
+
+def retrieve(
+    cfg: DictConfig, trainer: pl.Trainer, splits: tuple, *, run_dir: Path, ckpt: str | None
+) -> pl.LightningModule:
+    """Retrieval: val.* videos query data.* videos with the frozen encoder, eval.num_temporal clips each, one centre
+    crop per clip on gallery and queries alike."""
+    e = cfg.eval
+    clips = EvalClips(e.num_frames, e.stride, e.test_crop_size, e.num_temporal, 1, e.short_side)
+    module = MODULES["retrieval"](cfg)
+    trainer.validate(
+        module, [eval_loader(cfg, i, trainer, mode="test", batch_size=e.batch_size, clips=clips) for i in splits]
+    )
+    return module
+
+
+# How each kind of protocol module (cvrl_pl.tasks.Task.module) runs: (cfg, trainer, (train, test) indexes, *,
+# run_dir, ckpt) -> the module, its results filled.
+PROTOCOLS = {"classifier": classify, "retrieval": retrieve}
 
 
 def run_splits(cfg: DictConfig, splits: list[int]) -> Path:
     """The protocol of ``cfg`` on each official split N (data.split = val.split = N, run folder
     <run_name>/split<N>), then <run_name>/metrics.json and report.md: per-split metrics, their mean and std.
     A split whose folder already holds its metrics for the same config is not run again."""
-    if cfg.task == "pretrain":
-        raise ConfigError("--splits runs a protocol: set task=linear_eval, finetune or retrieval")
+    if not TASKS[cfg.task].protocol:
+        *others, last = (name for name, task in TASKS.items() if task.protocol)
+        raise ConfigError(f"--splits runs a protocol: set task={', '.join(others)} or {last}")
     out = Path(cfg.trainer.output_dir) / cfg.trainer.run_name
     per_split = {}
     for n in splits:
@@ -288,8 +315,7 @@ def run_splits(cfg: DictConfig, splits: list[int]) -> Path:
     if rank_zero_only.rank == 0:
         summary = {"task": cfg.task, "init": cfg.model.init, **summarise_splits(per_split)}
         (out / "metrics.json").write_text(json.dumps(summary, indent=1))
-        scores = ("mAP",) if "mAP" in summary["mean"] else ("top1", "top5")
-        metrics = [f"R@{k}" for k in cfg.eval.recall_at] if cfg.task == "retrieval" else list(scores)
+        metrics = TASKS[cfg.task].headline(summary["mean"])
         title = f"# {cfg.task} on {cfg.data.layout} splits {', '.join(map(str, splits))}\n\n"
         (out / "report.md").write_text(title + report_table(summary, metrics))
         print(report_table(summary, metrics), end="")

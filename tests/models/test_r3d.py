@@ -70,3 +70,13 @@ def test_rejects_wrong_layout_and_names():
 def test_zero_init_residual_makes_blocks_start_as_identity():
     model = build_encoder("r3d18", zero_init_residual=True)
     assert all(stage[0].last_bn.weight.detach().abs().sum().item() == 0 for stage in model.stages)
+
+
+def test_forward_features_is_the_feature_map_the_pooled_feature_averages():
+    """A head that weighs time and space sees (B, C, T', H', W'): T/2 after the stem, H and W down 32 times."""
+    model = build_encoder("r3d18", base_channels=8).eval()
+    clips = torch.rand(2, 3, 8, 64, 96)
+    with torch.no_grad():
+        feature_map, pooled = model.forward_features(clips), model(clips)
+    assert feature_map.shape == (2, model.feature_dim, 4, 2, 3)
+    torch.testing.assert_close(pooled, feature_map.mean(dim=(2, 3, 4)))

@@ -18,6 +18,7 @@ from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationE
 from cvrl_pl.config.renamed import RENAMED, DeprecatedKeyWarning, current_name, upgrade_keys
 from cvrl_pl.config.schema import Config
 from cvrl_pl.errors import ConfigError
+from cvrl_pl.tasks import TASKS
 from dali_pipelines.params import per_clip
 
 __all__ = [
@@ -94,11 +95,10 @@ def _check_labels(cfg: DictConfig) -> None:
     d = cfg.data
     if not 0.0 < d.label_fraction <= 1.0:
         raise ConfigError(f"config key 'data.label_fraction' is {d.label_fraction}; allowed values: (0, 1]")
-    if (d.label_fraction < 1.0 or d.label_subset) and cfg.task not in ("linear_eval", "finetune"):
+    if (d.label_fraction < 1.0 or d.label_subset) and not TASKS[cfg.task].head:
         key = "data.label_subset" if d.label_subset else "data.label_fraction"
-        raise ConfigError(
-            f"{key} selects labelled training videos: it applies to task=linear_eval or finetune, not task={cfg.task}"
-        )
+        trained = "task=" + " or ".join(name for name, task in TASKS.items() if task.head)
+        raise ConfigError(f"{key} selects labelled training videos: it applies to {trained}, not task={cfg.task}")
 
 
 def as_schema(cfg: DictConfig | Mapping[str, Any]) -> DictConfig:

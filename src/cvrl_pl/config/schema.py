@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cvrl_pl.data.layouts import LAYOUT_CHOICES
+from cvrl_pl.models.heads import HEADS
 from cvrl_pl.models.padding import PADDINGS
 from cvrl_pl.models.r3d import SPECS
 from cvrl_pl.optim import OPTIMIZERS
+from cvrl_pl.tasks import TASKS
 from dali_pipelines.sampling import DISTRIBUTIONS
 
 
@@ -237,6 +239,12 @@ class EvalConfig:
     short_side: int = _f(256, "test views: short side after resizing")
     test_crop_size: int = _f(256, "test views: side of each square crop")
     recall_at: list[int] = _f([1, 5, 10, 20, 50], "task=retrieval: the k of R@k")
+    head: str = _f(
+        "linear",
+        "the classifier linear_eval and finetune train on the encoder's feature map: {choices} (models.heads: pooled, "
+        "L2-normalised when frozen, one linear layer)",
+        tuple(HEADS),
+    )
     clip_targets: str = _f(
         "overlap",
         "multi-label datasets (charades), a training clip's targets: {choices}: the actions its time span overlaps, "
@@ -274,7 +282,7 @@ class Config:
     task: str = _f(
         "pretrain",
         "{choices}: CVRL pretraining, frozen encoder + linear layer, end-to-end fine-tuning, or video retrieval",
-        ("pretrain", "linear_eval", "finetune", "retrieval"),
+        tuple(TASKS),
     )
     data: DataConfig = _section(DataConfig, "videos and clips")
     aug: AugConfig = _section(AugConfig, "temporal and spatial augmentation")

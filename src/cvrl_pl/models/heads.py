@@ -1,7 +1,13 @@
-"""The projection head that maps encoder features to the space where NT-Xent is computed."""
+"""Heads on the encoder: the projection head that maps pooled features to the space where NT-Xent is computed, and
+the registry of classification heads (``eval.head``) that linear evaluation and fine-tuning train on the encoder's
+feature map (``R3D.forward_features``: B, C, T, H, W)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -15,3 +21,31 @@ class ProjectionHead(nn.Sequential):
             in_dim = hidden_dim
         layers.append(nn.Linear(in_dim, out_dim))
         super().__init__(*layers)
+
+
+class LinearHead(nn.Linear):
+    """The feature map averaged over time and space, L2-normalised (``normalize``: linear evaluation on a frozen
+    encoder), dropped out, then one linear layer: the paper's classifier. A Linear itself, so its parameters keep
+    the names ``weight`` and ``bias`` that checkpoints hold."""
+
+    def __init__(self, in_dim: int, num_classes: int, *, normalize: bool = False, dropout: float = 0.0):
+        super().__init__(in_dim, num_classes)
+        self.normalize = normalize
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, feature_map: torch.Tensor) -> torch.Tensor:
+        features = F.adaptive_avg_pool3d(feature_map, 1).flatten(1)  # the encoder's own pooling
+        if self.normalize:
+            features = F.normalize(features, dim=1)
+        return super().forward(self.dropout(features))
+
+
+# name -> head(in_dim, num_classes, *, normalize, dropout): a module from the feature map (B, C, T, H, W) to logits
+HEADS: dict[str, Callable[..., nn.Module]] = {"linear": LinearHead}
+
+
+def build_head(name: str, in_dim: int, num_classes: int, *, normalize: bool, dropout: float) -> nn.Module:
+    """The classification head ``name`` of HEADS."""
+    if name not in HEADS:
+        raise ValueError(f"unknown head '{name}'; choose one of {', '.join(HEADS)}")
+    return HEADS[name](in_dim, num_classes, normalize=normalize, dropout=dropout)

@@ -138,10 +138,16 @@ class R3D(nn.Module):
                 if isinstance(m, ResBlock):
                     nn.init.zeros_(m.last_bn.weight)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last feature map before pooling, (B, feature_dim, T', H', W'): what a head that weighs time and space
+        (models.heads) sees."""
         if x.dim() != 5 or x.shape[1] != 3:
             raise ValueError(f"R3D expects clips of shape (B, 3, T, H, W), got {tuple(x.shape)}")
-        return self.pool(self.stages(self.stem(x))).flatten(1)
+        return self.stages(self.stem(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled feature (B, feature_dim)."""
+        return self.pool(self.forward_features(x)).flatten(1)
 
 
 def build_encoder(

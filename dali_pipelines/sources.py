@@ -179,12 +179,11 @@ class ClipSource:
             self._check_unchanged(vid, path)
             if self.table.keyframes is None:  # the whole file, from frame 0 (what the pipeline did before packets.py)
                 encoded, picks, order = path, np.asarray(frames, np.int32), np.arange(len(frames), dtype=np.int32)
-                data = NO_BYTES if code == PYAV else np.fromfile(path, np.uint8)
-        if self.table.keyframes is not None:
-            with stage("reading", **named):  # the packets the frames need; writing them: "remuxing"
+            else:  # the packets the frames need (writing them into one stream raises RemuxError: "remuxing")
                 sparse = sparse_video(path, frames, self.table.keyframes[vid], self.table.keyframe_pts[vid])
-            encoded, picks, order = sparse.data, sparse.frames, sparse.order
-            data = np.frombuffer(sparse.data, np.uint8)
+                encoded, picks, order = sparse.data, sparse.frames, sparse.order
+            if code != PYAV:
+                data = np.fromfile(encoded, np.uint8) if isinstance(encoded, str) else np.frombuffer(encoded, np.uint8)
         if code == PYAV:
             with stage("decoding", **named):
                 return NO_BYTES, decode_pyav(encoded, picks), code, picks, order

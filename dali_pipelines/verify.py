@@ -17,7 +17,7 @@ import nvidia.dali.fn as fn
 from nvidia.dali.pipeline import Pipeline, pipeline_def
 
 from dali_pipelines.decoders import DECODER_NAMES, PYAV
-from dali_pipelines.failures import ReadFailure, VideoReadError
+from dali_pipelines.failures import ReadFailure, VideoReadError, first_line
 from dali_pipelines.graph import decode
 from dali_pipelines.sources import NO_FRAMES, VIDEO_OUTPUTS, ClipSource, VideoTable
 
@@ -30,7 +30,7 @@ def error_message(exc: BaseException) -> str:
     if found:
         message = re.sub(r"^\[[^\]]*\]\s*", "", found.group(1).strip())  # a leading [file.cc:line] tag
         return re.sub(r'^Assert on ".*?" failed:\s*', "", message).splitlines()[0]
-    return (text.strip().splitlines() or [type(exc).__name__])[0]
+    return first_line(exc)
 
 
 CHECKED = VIDEO_OUTPUTS  # what the check pipeline is fed of a sample

@@ -124,13 +124,13 @@ class BadVideoGuard:
     def check_reader(self, failures: Iterable[ReadFailure]) -> None:
         """Raise ReaderFault when one of ``failures`` happened before decoding and ``reader_fault_videos`` reported
         videos share its signature; the fault is recorded, so that a rerun tries those videos again."""
-        if self.reader_fault_videos <= 0:
+        suspects = [f for f in failures if f.before_decoding]
+        if self.reader_fault_videos <= 0 or not suspects:
             return
-        for failure in failures:
-            if not failure.before_decoding:
-                continue
+        reported = [(r["path"], _signature(r)) for r in self.known().values()]  # the file read once
+        for failure in suspects:
             signature = failure.signature()
-            same = [r["path"] for r in self.known().values() if _signature(r) == signature]
+            same = [path for path, other in reported if other == signature]
             if len(same) >= self.reader_fault_videos:
                 self._append({"reader_fault": list(signature), "videos": len(same)})
                 raise ReaderFault(

@@ -40,7 +40,8 @@ from nvidia.dali.pipeline import pipeline_def
 from nvidia.dali.plugin.pytorch import DALIGenericIterator
 
 from cvrl_pl.data.bad_videos import BadVideoGuard
-from cvrl_pl.data.loader import DaliLoader, device_capability
+from cvrl_pl.data.decoding import device_capability
+from cvrl_pl.data.loader import DaliLoader
 from dali_pipelines.decoders import DECODER_NAMES, PYAV, decoder_for
 from dali_pipelines.graph import decode, pipeline_kwargs, read_samples
 from dali_pipelines.params import ViewAugConfig, per_clip
@@ -78,7 +79,7 @@ def bytes_handed(source: PretrainSource, samples: int = 32) -> float:
         if twin.table.keyframes is None:
             sizes.append(Path(twin.table.paths[twin.video_of(item)]).stat().st_size)
         else:
-            sizes.append(len(twin.sample(item, rng)[0]))  # the encoded output: the remuxed packets
+            sizes.append(len(twin.sample(item, rng)["encoded"]))  # the remuxed packets
     return float(np.mean(sizes))
 
 

@@ -38,10 +38,12 @@ from pathlib import Path
 import numpy as np
 
 from cvrl_pl.data.datamodule import check_epoch_coverage
+from cvrl_pl.data.decoding import choose_decoders
 from cvrl_pl.data.index.columns import Runs
-from cvrl_pl.data.index.records import VideoIndex, VideoRecord, index_description
+from cvrl_pl.data.index.records import VideoRecord, index_description
 from cvrl_pl.data.index.store import IndexWriter
-from cvrl_pl.data.loader import choose_decoders, video_table
+from cvrl_pl.data.index.video_index import VideoIndex
+from cvrl_pl.data.loader import video_table
 from cvrl_pl.data.shared_memory import largest_samples
 from dali_pipelines.plan import EpochPlan
 from dali_pipelines.sources import PretrainSource, VideoTable

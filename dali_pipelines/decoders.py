@@ -78,6 +78,12 @@ def decoder_for(codec: str, bit_depth: int, chroma: str, capability: tuple[int, 
     return PYAV
 
 
+def routes(formats: list[dict], capability: tuple[int, int] | None) -> np.ndarray:
+    """The decoder code of each stream format (a dict with its ``codec``, ``bit_depth`` and ``chroma``) on that
+    device: the routing of every video of that format, computed once per format."""
+    return np.asarray([decoder_for(f["codec"], f["bit_depth"], f["chroma"], capability) for f in formats], np.int8)
+
+
 def decoder_codes(decoders: str | np.ndarray, n: int) -> np.ndarray:
     """Per-video decoder codes (int8) from per-video codes or one decoder name for all ``n`` videos."""
     if isinstance(decoders, str):
@@ -93,3 +99,15 @@ def decoder_codes(decoders: str | np.ndarray, n: int) -> np.ndarray:
 def decoder_counts(codes: np.ndarray) -> dict[str, int]:
     """Decoder name -> how many videos it reads (every name, zeros included)."""
     return {name: int((np.asarray(codes) == code).sum()) for code, name in enumerate(DECODER_NAMES)}
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """{"nvdec": 3, "dali_cpu": 0, "pyav": 1} -> "nvdec 3, dali_cpu 0, pyav 1"."""
+    return ", ".join(f"{name} {n}" for name, n in counts.items())
+
+
+def decoders_where(capability: tuple[int, int] | None) -> str:
+    """Where the decoder counts hold: "on a CPU", "on a GPU of compute capability 9.0 (Hopper (H100, H200))"."""
+    if capability is None:
+        return "on a CPU"
+    return "on a GPU of compute capability {}.{} ({})".format(*capability, generation(capability).name)

@@ -11,13 +11,13 @@ from nvidia.dali.pipeline import Pipeline, pipeline_def
 
 from dali_pipelines.augment import augment_clips, to_float
 from dali_pipelines.graph import PREFETCH, decode, pipeline_kwargs, read_samples
-from dali_pipelines.sources import EvalSource
+from dali_pipelines.sources import TestViewSource, TrainClipSource
 
 OUTPUTS = ("views", "label", "video_id", "clip_idx")
 
 
 def eval_pipeline(
-    source: EvalSource,
+    source: TrainClipSource | TestViewSource,
     device_id: int | None,
     *,
     crop_size: int,
@@ -27,15 +27,15 @@ def eval_pipeline(
     seed: int = 0,
     prefetch: int = PREFETCH,
 ) -> Pipeline:
-    """Outputs ``OUTPUTS``; views are float (T, S, S, C) in train mode and (num_spatial, T, S, S, C) in test mode
-    (channels last, as the pretraining graph's)."""
+    """Outputs ``OUTPUTS``; views are float (T, S, S, C) from a TrainClipSource and (num_spatial, T, S, S, C) from a
+    TestViewSource (channels last, as the pretraining graph's)."""
     device = "cpu" if device_id is None else "gpu"
 
     @pipeline_def(enable_conditionals=True)
     def graph():
         sample = read_samples(source, py_workers, prefetch)
         frames = decode(sample, device)
-        if source.mode == "train":
+        if isinstance(source, TrainClipSource):
             views = augment_clips(frames, sample, [source.view], device)
         else:
             frames = fn.resize(frames, resize_shorter=short_side)

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
+from dali_pipelines import storage
+
 STAGES = ("reading", "remuxing", "decoding", "frame missing")
 PREPARE = "python -m cvrl_pl.data.prepare SRC DST --short-side 256 --codec vp9"
 
@@ -100,7 +102,7 @@ def libav_decoder(video: str) -> str:
     import av  # imported here: the graphs' modules load without PyAV
 
     try:
-        with av.open(video) as container:
+        with storage.opened(video) as file, av.open(file) as container:
             return container.streams.video[0].codec_context.name
     except Exception:  # noqa: BLE001 (naming a decoder must not hide the failure being reported)
         return ""

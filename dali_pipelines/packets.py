@@ -14,9 +14,11 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import BinaryIO
 
 import numpy as np
 
+from dali_pipelines import storage
 from dali_pipelines.failures import FrameOutOfRange, RemuxError
 
 # Matroska holds every codec we read (H.264, HEVC, VP8, VP9, AV1, MPEG-4 part 2, MJPEG) and any timestamps.
@@ -131,16 +133,18 @@ def remux_stream(out, stream):
     return out.add_stream_from_template(stream, opaque=True)
 
 
-def sparse_video(path: str, wanted: np.ndarray, keyframes: np.ndarray, keyframe_pts: np.ndarray) -> SparseVideo:
-    """The packets of ``path`` that frames ``wanted`` (display indices, any order, repeats allowed) need, remuxed
-    into one Matroska stream whose frames are consecutive; FrameOutOfRange if the file does not hold them, RemuxError
-    if writing the packets read fails."""
+def sparse_video(
+    video: str | BinaryIO, wanted: np.ndarray, keyframes: np.ndarray, keyframe_pts: np.ndarray
+) -> SparseVideo:
+    """The packets of ``video`` (a reference, read through storage.py, or a file object) that frames ``wanted``
+    (display indices, any order, repeats allowed) need, remuxed into one Matroska stream whose frames are
+    consecutive; FrameOutOfRange if the file does not hold them, RemuxError if writing the packets read fails."""
     import av  # imported here: the graphs' modules load without PyAV
 
     wanted = np.asarray(wanted, np.int64)
     keys, stamps = np.asarray(keyframes, np.int64), np.asarray(keyframe_pts, np.int64)
     out_buffer = io.BytesIO()
-    with av.open(path) as container:
+    with storage.opened(video) as file, av.open(file) as container:
         stream = container.streams.video[0]
         codec, extradata = stream.codec_context.name, stream.codec_context.extradata
         parts: list[list] = []

@@ -4,9 +4,11 @@ CPU decoder handles only VP8/VP9/MJPEG (docs/data_pipeline.md)."""
 from __future__ import annotations
 
 import io
+from contextlib import nullcontext
 
 import numpy as np
 
+from dali_pipelines import storage
 from dali_pipelines.failures import FrameOutOfRange
 
 
@@ -14,9 +16,10 @@ class VideoDecodeError(RuntimeError):
     """A video that does not decode as its index says: damaged, truncated or replaced since it was indexed."""
 
 
-def decode_pyav(video: str | bytes, indices: np.ndarray) -> np.ndarray:
-    """Frames ``indices`` (any order, repeats allowed) of a video (a path, or a stream in memory: packets.py) as
-    uint8 (N, H, W, 3), decoded with PyAV.
+def decode_pyav(video: str | bytes, indices: np.ndarray, *, name: str | None = None) -> np.ndarray:
+    """Frames ``indices`` (any order, repeats allowed) of a video (a reference, read through storage.py; a whole
+    file's bytes, ``name`` naming it; or a stream remuxed in memory: packets.py) as uint8 (N, H, W, 3), decoded with
+    PyAV.
 
     Decodes from the start up to the last frame needed. A decoding error raises :class:`VideoDecodeError`, a file
     that ends before a wanted frame (the index counted more) :class:`FrameOutOfRange`, both naming the file: the
@@ -25,7 +28,8 @@ def decode_pyav(video: str | bytes, indices: np.ndarray) -> np.ndarray:
     import av  # imported here: only the PyAV path needs it
     from av.video.reformatter import VideoReformatter
 
-    where = f"{video}: " if isinstance(video, str) else ""  # a stream in memory: the caller names its file
+    name = video if isinstance(video, str) else name
+    where = f"{name}: " if name else ""  # a stream remuxed in memory: the caller names its file
     indices = np.asarray(indices, np.int64)
     rows: dict[int, np.ndarray] = {int(k): np.flatnonzero(indices == k) for k in np.unique(indices)}
     last = int(indices.max())
@@ -35,7 +39,8 @@ def decode_pyav(video: str | bytes, indices: np.ndarray) -> np.ndarray:
     # more than decoding (docs/benchmarks.md); the pixels are the same.
     rgb = VideoReformatter()
     try:
-        with av.open(video if isinstance(video, str) else io.BytesIO(video)) as container:
+        file = storage.opened(video) if isinstance(video, str) else nullcontext(io.BytesIO(video))
+        with file as opened, av.open(opened) as container:
             stream = container.streams.video[0]
             # No decoder threads: the source's worker processes decode samples in parallel, and frame threads
             # decode ahead of the last frame needed.
@@ -49,7 +54,7 @@ def decode_pyav(video: str | bytes, indices: np.ndarray) -> np.ndarray:
                     found += 1
                 if k >= last:
                     break
-    except av.error.FFmpegError as exc:
+    except (av.error.FFmpegError, OSError) as exc:  # OSError: the file is gone
         words = exc.strerror or str(exc)  # FFmpeg's words, without PyAV's error number
         done = f"{decoded} frames" if where else f"{decoded} of the frames kept"
         raise VideoDecodeError(f"{where}decoding failed after {done}: {words}") from exc

@@ -10,12 +10,12 @@ Everything here is NumPy: the sources run in worker processes, outside the graph
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from dali_pipelines import storage
 from dali_pipelines.decoders import DECODER_NAMES, PYAV, decoder_codes
 from dali_pipelines.failures import FileChanged, stage
 from dali_pipelines.packets import sparse_video
@@ -45,7 +45,7 @@ class VideoTable:
     columns (cvrl_pl.data.index.columns), which pickle as their file names, so a worker maps the pages every
     process of the node shares instead of receiving a copy."""
 
-    paths: Sequence[str]  # absolute
+    paths: Sequence[str]  # the videos' references for storage.py: absolute local paths today
     num_frames: Sequence[int]
     widths: Sequence[int]
     heights: Sequence[int]
@@ -75,7 +75,8 @@ class VideoTable:
 class ClipSource:
     """What every per-sample source shares: the video table, the epoch plan of this shard, reading a video.
 
-    An epoch enumerates ``len(table) * items_per_video`` items (several clips per video for the test views).
+    An epoch enumerates ``len(table) * items_per_video`` items (several clips per video for the test views). A
+    concrete source's ``sample`` builds its outputs by name; they reach the graph in its class's ``OUTPUTS`` order.
     """
 
     OUTPUTS: tuple[str, ...] = ()
@@ -100,12 +101,31 @@ class ClipSource:
         self.seed, self.shuffle, self.drop_last = seed, shuffle, drop_last
         # Per video: decoders.NVDEC, DALI_CPU or PYAV (one name given: that decoder for every video).
         self.decoders = decoder_codes(decoders, len(table))
-        # A resumed run sets the epoch it resumes at, so the shuffles continue, not repeat, and, resuming mid-epoch,
-        # the samples of that epoch already trained on.
-        self.first_epoch, self.skip = 0, 0
-        # Videos that failed to read or decode at run time (the loader fills it): their places go to other videos.
-        self.excluded: frozenset[int] = frozenset()
+        self._first_epoch, self._skip = 0, 0  # where the source starts (resume_at)
+        self._excluded: frozenset[int] = frozenset()  # videos left out (exclude)
         self._plan: tuple[int, EpochPlan] | None = None
+
+    @property
+    def first_epoch(self) -> int:
+        """The epoch the source's first pass reads (resume_at)."""
+        return self._first_epoch
+
+    @property
+    def excluded(self) -> frozenset[int]:
+        """The ids of the videos left out (exclude)."""
+        return self._excluded
+
+    def resume_at(self, epoch: int, skip: int) -> None:
+        """Start at ``epoch``, past its first ``skip`` samples: a resumed run continues the shuffles, not repeats
+        them, and, resumed mid-epoch, leaves out the samples of that epoch already trained on."""
+        self._first_epoch, self._skip = epoch, skip
+
+    def exclude(self, videos: Iterable[int]) -> bool:
+        """Leave ``videos`` out from now on, besides those already left out (videos that failed to read or decode
+        at run time: their places go to other videos, see item_at); whether any of them is new."""
+        excluded = self._excluded | frozenset(videos)
+        changed, self._excluded = excluded != self._excluded, excluded
+        return changed
 
     def plan(self, epoch: int) -> EpochPlan:
         """This shard's items for ``epoch`` (cached: the source is called once per sample)."""
@@ -151,19 +171,31 @@ class ClipSource:
                 return other, np.random.default_rng([self.seed, epoch, self.shard_id, i, j])
         raise RuntimeError(f"every video of shard {self.shard_id}'s epoch {epoch} is excluded as unreadable")
 
-    def sample_at(self, epoch: int, i: int) -> tuple[np.ndarray, ...]:
-        """The outputs of sample ``i`` of ``epoch``."""
-        return self.sample(*self.item_at(epoch, i))
+    def sample_at(self, epoch: int, i: int) -> dict[str, np.ndarray]:
+        """The outputs of sample ``i`` of ``epoch``, by name, in ``OUTPUTS`` order."""
+        return self.in_order(self.sample(*self.item_at(epoch, i)))
 
     def __call__(self, info) -> tuple[np.ndarray, ...]:
         epoch = self.first_epoch + info.epoch_idx
-        i = info.idx_in_epoch + (self.skip if info.epoch_idx == 0 else 0)
+        i = info.idx_in_epoch + (self._skip if info.epoch_idx == 0 else 0)
         if i >= len(self.plan(epoch)):
             raise StopIteration
-        return self.sample_at(epoch, i)
+        return tuple(self.sample_at(epoch, i).values())  # external_source's outputs, in OUTPUTS order
 
-    def sample(self, item: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    def sample(self, item: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """The outputs of ``item`` by name (every name of ``OUTPUTS``), drawn with ``rng``."""
         raise NotImplementedError
+
+    def in_order(self, outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """A sample's ``outputs`` in ``OUTPUTS`` order; a ValueError naming the source and the names that differ
+        otherwise, so that no output reaches the graph under another's name."""
+        if outputs.keys() != set(self.OUTPUTS):
+            missing = [name for name in self.OUTPUTS if name not in outputs]
+            extra = [name for name in outputs if name not in self.OUTPUTS]
+            raise ValueError(
+                f"{type(self).__name__}.sample's outputs are not its OUTPUTS: missing {missing}, unexpected {extra}"
+            )
+        return {name: outputs[name] for name in self.OUTPUTS}
 
     def clip(self, vid: int, start: int) -> np.ndarray:
         """Stored-frame indices of the clip of video ``vid`` that starts at ``start``."""
@@ -173,34 +205,37 @@ class ClipSource:
         """VIDEO_OUTPUTS of video ``vid`` for its frames ``frames`` (any order, repeats allowed): only the packets
         those frames need, for DALI's decoders, or those frames decoded with PyAV; each frame decoded once.
         A failure raises failures.VideoReadError naming its stage (reading, remuxing, decoding, frame missing)."""
-        path, code = self.table.paths[vid], np.asarray(self.decoders[vid], np.int32)
-        named = {"path": path, "decoder": DECODER_NAMES[code], "codec": self.table.format_of(vid)}
-        with stage("reading", **named):
-            self._check_unchanged(vid, path)
+        ref, code = self.table.paths[vid], np.asarray(self.decoders[vid], np.int32)
+        named = {"path": ref, "decoder": DECODER_NAMES[code], "codec": self.table.format_of(vid)}
+        with stage("reading", **named):  # bytes only, through storage.py, whatever holds the video
+            self._check_unchanged(vid, ref)
             if self.table.keyframes is None:  # the whole file, from frame 0 (what the pipeline did before packets.py)
-                encoded, picks, order = path, np.asarray(frames, np.int32), np.arange(len(frames), dtype=np.int32)
+                data, whole = storage.read(ref), ref
+                picks, order = np.asarray(frames, np.int32), np.arange(len(frames), dtype=np.int32)
             else:  # the packets the frames need (writing them into one stream raises RemuxError: "remuxing")
-                sparse = sparse_video(path, frames, self.table.keyframes[vid], self.table.keyframe_pts[vid])
-                encoded, picks, order = sparse.data, sparse.frames, sparse.order
-            if code != PYAV:
-                data = np.fromfile(encoded, np.uint8) if isinstance(encoded, str) else np.frombuffer(encoded, np.uint8)
+                sparse = sparse_video(ref, frames, self.table.keyframes[vid], self.table.keyframe_pts[vid])
+                data, whole, picks, order = sparse.data, None, sparse.frames, sparse.order
         if code == PYAV:
             with stage("decoding", **named):
-                return NO_BYTES, decode_pyav(encoded, picks), code, picks, order
-        return data, NO_FRAMES, code, picks, order
+                return NO_BYTES, decode_pyav(data, picks, name=whole), code, picks, order
+        return np.frombuffer(data, np.uint8), NO_FRAMES, code, picks, order
 
-    def _check_unchanged(self, vid: int, path: str) -> None:
-        """FileChanged if the file's size or mtime is not what indexing saw (its frames may be others), OSError if
+    def _check_unchanged(self, vid: int, ref: str) -> None:
+        """FileChanged if the video's size or mtime is not what indexing saw (its frames may be others), OSError if
         it is gone."""
-        st = os.stat(path)
+        found = storage.stat(ref)
         if self.table.sizes is None:
             return
         indexed = (int(self.table.sizes[vid]), int(self.table.mtimes[vid]))
-        if (st.st_size, st.st_mtime_ns) != indexed:
+        if (found.size, found.mtime_ns) != indexed:
             raise FileChanged(
-                f"{path}: changed since it was indexed (size {indexed[0]} -> {st.st_size} bytes, mtime "
-                f"{indexed[1]} -> {st.st_mtime_ns}); index the dataset again"
+                f"{ref}: changed since it was indexed (size {indexed[0]} -> {found.size} bytes, mtime "
+                f"{indexed[1]} -> {found.mtime_ns}); index the dataset again"
             )
+
+    def video_outputs(self, vid: int, frames: np.ndarray) -> dict[str, np.ndarray]:
+        """``video``'s outputs by name (VIDEO_OUTPUTS)."""
+        return dict(zip(VIDEO_OUTPUTS, self.video(vid, frames), strict=True))
 
     def size(self, vid: int) -> tuple[int, int]:
         return int(self.table.widths[vid]), int(self.table.heights[vid])
@@ -221,72 +256,103 @@ class PretrainSource(ClipSource):
         super().__init__(table, **kwargs)
         self.views, self.temporal = tuple(views), dict(temporal)
 
-    def sample(self, vid: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    def sample(self, vid: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Video ``vid``'s rho clips, drawn with ``rng``."""
         length = int(self.table.num_frames[vid])
         rho = len(self.views)
         starts = sample_clip_starts(length, self.num_frames, self.stride, rng, **self.temporal, num_clips=rho)
         frames = np.concatenate([self.clip(vid, s) for s in starts])
         params = stack_clips([draw_view_params(rng, cfg, self.num_frames, self.size(vid)) for cfg in self.views])
-        out = [*self.video(vid, frames), frames.astype(np.int32), *params.values()]
-        return (*out, np.asarray(starts, np.int32), np.asarray(vid, np.int64))
+        return {
+            **self.video_outputs(vid, frames),
+            "frames": frames.astype(np.int32),
+            **params,
+            "starts": np.asarray(starts, np.int32),
+            "video_id": np.asarray(vid, np.int64),
+        }
 
 
-class EvalSource(ClipSource):
-    """Labelled clips for evaluation.
+class LabelledSource(ClipSource):
+    """What the evaluation sources share: a labelled clip's outputs.
 
-    ``train``: one clip per video from a random start, with its crop/flip parameters (``view``).
-    ``test``: ``num_temporal`` clips per video with evenly spaced starts, one sample each, with the normalised
-    positions of ``num_spatial`` crops along the long side (after the graph's short-side resize).
-    Outputs: the video (VIDEO_OUTPUTS), the frame indices (T,), [train: the view's parameters | test: crop positions
-    (S, 2)], the label, the video id and the clip index. With ``targets`` (a multi-label dataset) the label is
-    multi-hot float32 (num_classes,): a training clip's actions, or a test view's whole video's.
+    Outputs: the video (VIDEO_OUTPUTS), the frame indices (T,), the sampling policy's parameters, the label, the
+    video id and the clip index. With ``targets`` (a multi-label dataset) the label is multi-hot float32
+    (num_classes,), by the policy's ``multi_hot``.
     """
 
-    def __init__(
-        self,
-        table: VideoTable,
-        mode: str,
-        *,
-        view: ViewAugConfig | None = None,
-        num_temporal: int = 10,
-        num_spatial: int = 3,
-        targets: ActionTargets | None = None,
-        **kwargs,
-    ):
-        if mode not in ("train", "test"):
-            raise ValueError(f"mode must be train or test, got {mode!r}")
-        if mode == "train" and view is None:
-            raise ValueError("train mode needs the view's augmentation config")
-        kwargs.setdefault("shuffle", mode == "train")
+    def __init__(self, table: VideoTable, *, targets: ActionTargets | None = None, **kwargs):
         super().__init__(table, **kwargs)
-        self.mode, self.view, self.targets = mode, view, targets
-        self.num_spatial = num_spatial
-        self.items_per_video = num_temporal if mode == "test" else 1
-        middle = (0.5,) * num_spatial if num_spatial == 1 else tuple(np.linspace(0.0, 1.0, num_spatial))
-        self._along = np.asarray(middle, np.float32)
-        params = PARAM_NAMES if mode == "train" else ("crop_pos",)
-        self.OUTPUTS = (*VIDEO_OUTPUTS, "frames", *params, "label", "video_id", "clip_idx")
+        self.targets = targets
 
-    def sample(self, item: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        vid, k = divmod(item, self.items_per_video)
-        length = int(self.table.num_frames[vid])
-        if self.mode == "train":
-            start = train_clip_start(length, self.num_frames, self.stride, rng)
-        else:
-            start = eval_clip_start(k, self.items_per_video, start_range(length, self.num_frames, self.stride) - 1)
-        frames = self.clip(vid, start)
-        out: list[np.ndarray] = [*self.video(vid, frames), frames.astype(np.int32)]
-        width, height = self.size(vid)
-        if self.mode == "train":
-            out += stack_clips([draw_view_params(rng, self.view, self.num_frames, (width, height))]).values()
-        else:
-            centre = np.full(self.num_spatial, 0.5, np.float32)
-            xy = (self._along, centre) if width >= height else (centre, self._along)
-            out.append(np.stack(xy, axis=1))
-        return (*out, self.label(vid, frames), np.asarray(vid, np.int64), np.asarray(k, np.int64))
+    def labelled(self, vid: int, k: int, frames: np.ndarray, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The outputs of clip ``k`` of video ``vid``, made of ``frames``, with its policy's ``params``."""
+        return {
+            **self.video_outputs(vid, frames),
+            "frames": frames.astype(np.int32),
+            **params,
+            "label": self.label(vid, frames),
+            "video_id": np.asarray(vid, np.int64),
+            "clip_idx": np.asarray(k, np.int64),
+        }
 
     def label(self, vid: int, frames: np.ndarray) -> np.ndarray:
         """The sample's label: the video's class index, or its multi-hot targets (``targets``)."""
         if self.targets is None:
             return np.asarray(self.table.labels[vid], np.int64)
-        return self.targets.clip(vid, frames) if self.mode == "train" else self.targets.video(vid)
+        return self.multi_hot(vid, frames)
+
+    def multi_hot(self, vid: int, frames: np.ndarray) -> np.ndarray:
+        """The multi-hot targets of video ``vid``'s clip made of ``frames``."""
+        raise NotImplementedError
+
+
+class TrainClipSource(LabelledSource):
+    """Linear evaluation's training clips: one per video from a random start, shuffled each epoch, with its crop and
+    flip parameters (``view``, params.PARAM_NAMES); a multi-label clip takes the actions its frames overlap."""
+
+    OUTPUTS = (*VIDEO_OUTPUTS, "frames", *PARAM_NAMES, "label", "video_id", "clip_idx")
+
+    def __init__(self, table: VideoTable, view: ViewAugConfig, **kwargs):
+        super().__init__(table, **kwargs)
+        self.view = view
+
+    def sample(self, vid: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """A clip of video ``vid`` and its view's parameters, drawn with ``rng``."""
+        start = train_clip_start(int(self.table.num_frames[vid]), self.num_frames, self.stride, rng)
+        frames = self.clip(vid, start)
+        params = stack_clips([draw_view_params(rng, self.view, self.num_frames, self.size(vid))])
+        return self.labelled(vid, 0, frames, params)
+
+    def multi_hot(self, vid: int, frames: np.ndarray) -> np.ndarray:
+        """The clip's actions (ActionTargets.clip)."""
+        return self.targets.clip(vid, frames)
+
+
+class TestViewSource(LabelledSource):
+    """The test views: ``num_temporal`` clips per video with evenly spaced starts, one sample each, in plan order
+    (not shuffled unless ``shuffle``), with the normalised positions of ``num_spatial`` crops along the long side
+    (``crop_pos`` (S, 2), after the graph's short-side resize); a multi-label view takes its whole video's actions."""
+
+    __test__ = False  # named Test...: pytest must not collect it from the test modules that import it
+    OUTPUTS = (*VIDEO_OUTPUTS, "frames", "crop_pos", "label", "video_id", "clip_idx")
+
+    def __init__(self, table: VideoTable, *, num_temporal: int = 10, num_spatial: int = 3, **kwargs):
+        kwargs.setdefault("shuffle", False)
+        super().__init__(table, **kwargs)
+        self.items_per_video, self.num_spatial = num_temporal, num_spatial
+        middle = (0.5,) * num_spatial if num_spatial == 1 else tuple(np.linspace(0.0, 1.0, num_spatial))
+        self._along = np.asarray(middle, np.float32)
+
+    def sample(self, item: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Test view ``item``: clip ``k`` of video ``vid`` (``rng`` unused: nothing is drawn)."""
+        vid, k = divmod(item, self.items_per_video)
+        length = int(self.table.num_frames[vid])
+        start = eval_clip_start(k, self.items_per_video, start_range(length, self.num_frames, self.stride) - 1)
+        width, height = self.size(vid)
+        centre = np.full(self.num_spatial, 0.5, np.float32)
+        xy = (self._along, centre) if width >= height else (centre, self._along)
+        return self.labelled(vid, k, self.clip(vid, start), {"crop_pos": np.stack(xy, axis=1)})
+
+    def multi_hot(self, vid: int, frames: np.ndarray) -> np.ndarray:
+        """The whole video's actions (ActionTargets.video)."""
+        return self.targets.video(vid)

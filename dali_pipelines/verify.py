@@ -79,7 +79,7 @@ def undecodable(
         if vid in found:
             continue
         try:
-            outputs = dict(zip(source.OUTPUTS, source.sample_at(epoch, i), strict=True))  # reads; PyAV decodes
+            outputs = source.sample_at(epoch, i)  # reads; PyAV decodes
         except VideoReadError as exc:  # the source's stages: reading, remuxing, PyAV decoding, a frame missing
             found[vid] = exc.failure
             continue

@@ -35,7 +35,7 @@ from cvrl_pl.data.datamodule import CVRLDataModule, EvalClips, eval_loader
 from cvrl_pl.data.generated import GeneratedDataModule
 from cvrl_pl.data.label_subset import training_subset
 from cvrl_pl.data.labelled import labelled_splits
-from cvrl_pl.data.loader import is_multilabel
+from cvrl_pl.data.multilabel import is_multilabel
 from cvrl_pl.data.synthetic import SyntheticSpec, generate
 from cvrl_pl.errors import ConfigError, DatasetError
 from cvrl_pl.eval.features import save_predictions

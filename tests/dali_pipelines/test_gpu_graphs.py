@@ -7,7 +7,7 @@ import pytest
 from dali_pipelines.evaluate import eval_pipeline
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import pretrain_pipeline
-from dali_pipelines.sources import EvalSource, PretrainSource, VideoTable
+from dali_pipelines.sources import PretrainSource, TestViewSource, TrainClipSource, VideoTable
 from dali_pipelines.verify import OneSample, check_pipeline
 
 TABLE = VideoTable(("a.mp4",), np.array([50]), np.array([64]), np.array([48]), np.array([0]))
@@ -50,9 +50,13 @@ def test_a_cpu_pipeline_refuses_videos_routed_to_nvdec():
         pretrain_pipeline(source, device_id=None, py_workers=1)
 
 
-@pytest.mark.parametrize("mode", ["train", "test"])
-def test_evaluation_graphs_for_a_gpu_work_on_the_device(mode):
-    source = EvalSource(TABLE, mode, view=VIEWS[0], num_temporal=2, num_spatial=3, num_frames=4, stride=2, batch_size=2)
+@pytest.mark.parametrize("policy", [TrainClipSource, TestViewSource])
+def test_evaluation_graphs_for_a_gpu_work_on_the_device(policy):
+    clips = {"num_frames": 4, "stride": 2, "batch_size": 2}
+    if policy is TrainClipSource:
+        source = TrainClipSource(TABLE, VIEWS[0], **clips)
+    else:
+        source = TestViewSource(TABLE, num_temporal=2, num_spatial=3, **clips)
     pipe = eval_pipeline(source, device_id=0, crop_size=32, short_side=40, py_workers=1)
     assert pipe._graph_out[0].device == "gpu"
     ops = _ops(pipe)

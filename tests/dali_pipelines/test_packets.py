@@ -17,7 +17,7 @@ from cvrl_pl.data.index import load_or_build_index, probe_video
 from cvrl_pl.data.loader import video_table
 from dali_pipelines.packets import spans, sparse_video
 from dali_pipelines.params import ViewAugConfig
-from dali_pipelines.sources import EvalSource, PretrainSource
+from dali_pipelines.sources import PretrainSource, TestViewSource
 from dali_pipelines.verify import OneSample, check_pipeline
 from tests.helpers import ROOT
 from tests.helpers.decoding import assert_read_clip_is_whole_file, decode_with, whole_dali
@@ -117,14 +117,14 @@ def test_a_file_that_changed_since_indexing_is_reported_not_decoded(kinds, tmp_p
     path = write_video(root / "a" / "v.webm", 48, codec="vp9", gop=16)
     index = load_or_build_index(root, workers=1, progress=False)
     write_video(path, 20, codec="vp9", gop=16)  # replaced by a shorter video after indexing
-    source = EvalSource(video_table(index), "test", num_frames=8, stride=2, batch_size=1, num_temporal=2)
+    source = TestViewSource(video_table(index), num_frames=8, stride=2, batch_size=1, num_temporal=2)
     with pytest.raises(RuntimeError, match=r"v\.webm: changed since it was indexed"):
         source.sample_at(0, 1)
 
 
 def _decoded(source, epoch: int, i: int) -> tuple[np.ndarray, np.ndarray]:
     """A sample's frames through the pipeline's decode step, and the frame indices it asked for."""
-    outputs = dict(zip(source.OUTPUTS, source.sample_at(epoch, i), strict=True))
+    outputs = source.sample_at(epoch, i)
     feed = OneSample()
     feed.sample = tuple(outputs[k] for k in ("encoded", "decoded", "decoder", "picks", "order"))
     pipe = check_pipeline(feed, None)
@@ -154,7 +154,7 @@ def test_pretraining_samples_at_rho_4_and_evaluation_views_decode_as_the_whole_f
         np.testing.assert_array_equal(frames, whole(vid, asked))
         overlapping += len(np.unique(asked)) < len(asked)
     assert overlapping >= 1  # 4 clips of 15 frames in 60-100 frames: some repeat frames
-    evaluate = EvalSource(table, "test", num_frames=8, stride=2, batch_size=2, num_temporal=3, decoders=decoder)
+    evaluate = TestViewSource(table, num_frames=8, stride=2, batch_size=2, num_temporal=3, decoders=decoder)
     for i in range(len(evaluate.plan(0))):
         frames, asked = _decoded(evaluate, 0, i)
         vid = evaluate.video_of(evaluate.item_at(0, i)[0])

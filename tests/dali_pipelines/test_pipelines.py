@@ -11,7 +11,7 @@ from dali_pipelines.evaluate import eval_pipeline
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import pretrain_pipeline
 from dali_pipelines.sampling import clip_frame_indices, eval_clip_start
-from dali_pipelines.sources import EvalSource, PretrainSource, VideoTable
+from dali_pipelines.sources import PretrainSource, TestViewSource, TrainClipSource, VideoTable
 from tests.helpers.videos import read_index, write_video
 
 T, STRIDE = 6, 2
@@ -173,9 +173,8 @@ def test_test_views_cover_every_clip_of_every_video_once(tmp_path):
     # portrait videos: the centre square crop keeps every index bar
     lengths = [40, 31, 12]
     paths = [write_video(tmp_path / f"p{i}.webm", n, width=48, height=64) for i, n in enumerate(lengths)]
-    source = EvalSource(
+    source = TestViewSource(
         _table(paths, lengths, 48, 64, labels=[2, 0, 1]),
-        "test",
         num_temporal=4,
         num_spatial=1,
         num_frames=T,
@@ -196,8 +195,8 @@ def test_test_views_cover_every_clip_of_every_video_once(tmp_path):
 def test_three_spatial_crops_run_along_the_long_side(tmp_path):
     ramp = np.repeat(np.repeat(np.linspace(0, 255, 96).astype(np.uint8)[None, :, None], 48, 0), 3, 2)
     path = write_video(tmp_path / "ramp.webm", 16, width=96, height=48, frames=np.repeat(ramp[None], 16, 0))
-    source = EvalSource(
-        _table([path], [16], 96, 48), "test", num_temporal=2, num_spatial=3, num_frames=T, stride=STRIDE, batch_size=2
+    source = TestViewSource(
+        _table([path], [16], 96, 48), num_temporal=2, num_spatial=3, num_frames=T, stride=STRIDE, batch_size=2
     )
     out = _eval_epoch(source, crop_size=24, short_side=24, py_workers=0)
     left, centre, right = (out["views"][0][i].mean() for i in range(3))
@@ -207,10 +206,9 @@ def test_three_spatial_crops_run_along_the_long_side(tmp_path):
 
 def test_train_views_for_evaluation(videos):
     paths, lengths = videos["vp9"]
-    source = EvalSource(
+    source = TrainClipSource(
         _table(paths, lengths, labels=[4, 3, 2, 1, 0]),
-        "train",
-        view=replace(PLAIN, flip_prob=0.5),
+        replace(PLAIN, flip_prob=0.5),
         num_frames=T,
         stride=STRIDE,
         batch_size=5,

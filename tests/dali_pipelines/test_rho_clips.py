@@ -30,7 +30,7 @@ def test_two_clips_are_bit_for_bit_the_samples_recorded_before_rho_clips(tmp_pat
     assert len(rows) == 24
     for distribution, vid, seed, starts, warp, colour, sigma, solarize in rows:
         source = _source(tmp_path, VIEWS, {"distribution": distribution, "power": 1.0, "gap": 7})
-        out = dict(zip(source.OUTPUTS, source.sample(vid, np.random.default_rng(seed)), strict=True))
+        out = source.in_order(source.sample(vid, np.random.default_rng(seed)))
         first = slice(0, None, T)
         assert out["starts"].tolist() == starts
         assert np.round(out["warp"][first], 4).tolist() == warp
@@ -42,7 +42,7 @@ def test_two_clips_are_bit_for_bit_the_samples_recorded_before_rho_clips(tmp_pat
 def test_rho_clips_each_draw_their_own_augmentation(tmp_path):
     views = tuple(ViewAugConfig(crop_size=32, blur_prob=p) for p in per_clip((1.0, 0.1), 4))
     source = _source(tmp_path, views, {"distribution": "decreasing"})
-    out = dict(zip(source.OUTPUTS, source.sample(0, np.random.default_rng(3)), strict=True))
+    out = source.in_order(source.sample(0, np.random.default_rng(3)))
     assert out["starts"].shape == (4,) and out["frames"].shape == (4 * T,)
     for k, start in enumerate(out["starts"]):
         assert out["frames"][k * T : (k + 1) * T].tolist() == [start + 2 * j for j in range(T)]

@@ -57,7 +57,7 @@ def test_finds_exactly_the_videos_that_fail(tmp_path, decoder):
         f"next: {damage.next_step()}"
     )
     assert {f.stage for f in (found[3], found[4])} == {"decoding"}  # cut short, garbage: no first frame decodes
-    source.excluded = frozenset(found)
+    source.exclude(found)
     assert undecodable(source, 0, range(n)) == {}  # their places are filled by good videos
 
 

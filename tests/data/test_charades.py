@@ -7,10 +7,11 @@ import pytest
 
 from cvrl_pl.data.index import load_or_build_index
 from cvrl_pl.data.layouts.charades import charades_classes, is_charades_folder, parse_actions, read_subset
-from cvrl_pl.data.loader import action_targets, is_multilabel, video_table
+from cvrl_pl.data.loader import video_table
+from cvrl_pl.data.multilabel import action_targets, is_multilabel
 from cvrl_pl.errors import DatasetError
 from dali_pipelines.params import ViewAugConfig
-from dali_pipelines.sources import EvalSource
+from dali_pipelines.sources import TestViewSource, TrainClipSource
 from tests.helpers.charades import CLASSES, TRAIN, write_charades
 
 
@@ -72,10 +73,10 @@ def test_a_training_clip_takes_the_actions_its_frames_overlap(charades, whole_vi
     index = _index(videos, annotations, "train")
     targets = action_targets(index, whole_video=whole_video)
     view = ViewAugConfig(crop_size=32, jitter_prob=0.0, grayscale_prob=0.0)
-    source = EvalSource(video_table(index), "train", view=view, targets=targets, num_frames=4, stride=2, batch_size=2)
+    source = TrainClipSource(video_table(index), view, targets=targets, num_frames=4, stride=2, batch_size=2)
     seen = set()
     for i in range(200):  # random starts: clips across each whole video
-        out = dict(zip(source.OUTPUTS, source.sample(i % 4, np.random.default_rng(i)), strict=True))
+        out = source.in_order(source.sample(i % 4, np.random.default_rng(i)))
         vid, frames = int(out["video_id"]), out["frames"]
         actions = targets.actions[vid]
         span = (frames.min() / 25.0, (frames.max() + 1) / 25.0)  # frame k shows from k / 25 s to (k + 1) / 25 s
@@ -92,12 +93,10 @@ def test_a_test_view_takes_its_whole_videos_actions(charades):
     videos, annotations = charades
     index = _index(videos, annotations, "test")
     targets = action_targets(index, whole_video=False)
-    source = EvalSource(
-        video_table(index), "test", targets=targets, num_frames=4, stride=2, batch_size=2, num_temporal=3
-    )
+    source = TestViewSource(video_table(index), targets=targets, num_frames=4, stride=2, batch_size=2, num_temporal=3)
     labels = {}
     for i in range(len(source)):
-        out = dict(zip(source.OUTPUTS, source.sample_at(0, i), strict=True))
+        out = source.sample_at(0, i)
         labels.setdefault(index.videos.paths[int(out["video_id"])], set()).add(tuple(np.flatnonzero(out["label"])))
     assert labels == {
         "7UPGT.mp4": {()},

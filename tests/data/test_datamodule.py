@@ -1,19 +1,13 @@
-"""The DataModule: per-video decoder choice, view configs, and real training steps through train.py on files on disk."""
+"""The DataModule: view configs, and real training steps through train.py on files on disk."""
 
 import json
-import tempfile
-from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
-from cvrl_pl.config import ConfigError, load_config
+from cvrl_pl.config import load_config
 from cvrl_pl.data.datamodule import split_index, view_configs
-from cvrl_pl.data.index import VideoIndex, VideoRecord
-from cvrl_pl.data.index.store import write_index
-from cvrl_pl.data.loader import choose_decoders
-from dali_pipelines.decoders import DALI_CPU, NVDEC, PYAV
+from cvrl_pl.data.index import VideoIndex
 from tests.helpers.videos import write_video
 
 TINY = [
@@ -27,29 +21,6 @@ TINY = [
     "trainer.checkpoint_every_n_steps=0",
     "data.source=video",
 ]
-
-
-def _index(tmp: Path, *streams: tuple[str, int, str]) -> VideoIndex:
-    """An index of videos with these (codec, bit depth, chroma) streams."""
-    videos = [
-        VideoRecord(f"v{i}", 0, 40, 25.0, codec, 64, 48, "", "", bits, chroma, 100, 0)
-        for i, (codec, bits, chroma) in enumerate(streams)
-    ]
-    return write_index(tempfile.mkdtemp(dir=tmp), videos, root="/data", classes=["c"], layout="folder")
-
-
-def test_decoder_choice_is_per_video(tmp_path):
-    index = _index(tmp_path, ("h264", 8, "4:2:0"), ("vp9", 8, "4:2:0"), ("av1", 8, "4:2:0"), ("mjpeg", 8, "4:2:2"))
-    assert choose_decoders("auto", index, None).tolist() == [PYAV, DALI_CPU, PYAV, DALI_CPU]  # a CPU
-    assert choose_decoders("auto", index, (9, 0)).tolist() == [NVDEC, NVDEC, PYAV, DALI_CPU]  # H100/H200
-    assert choose_decoders("auto", index, (8, 9)).tolist() == [NVDEC, NVDEC, NVDEC, DALI_CPU]  # Ada decodes AV1
-    assert choose_decoders("pyav", index, (9, 0)).tolist() == [PYAV] * 4
-    with pytest.raises(ConfigError, match=r"data.decoder=dali: 1 of 4 videos .* on a GPU of compute capability 9.0 "):
-        choose_decoders("dali", index, (9, 0))
-    with pytest.raises(ConfigError, match=r"2 of 4 videos of /data are not decodable by DALI on a CPU: v0 \(h264"):
-        choose_decoders("dali", index, None)
-    ucf = _index(tmp_path, ("mpeg4", 8, "4:2:0"), ("msmpeg4v3", 8, "4:2:0"))  # AVI files of UCF-101 and HMDB-51
-    assert choose_decoders("auto", ucf, (9, 0)).tolist() == [NVDEC, PYAV]
 
 
 def test_view_configs_are_asymmetric_as_in_the_paper():

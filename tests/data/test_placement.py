@@ -27,15 +27,3 @@ def test_cpu_ranks_and_missing_devices(monkeypatch):
     monkeypatch.setattr(loader, "GetCUDADeviceCount", lambda: 0)
     with pytest.raises(RuntimeError, match="DALI sees no CUDA device"):
         loader.placement(_trainer(torch.device("cuda", 0)))
-
-
-def test_dali_threads_auto_keeps_nvdec_busy_within_the_ranks_cores(monkeypatch):
-    monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
-    monkeypatch.setattr(loader.os, "sched_getaffinity", lambda pid: set(range(16)))
-    assert loader.dali_threads("auto", None, 1) == 2  # a CPU: as before
-    assert loader.dali_threads("auto", 0, 1) == 8  # one rank on 16 cores: one thread per NVDEC engine and one more
-    assert loader.dali_threads("auto", 0, 4) == 4  # four ranks share the 16 cores
-    assert loader.dali_threads("auto", 0, 16) == 2  # never fewer than 2
-    assert loader.dali_threads("6", 0, 4) == 6  # a number is taken as given
-    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "16")  # Slurm gave this task its own 16 cores
-    assert loader.dali_threads("auto", 0, 4) == 8

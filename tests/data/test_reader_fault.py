@@ -16,13 +16,14 @@ import pytest
 
 from cvrl_pl.data.bad_videos import BadVideoGuard, ReaderFault
 from cvrl_pl.data.batches import pretrain_batch
+from cvrl_pl.data.decoding import choose_decoders
 from cvrl_pl.data.index import load_or_build_index
-from cvrl_pl.data.loader import DaliLoader, choose_decoders, video_table
+from cvrl_pl.data.loader import DaliLoader, video_table
 from dali_pipelines import packets
 from dali_pipelines.failures import PREPARE
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
-from dali_pipelines.sources import EvalSource, PretrainSource
+from dali_pipelines.sources import PretrainSource, TestViewSource
 from dali_pipelines.verify import undecodable
 from tests.helpers.damage import damage_payload
 from tests.helpers.videos import write_video
@@ -57,9 +58,7 @@ def test_a_remux_failure_and_a_decode_failure_give_different_complete_reasons(tm
     good = write_video(tmp_path / "data" / "a" / "good.mp4", 32, codec="h264", gop=8)
     damage_payload(good, tmp_path / "data" / "a" / "damaged.mp4", from_frame=9)
     index = load_or_build_index(tmp_path / "data", workers=1, progress=False)
-    source = EvalSource(
-        video_table(index), "test", num_frames=8, stride=2, batch_size=1, num_temporal=1, decoders="pyav"
-    )
+    source = TestViewSource(video_table(index), num_frames=8, stride=2, batch_size=1, num_temporal=1, decoders="pyav")
     ids = {path: i for i, path in enumerate(index.videos.paths)}
     assert undecodable(source, 0, [ids["a/good.mp4"]]) == {}
     decode = undecodable(source, 0, [ids["a/damaged.mp4"]])[ids["a/damaged.mp4"]]

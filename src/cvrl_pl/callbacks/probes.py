@@ -2,7 +2,8 @@
 
 Features are the pooled backbone vector (not the projection), L2-normalised, averaged over each video's test
 views, computed once per evaluation for the labelled train split (the kNN bank and the probe's training set) and
-the val split (the queries). The first evaluation runs before any training step: that is the random-init baseline.
+the val split (the queries). The linear probe is the head registry's ``probe.head`` (models.heads): one linear layer.
+The first evaluation runs before any training step: that is the random-init baseline.
 """
 
 from __future__ import annotations
@@ -15,9 +16,20 @@ from omegaconf import DictConfig
 
 from cvrl_pl.data.datamodule import EvalClips, eval_loader
 from cvrl_pl.data.labelled import labelled_splits
+from cvrl_pl.errors import ConfigError
 from cvrl_pl.eval.features import extract_features
 from cvrl_pl.eval.knn import knn_scores, topk_accuracy
 from cvrl_pl.eval.linear import fit_linear_probe, probe_scores
+from cvrl_pl.models.heads import build_head
+
+
+def probe_head(name: str, in_dim: int, num_classes: int) -> torch.nn.Linear:
+    """The registry's head ``name`` (``probe.head``) for the linear probe; ConfigError unless it is one linear layer,
+    which fit_linear_probe folds the features' standardisation into."""
+    head = build_head(name, in_dim, num_classes, normalize=False, dropout=0.0)
+    if not isinstance(head, torch.nn.Linear):  # a head on the token map needs that map cached, not pooled features
+        raise ConfigError(f"probe.head={name}: the probes fit a head that is one linear layer on pooled features")
+    return head
 
 
 class ProbeCallback(pl.Callback):
@@ -40,6 +52,8 @@ class ProbeCallback(pl.Callback):
             other_train="" if p.train.root else "probe.train.root",
         )
         self.num_classes = len(train_index.classes)
+        with torch.device("meta"):  # checked before any feature is extracted, without a random draw
+            probe_head(p.head, 1, self.num_classes)
         clips = EvalClips(d.num_frames, d.stride, d.crop_size, *p.views)  # the pretraining clips, as test views
         self._loaders = [
             eval_loader(self.cfg, index, trainer, mode="test", batch_size=p.batch_size, clips=clips)
@@ -56,6 +70,7 @@ class ProbeCallback(pl.Callback):
             ),
             queries.labels,
         )
+        head = probe_head(p.head, bank.features.shape[1], self.num_classes)
         with torch.enable_grad(), torch.inference_mode(False):
             probe = fit_linear_probe(
                 bank.features.cpu(),
@@ -64,6 +79,7 @@ class ProbeCallback(pl.Callback):
                 epochs=p.epochs,
                 lr=p.lr,
                 seed=self.cfg.trainer.seed,
+                layer=head,
             )
         linear = topk_accuracy(probe_scores(probe, queries.features.cpu()), queries.labels.cpu())
         result = {

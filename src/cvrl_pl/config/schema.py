@@ -224,6 +224,11 @@ class ProbeConfig:
     epochs: int = _f(100, "epochs of the linear probe on cached features")
     lr: float = _f(0.01, "Adam learning rate of the linear probe")
     views: list[int] = _f([1, 1], "temporal x spatial test views per video for the probes' features")
+    head: str = _f(
+        "linear",
+        "the probe fit on the cached pooled features: {choices} (models.heads; one that is a linear layer)",
+        tuple(HEADS),
+    )
 
 
 @dataclass

@@ -21,31 +21,19 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from cvrl_pl.data.bad_videos import BAD_VIDEOS_FILE, BadVideoGuard
 from cvrl_pl.data.batches import eval_batch, pretrain_batch
-from cvrl_pl.data.decoder_check import check_decoders
+from cvrl_pl.data.decoding import decoding
 from cvrl_pl.data.index import VideoIndex, load_or_build_index
-from cvrl_pl.data.loader import (
-    DaliLoader,
-    action_targets,
-    choose_decoders,
-    dali_threads,
-    device_capability,
-    fit_progress,
-    log_decoders,
-    placement,
-    ranks_per_node,
-    video_table,
-)
-from cvrl_pl.data.shared_memory import check_shared_memory
+from cvrl_pl.data.loader import DaliLoader, fit_progress, placement, video_table
+from cvrl_pl.data.multilabel import action_targets
 from cvrl_pl.errors import DatasetKeyError
 from cvrl_pl.runtime.distributed import per_device_batch
 from dali_pipelines.evaluate import OUTPUTS as EVAL_OUTPUTS
 from dali_pipelines.evaluate import eval_pipeline
-from dali_pipelines.graph import PREFETCH
 from dali_pipelines.params import ViewAugConfig, per_clip
 from dali_pipelines.plan import EpochPlan
 from dali_pipelines.pretrain import OUTPUTS as PRETRAIN_OUTPUTS
 from dali_pipelines.pretrain import pretrain_pipeline
-from dali_pipelines.sources import EvalSource, PretrainSource
+from dali_pipelines.sources import PretrainSource, TestViewSource, TrainClipSource
 
 
 def split_index(
@@ -69,29 +57,6 @@ def split_index(
         )
     except DatasetKeyError as exc:
         raise exc.named(f"{section}.{exc.key}") from None
-
-
-def decoding(
-    cfg: DictConfig, index: VideoIndex, trainer: pl.Trainer | None, device_id: int | None, *, frames: int, batch: int
-) -> tuple[np.ndarray, int]:
-    """How this rank decodes a split, checked before any pipeline starts: per video, the decoder that reads it
-    (``data.decoder``; logged, and each DALI decoder it uses must decode a built-in clip on the device), and DALI's
-    threads; /dev/shm must hold what the workers pass through it. ``frames`` per sample, ``batch`` per rank."""
-    capability = device_capability(device_id)
-    codes = choose_decoders(cfg.data.decoder, index, capability)
-    log_decoders(index, codes, capability)
-    check_decoders(codes, device_id)  # before the bad-video guard could blame the data for a decoder that cannot work
-    ranks = ranks_per_node(trainer)
-    check_shared_memory(
-        index,
-        codes,
-        frames_per_sample=frames,
-        batch_size=batch,
-        py_workers=cfg.data.num_workers,
-        prefetch=PREFETCH,
-        ranks_per_node=ranks,
-    )
-    return codes, dali_threads(cfg.data.dali_threads, device_id, ranks)
 
 
 def view_configs(cfg: DictConfig) -> tuple[ViewAugConfig, ...]:
@@ -156,9 +121,9 @@ def eval_loader(
     ``batch_size`` is GLOBAL (split over the ranks). A multi-label split's label is multi-hot (B, classes): a
     training clip's actions by ``eval.clip_targets``, a test view's whole video's.
 
-    ``test``: every video's test views, each (video, clip) on exactly one rank except the padding repeats; from
-    batch ``start`` on (a resumed feature extraction).
-    ``train``: one random-crop-and-flip clip per video, shuffled each epoch.
+    ``mode`` ``test`` (a TestViewSource): every video's test views, each (video, clip) on exactly one rank except
+    the padding repeats; from batch ``start`` on (a resumed feature extraction).
+    ``train`` (a TrainClipSource): one random-crop-and-flip clip per video, shuffled each epoch.
     """
     crop_size = clips.crop_size
     world, rank, device_id = placement(trainer)
@@ -174,24 +139,27 @@ def eval_loader(
     )
     batch = per_device_batch(batch_size, world)
     decoders, threads = decoding(cfg, index, trainer, device_id, frames=clips.num_frames, batch=batch)
-    source = EvalSource(
-        video_table(index),
-        mode,
-        view=view,
-        num_temporal=clips.num_temporal,
-        num_spatial=clips.num_spatial,
-        num_frames=clips.num_frames,
-        stride=clips.stride,
-        batch_size=batch,
-        shard_id=rank,
-        num_shards=world,
-        seed=cfg.trainer.seed,
-        drop_last=False,
-        decoders=decoders,
-        targets=action_targets(index, whole_video=cfg.eval.clip_targets == "video"),
-    )
+    options = {
+        "num_frames": clips.num_frames,
+        "stride": clips.stride,
+        "batch_size": batch,
+        "shard_id": rank,
+        "num_shards": world,
+        "seed": cfg.trainer.seed,
+        "drop_last": False,
+        "decoders": decoders,
+        "targets": action_targets(index, whole_video=cfg.eval.clip_targets == "video"),
+    }
+    if mode == "train":
+        source: TrainClipSource | TestViewSource = TrainClipSource(video_table(index), view, **options)
+    elif mode == "test":
+        source = TestViewSource(
+            video_table(index), num_temporal=clips.num_temporal, num_spatial=clips.num_spatial, **options
+        )
+    else:
+        raise ValueError(f"mode must be train or test, got {mode!r}")
 
-    def build(source: EvalSource) -> Pipeline:
+    def build(source: TrainClipSource | TestViewSource) -> Pipeline:
         return eval_pipeline(
             source,
             device_id,

@@ -16,7 +16,7 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from cvrl_pl.data.index import VideoIndex
 from cvrl_pl.data.layouts.files import some_names
-from cvrl_pl.data.loader import is_multilabel
+from cvrl_pl.data.multilabel import is_multilabel
 from cvrl_pl.errors import ConfigError, DatasetError
 
 SUBSET_FILE = "label_subset.txt"

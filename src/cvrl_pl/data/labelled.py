@@ -12,7 +12,7 @@ from typing import Any
 from cvrl_pl.data.datamodule import split_index
 from cvrl_pl.data.index import VideoIndex
 from cvrl_pl.data.layouts.files import some_names
-from cvrl_pl.data.loader import is_multilabel
+from cvrl_pl.data.multilabel import is_multilabel
 from cvrl_pl.errors import DatasetError
 
 

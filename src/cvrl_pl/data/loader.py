@@ -1,32 +1,23 @@
-"""Lightning's view of a DALI pipeline: where it runs (ranks, device), which decoder reads each video, and
+"""Lightning's view of a DALI pipeline: where it runs (ranks, device), the index columns its sources read, and
 ``DaliLoader``, the iterable of batches that resumes mid-epoch exactly where a checkpoint left off."""
 
 from __future__ import annotations
 
 import gc
-import os
 from collections.abc import Callable, Iterator
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from nvidia.dali.backend import GetCUDADeviceCount
 from nvidia.dali.pipeline import Pipeline
 from nvidia.dali.plugin.pytorch import DALIGenericIterator
-from pytorch_lightning.utilities import rank_zero_info
 
 from cvrl_pl.data.bad_videos import BadVideoGuard, is_out_of_memory
 from cvrl_pl.data.index import VideoIndex
 from cvrl_pl.data.index.columns import Coded
-from cvrl_pl.data.index.records import counts_text, decoders_where, format_name
-from cvrl_pl.data.layouts import LAYOUTS
-from cvrl_pl.data.layouts.files import some_names
-from cvrl_pl.errors import ConfigError
 from cvrl_pl.runtime.lightning_private import batches_done_in_epoch
 from cvrl_pl.runtime.signals import preemption_signal_ignored
-from dali_pipelines.decoders import PYAV, decoder_counts
 from dali_pipelines.sources import ClipSource, VideoTable
-from dali_pipelines.targets import ActionTargets
 
 
 def video_table(index: VideoIndex) -> VideoTable:
@@ -45,56 +36,6 @@ def video_table(index: VideoIndex) -> VideoTable:
         codecs=Coded(v.columns["codec"], v.vocab["codec"]),
         profiles=Coded(v.columns["profile"], v.vocab["profile"]),
     )
-
-
-def is_multilabel(index: VideoIndex) -> bool:
-    """Whether the index's videos have multi-hot targets from their actions (charades) instead of a class label."""
-    return LAYOUTS[index.layout].actions is not None
-
-
-def action_targets(index: VideoIndex, *, whole_video: bool) -> ActionTargets | None:
-    """What turns a multi-label split's samples into multi-hot targets: every indexed video's actions, read from
-    the annotations the index was built from, and its frame rate; None for a single-label split."""
-    if not is_multilabel(index):
-        return None
-    actions = LAYOUTS[index.layout].actions(index.lists(), index.videos.paths)
-    return ActionTargets(actions, index.videos.column("fps"), len(index.classes), whole_video=whole_video)
-
-
-def choose_decoders(requested: str, index: VideoIndex, capability: tuple[int, int] | None) -> np.ndarray:
-    """Per video, the code of the decoder that reads it (dali_pipelines.decoders) on a GPU of compute
-    ``capability`` (None: on a CPU). ``auto``: each video by the routing table, NVDEC or DALI's CPU decoder where
-    they can, PyAV for the rest; ``dali``: the same, but a video only PyAV reads is an error; ``pyav``: PyAV for all."""
-    if requested == "pyav":
-        return np.full(len(index.videos), PYAV, np.int8)
-    codes = index.decoders(capability)
-    if requested == "dali" and (codes == PYAV).any():
-        left = np.flatnonzero(codes == PYAV)
-        named = [f"{v.path} ({format_name(v)})" for v in map(index.videos.__getitem__, left[:4].tolist())]
-        shown = some_names(named, 3, total=len(left))
-        raise ConfigError(
-            f"data.decoder=dali: {len(left)} of {len(codes)} videos of {index.root} are not decodable by DALI "
-            f"{decoders_where(capability)}: {shown}. Use data.decoder=auto (PyAV decodes those), or transcode with: "
-            "python -m cvrl_pl.data.prepare SRC DST --codec vp9"
-        )
-    return codes
-
-
-def device_capability(device_id: int | None) -> tuple[int, int] | None:
-    """The compute capability of the CUDA device DALI decodes on; None on a CPU."""
-    return None if device_id is None else tuple(torch.cuda.get_device_capability(device_id))
-
-
-_LOGGED: set[str] = set()  # the decoder lines already logged: the probes rebuild their loaders at every evaluation
-
-
-def log_decoders(index: VideoIndex, codes: np.ndarray, capability: tuple[int, int] | None) -> None:
-    """One log line, once per split and device: how many videos of the split each decoder reads (the index report's
-    counts)."""
-    line = f"decoders for {index.root} {decoders_where(capability)}: {counts_text(decoder_counts(codes))}"
-    if line not in _LOGGED:
-        _LOGGED.add(line)
-        rank_zero_info(line)
 
 
 def placement(trainer: pl.Trainer | None) -> tuple[int, int, int | None]:
@@ -116,30 +57,6 @@ def batches_ahead(pipeline: Pipeline) -> int:
     depth = pipeline.prefetch_queue_depth
     depth = max(depth.values()) if isinstance(depth, dict) else depth  # separated CPU / GPU queues
     return depth + pipeline.py_num_workers
-
-
-# Threads that keep a GPU's NVDEC engines busy: H100/H200 have 7, and one pipeline with few threads used about 14%
-# of a GH200's 7 engines (DALI issue 6387). One thread per engine, and one to spare.
-GPU_DECODE_THREADS = 8
-CPU_THREADS = 2  # on a CPU, what every benchmark in docs/benchmarks.md ran with (the count barely mattered there)
-
-
-def dali_threads(setting: str, device_id: int | None, ranks_per_node: int) -> int:
-    """``data.dali_threads``: a number as given; ``auto``: CPU_THREADS on a CPU, and on a GPU GPU_DECODE_THREADS
-    within the CPU cores this rank has (at least 2). The cores are the process's CPU affinity, shared by the node's
-    ranks unless Slurm gave each task its own (SLURM_CPUS_PER_TASK)."""
-    if setting != "auto":
-        return int(setting)
-    if device_id is None:
-        return CPU_THREADS
-    cores = len(os.sched_getaffinity(0))
-    per_rank = cores if "SLURM_CPUS_PER_TASK" in os.environ else cores // max(ranks_per_node, 1)
-    return max(2, min(GPU_DECODE_THREADS, per_rank))
-
-
-def ranks_per_node(trainer: pl.Trainer | None) -> int:
-    """How many ranks share this node (its CPU cores and /dev/shm)."""
-    return trainer.num_devices if trainer is not None else 1
 
 
 def fit_progress(trainer: pl.Trainer | None) -> Callable[[], tuple[int, int]]:
@@ -188,7 +105,7 @@ class DaliLoader:
     def _start(self) -> None:
         """Build the pipeline to deliver the plan's batches from ``self._batch`` of ``self._epoch`` on. DALI's
         iterator runs the pipeline as it is made, so a failure can surface here as well as at a batch."""
-        self.source.first_epoch, self.source.skip = self._epoch, self._batch * self.source.batch_size
+        self.source.resume_at(self._epoch, self._batch * self.source.batch_size)
         pipeline = self._build(self.source)
         self._lookahead = batches_ahead(pipeline)
         # A pipeline that failed may linger in a reference cycle (its error's traceback holds it). Whichever process
@@ -203,9 +120,7 @@ class DaliLoader:
         """Take up the videos the guard knows to fail (other ranks', an earlier start's); whether that changed."""
         if self.guard is None:
             return False
-        excluded = self.guard.known_ids(self.source.table)
-        changed, self.source.excluded = excluded != self.source.excluded, excluded
-        return changed
+        return self.source.exclude(self.guard.known_ids(self.source.table))
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         if not self._started:
@@ -233,8 +148,8 @@ class DaliLoader:
                 if self.guard is None or is_out_of_memory(exc):  # a full GPU is no video's fault
                     raise
                 self._iterator = None  # a failed pipeline cannot run again; its workers end with it
-                self.source.excluded = self.guard.recover(
-                    self.source, self._epoch, self._batch, exc, lookahead=self._lookahead
+                self.source.exclude(
+                    self.guard.recover(self.source, self._epoch, self._batch, exc, lookahead=self._lookahead)
                 )
                 continue
             self._batch += 1

@@ -25,12 +25,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import av
 from tqdm import tqdm
 
 from cvrl_pl.data.index import open_video
+from dali_pipelines import storage
 
 T = TypeVar("T")
 
@@ -135,33 +136,38 @@ def convert_video(
     threads: int = 1,
 ) -> int:
     """Transcode one video (see the module docstring) to ``dst``, atomically; returns the frames written."""
-    spec, dst = CODECS[codec], Path(dst)
-    if os.path.getsize(src) == 0:
+    spec, dst, src = CODECS[codec], Path(dst), os.fspath(src)
+    if storage.stat(src).size == 0:
         raise ValueError("empty file")
-    container = open_video(os.fspath(src))
-    if isinstance(container, str):
-        raise ValueError(container)
-    tmp = temp_path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with container:
-            streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-            if not streams:
-                raise ValueError("not a video")
-            source = streams[0]
-            source.codec_context.thread_count = threads
-            source_rate = Fraction(source.average_rate or source.guessed_rate or 0)
-            rate = Fraction(fps).limit_denominator(1001) if fps else Fraction(max(1, round(source_rate or 25)))
-            step = 1 / source_rate if source_rate else 1 / rate
+    with storage.open_file(src) as file, _opened(file) as container:
+        streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        if not streams:
+            raise ValueError("not a video")
+        source = streams[0]
+        source.codec_context.thread_count = threads
+        source_rate = Fraction(source.average_rate or source.guessed_rate or 0)
+        rate = Fraction(fps).limit_denominator(1001) if fps else Fraction(max(1, round(source_rate or 25)))
+        step = 1 / source_rate if source_rate else 1 / rate
+        tmp = temp_path(dst)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
             written = _encode(
                 _timed(_decoded(container, source), step), tmp, spec, short_side, rate, step, crf, threads
             )
-        if written == 0:
-            raise ValueError("corrupt: no frame decodes")
-        os.replace(tmp, dst)
-        return written
-    finally:
-        tmp.unlink(missing_ok=True)
+            if written == 0:
+                raise ValueError("corrupt: no frame decodes")
+            os.replace(tmp, dst)
+            return written
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def _opened(file: BinaryIO) -> av.container.InputContainer:
+    """The container of an opened source video; ValueError with the reason it is not one (probe.open_video)."""
+    container = open_video(file)
+    if isinstance(container, str):
+        raise ValueError(container)
+    return container
 
 
 def _encode(

@@ -1,9 +1,11 @@
-"""Linear probes: one linear layer trained on frozen, cached, L2-normalised features (seconds, not epochs of video)."""
+"""Linear probes: one linear layer trained on frozen, cached, L2-normalised features (seconds, not epochs of video).
+The layer may be given: the probe callback passes the registry's head (models.heads, ``probe.head``)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 def fit_linear_probe(
@@ -16,8 +18,10 @@ def fit_linear_probe(
     weight_decay: float = 0.0,
     batch_size: int = 256,
     seed: int = 0,
-) -> torch.nn.Linear:
-    """Train a linear classifier on L2-normalised ``features`` with Adam and a cosine schedule.
+    layer: nn.Linear | None = None,
+) -> nn.Linear:
+    """Train a linear classifier (``layer``, freshly initialised; None: a new nn.Linear) on L2-normalised
+    ``features`` with Adam and a cosine schedule.
 
     The normalised features are standardised per dimension while training (a well-conditioned problem for a few
     hundred steps) and the standardisation is folded into the returned layer, which stays linear in them.
@@ -26,7 +30,9 @@ def fit_linear_probe(
     x = F.normalize(features.float(), dim=1)
     mean, std = x.mean(0), x.std(0) + 1e-6
     x = (x - mean) / std
-    probe = torch.nn.Linear(x.shape[1], num_classes)
+    probe = nn.Linear(x.shape[1], num_classes) if layer is None else layer
+    if (probe.in_features, probe.out_features) != (x.shape[1], num_classes):
+        raise ValueError(f"a probe of {x.shape[1]} features and {num_classes} classes, given {probe}")
     optimizer = torch.optim.Adam(probe.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = -(-len(x) // batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * steps_per_epoch)
@@ -44,6 +50,6 @@ def fit_linear_probe(
 
 
 @torch.no_grad()
-def probe_scores(probe: torch.nn.Linear, features: torch.Tensor) -> torch.Tensor:
+def probe_scores(probe: nn.Linear, features: torch.Tensor) -> torch.Tensor:
     """Class scores of a fitted probe on (normalised) ``features``."""
     return probe(F.normalize(features.float(), dim=1))

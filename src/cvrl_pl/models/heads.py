@@ -34,7 +34,8 @@ class LinearHead(nn.Linear):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, feature_map: torch.Tensor) -> torch.Tensor:
-        features = F.adaptive_avg_pool3d(feature_map, 1).flatten(1)  # the encoder's own pooling
+        """Logits from the feature map (B, C, T, H, W), or from features pooled already (B, C): the probes' cache."""
+        features = F.adaptive_avg_pool3d(feature_map, 1).flatten(1) if feature_map.dim() == 5 else feature_map
         if self.normalize:
             features = F.normalize(features, dim=1)
         return super().forward(self.dropout(features))

@@ -14,10 +14,11 @@ import sys
 
 import numpy as np
 
+from cvrl_pl.data.decoding import device_capability
 from cvrl_pl.data.index import VideoInfo, probe_video
 from cvrl_pl.data.index.columns import Ragged
-from cvrl_pl.data.loader import device_capability
 from cvrl_pl.errors import ConfigError, DatasetError
+from dali_pipelines import storage
 from dali_pipelines.decoders import DALI_CPU, NVDEC, PYAV, decoder_for
 from dali_pipelines.failures import VideoReadError
 from dali_pipelines.sources import ClipSource, VideoTable
@@ -30,15 +31,15 @@ def one_video_table(path: str) -> tuple[VideoTable, VideoInfo]:
     info = probe_video(path)
     if isinstance(info, str):
         raise DatasetError(f"{path}: {info}")
-    st = os.stat(path)
+    found = storage.stat(path)
 
     def runs(values: tuple[int, ...]) -> Ragged:
         return Ragged(np.asarray(values, np.int64), np.array([len(values)]))
 
     table = VideoTable(
         (os.path.abspath(path),), [info.num_frames], [info.width], [info.height], [-1],
-        keyframes=runs(info.keyframes), keyframe_pts=runs(info.keyframe_pts), sizes=[st.st_size],
-        mtimes=[st.st_mtime_ns], codecs=[info.codec], profiles=[info.profile],
+        keyframes=runs(info.keyframes), keyframe_pts=runs(info.keyframe_pts), sizes=[found.size],
+        mtimes=[found.mtime_ns], codecs=[info.codec], profiles=[info.profile],
     )  # fmt: skip
     return table, info
 

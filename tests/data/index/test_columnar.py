@@ -17,7 +17,7 @@ from cvrl_pl.data.index import load_or_build_index, probe_video
 from cvrl_pl.data.index.columns import ColumnWriter, Spec, open_tables
 from cvrl_pl.data.loader import video_table
 from dali_pipelines.params import ViewAugConfig
-from dali_pipelines.sources import EvalSource, PretrainSource, VideoTable
+from dali_pipelines.sources import PretrainSource, TestViewSource, TrainClipSource, VideoTable
 from tests.helpers.index import put
 from tests.helpers.videos import write_vfr, write_video
 
@@ -178,9 +178,9 @@ def test_sources_read_the_same_samples_from_the_columnar_index_as_from_the_json_
             sources = [PretrainSource(t, (view,) * rho, temporal, shard_id=shard, **options) for t in (old, columnar)]
             sources.append(PretrainSource(worker_copy, (view,) * rho, temporal, shard_id=shard, **options))
             _assert_same_samples(sources)
-    for mode in ("train", "test"):
-        sources = [EvalSource(t, mode, view=view, num_frames=8, stride=2, batch_size=3) for t in (old, columnar)]
-        _assert_same_samples(sources)
+    clips = {"num_frames": 8, "stride": 2, "batch_size": 3}
+    _assert_same_samples([TrainClipSource(t, view, **clips) for t in (old, columnar)])
+    _assert_same_samples([TestViewSource(t, **clips) for t in (old, columnar)])
 
 
 def _assert_same_samples(sources: list) -> None:
@@ -189,9 +189,9 @@ def _assert_same_samples(sources: list) -> None:
         for i in range(len(sources[0].plan(epoch))):
             samples = [s.sample_at(epoch, i) for s in sources]
             for other in samples[1:]:
-                assert len(other) == len(samples[0])
-                for a, b in zip(samples[0], other, strict=True):
-                    np.testing.assert_array_equal(a, b)
+                assert list(other) == list(samples[0])
+                for name in samples[0]:
+                    np.testing.assert_array_equal(samples[0][name], other[name])
 
 
 def test_a_folder_index_is_not_listed_as_candidate_files(clips, tmp_path):

@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+from cvrl_pl.data.decoding import video_routes
 from cvrl_pl.data.index import VideoIndex, load_or_build_index
 from cvrl_pl.data.index.records import FORMAT_VERSION
 from tests.helpers.videos import write_video
@@ -73,7 +74,7 @@ def test_report_routes_per_video_for_a_hopper_a_blackwell_and_this_cpu(kinds, tm
     assert hopper["decoders"] == {"nvdec": 3, "dali_cpu": 2, "pyav": 4}
     assert (hopper["gpu_capability"], hopper["gpu_generation"]) == ("9.0", "Hopper (H100, H200)")
     index = VideoIndex.load(out)
-    routed = dict(zip((v.path for v in index.videos), index.decoders((9, 0)).tolist(), strict=True))
+    routed = dict(zip((v.path for v in index.videos), video_routes(index, (9, 0)).tolist(), strict=True))
     assert [p for p, code in routed.items() if code == 2] == [
         "b/av1.mkv",
         "b/h264_10bit.mp4",

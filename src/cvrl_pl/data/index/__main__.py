@@ -12,11 +12,11 @@ import sys
 
 import torch
 
+from cvrl_pl.data.decoding import device_capability
 from cvrl_pl.data.index.build import default_index_path, load_or_build_index
 from cvrl_pl.data.index.probe import VERIFY_LEVELS
 from cvrl_pl.data.index.records import DEFAULT_INDEX_NAME
 from cvrl_pl.data.layouts import LAYOUT_CHOICES
-from cvrl_pl.data.loader import device_capability
 from cvrl_pl.errors import DatasetError, DatasetKeyError
 from dali_pipelines.decoders import parse_capability
 

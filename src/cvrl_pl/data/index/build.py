@@ -22,19 +22,13 @@ from functools import partial
 import numpy as np
 
 from cvrl_pl.data.index.probe import probe_iter
-from cvrl_pl.data.index.records import (
-    DEFAULT_INDEX_NAME,
-    NOTHING,
-    VideoIndex,
-    VideoInfo,
-    VideoRecord,
-    describe_saved,
-    index_description,
-)
+from cvrl_pl.data.index.records import DEFAULT_INDEX_NAME, VideoInfo, VideoRecord, index_description
 from cvrl_pl.data.index.store import IndexWriter, record_meta, replace_folder
+from cvrl_pl.data.index.video_index import NOTHING, VideoIndex, describe_saved
 from cvrl_pl.data.layouts import LAYOUTS, list_candidates, resolve_layout
 from cvrl_pl.data.layouts.files import Candidate, ListSpec, abspath
 from cvrl_pl.errors import DatasetError
+from dali_pipelines import storage
 
 CHUNK = 4096  # candidates per committed chunk of a build
 
@@ -216,7 +210,7 @@ def _finish(index: VideoIndex, path: str) -> VideoIndex:
 def _check_args(root: str | os.PathLike, lists: ListSpec, min_frames: int) -> tuple[str, ListSpec]:
     """The absolute root, and ``lists`` with absolute paths, after checking that they exist."""
     root = os.path.abspath(os.fspath(root))
-    if not os.path.isdir(root):
+    if not storage.is_folder(root):
         raise DatasetError(f"dataset root not found: {root}")
     if lists.csv is not None:
         lists = replace(lists, csv=os.path.abspath(os.fspath(lists.csv)))

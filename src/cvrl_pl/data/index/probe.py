@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from typing import BinaryIO
 
 import av
 import av.logging
@@ -17,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from cvrl_pl.data.index.records import VideoInfo
+from dali_pipelines import storage
 
 # How much of each file probing decodes: its first frame (fast), or every frame (finds damage anywhere in it).
 VERIFY_LEVELS = ("first", "full")
@@ -34,15 +36,16 @@ def _error_text(exc: BaseException) -> str:
     return _first_line(strerror if strerror else str(exc) or type(exc).__name__)
 
 
-def open_video(path: str) -> av.container.InputContainer | str:
-    """The opened container, or a reason. FFmpeg's log tells a known but broken container from an unknown format."""
+def open_video(file: BinaryIO) -> av.container.InputContainer | str:
+    """The container of an opened video (storage.open_file), or a reason. FFmpeg's log tells a known but broken
+    container from an unknown format."""
     level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
     av.logging.set_level(av.logging.ERROR)  # only around open: logging from decoder threads can deadlock
     av.logging.set_skip_repeated(False)
     try:
         with av.logging.Capture() as logs:
             try:
-                return av.open(path, metadata_errors="ignore")
+                return av.open(file, metadata_errors="ignore")
             except av.FFmpegError as exc:
                 demuxer_errors = [m for lvl, name, m in logs if lvl <= av.logging.ERROR and name]
                 if demuxer_errors:  # a demuxer accepted the file, then failed on it
@@ -153,13 +156,14 @@ def probe_video(path: str | os.PathLike, verify: str = "first") -> VideoInfo | s
         raise ValueError(f"verify must be one of {', '.join(VERIFY_LEVELS)}, got {verify!r}")
     path = os.fspath(path)
     try:
-        if os.path.getsize(path) == 0:
+        if storage.stat(path).size == 0:
             return "empty file"
-        container = open_video(path)
-        if isinstance(container, str):
-            return container
-        with container:
-            return _count_and_check(container, verify)
+        with storage.open_file(path) as file:
+            container = open_video(file)
+            if isinstance(container, str):
+                return container
+            with container:
+                return _count_and_check(container, verify)
     except av.FFmpegError as exc:
         return f"corrupt: {_error_text(exc)}"
     except Exception as exc:  # an unreadable file must become a reason, never stop the indexing

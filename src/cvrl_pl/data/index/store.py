@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from cvrl_pl.data.index.columns import ColumnWriter, open_tables
-from cvrl_pl.data.index.records import CATEGORIES, SCHEMA, VideoIndex, VideoRecord, index_description
+from cvrl_pl.data.index.records import CATEGORIES, SCHEMA, VideoRecord, index_description
+from cvrl_pl.data.index.video_index import VideoIndex
 
 
 class IndexWriter:

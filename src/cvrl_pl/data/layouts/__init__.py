@@ -9,8 +9,6 @@ index's job (cvrl_pl.data.index); this package only lists them, without opening 
 from __future__ import annotations
 
 import csv as csvlib
-import os
-import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +19,7 @@ from cvrl_pl.data.layouts.folder import folder_candidates, root_entries
 from cvrl_pl.data.layouts.kinetics import kinetics_candidates
 from cvrl_pl.data.layouts.unlabelled import unlabelled_candidates
 from cvrl_pl.errors import DatasetError, DatasetKeyError
+from dali_pipelines import storage
 from dali_pipelines.targets import Action
 
 
@@ -134,11 +133,11 @@ def list_candidates(root: str, layout: str, lists: ListSpec, skip: str | None) -
     classes, found = LAYOUTS[layout].candidates(root, lists, skip)
     for c in found:
         try:
-            st = os.stat(abspath(root, c.path))
+            st = storage.stat(abspath(root, c.path))
         except OSError:
             c.reason = c.reason or "missing"
             continue
-        c.size, c.mtime_ns = st.st_size, st.st_mtime_ns
-        if not stat.S_ISREG(st.st_mode):
+        c.size, c.mtime_ns = st.size, st.mtime_ns
+        if not st.is_file:
             c.reason = c.reason or "not a file"
     return classes, sorted(found, key=lambda c: c.path)

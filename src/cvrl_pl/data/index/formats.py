@@ -1,0 +1,37 @@
+"""Each video's stream format (codec, profile, pixel format, bit depth, chroma): the distinct formats of an index's
+videos, grouped column-wise, and a format's name. Decoder routing and the index's report go by format, not by video."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cvrl_pl.data.index.records import CATEGORIES, CHUNK, VideoRecord
+from cvrl_pl.data.index.views import VideoColumns
+
+
+def stream_formats(videos: VideoColumns) -> tuple[list[dict], np.ndarray]:
+    """The distinct stream formats (codec, profile, pix_fmt, bit_depth, chroma) of the videos, and per video the
+    one it has: grouped column-wise, so a 10M-video index takes no per-video Python."""
+    names = (*CATEGORIES, "bit_depth")
+    n = len(videos)
+    which = np.empty(n, np.int32)
+    keys: dict[int, int] = {}  # packed codes -> format number
+    for start in range(0, n, CHUNK):  # in chunks: no 10M-long temporaries
+        stop = min(n, start + CHUNK)
+        key = np.zeros(stop - start, np.int64)  # the five small codes packed into one number per video
+        for name in names:
+            key = (key << 12) | np.asarray(videos.columns[name][start:stop], np.int64)
+        distinct, inverse = np.unique(key, return_inverse=True)
+        numbers = [keys.setdefault(k, len(keys)) for k in distinct.tolist()]
+        which[start:stop] = np.asarray(numbers, np.int32)[inverse.reshape(-1)]
+    formats = []
+    for packed in keys:
+        codes = [(packed >> (12 * (len(names) - 1 - k))) & 0xFFF for k in range(len(names))]
+        formats.append({n: (videos.vocab[n][c] if n in CATEGORIES else c) for n, c in zip(names, codes, strict=True)})
+    return formats, which
+
+
+def format_name(v: VideoRecord | dict) -> str:
+    """A video's stream format in one word-group: "h264 High 10 yuv420p10le"."""
+    parts = (v["codec"], v["profile"], v["pix_fmt"]) if isinstance(v, dict) else (v.codec, v.profile, v.pix_fmt)
+    return " ".join(part for part in parts if part)

@@ -1,0 +1,192 @@
+"""The index of a dataset: its usable videos (path, label, counted frames, codec, size, keyframes), its classes,
+and every rejected file with its reason; opened from its saved folder of memory-mapped columns (columns.py, written
+by store.py), and reported in figures and words."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cvrl_pl.data.index.columns import MANIFEST, open_tables, read_manifest
+from cvrl_pl.data.index.formats import format_name, stream_formats
+from cvrl_pl.data.index.records import FORMAT_NAME, FORMAT_VERSION, index_description
+from cvrl_pl.data.index.views import VideoColumns
+from cvrl_pl.data.layouts.files import ListSpec, abspath
+from cvrl_pl.errors import DatasetError
+from dali_pipelines.decoders import counts_text, decoder_counts, decoders_where, generation, routes
+
+
+@dataclass
+class VideoIndex:
+    """The usable videos of a dataset root, the class names, and every rejected file with its reason."""
+
+    root: str  # absolute path of the dataset root
+    classes: list[str]  # class names; label i is classes[i]; [] when unlabelled
+    videos: VideoColumns  # usable videos, sorted by path
+    excluded: list[tuple[str, str]]  # (path relative to root, reason) for every rejected file
+    layout: str = "unlabelled"  # the resolved layout (never "auto")
+    csv: str | None = None  # absolute path of the CSV for the csv and kinetics layouts
+    annotations: str | None = None  # absolute path of the official lists (ucf101, hmdb51, ssv2, charades)
+    split: int = 1  # the official split of the lists it was built from
+    subset: str | None = None  # the subset of the split: train, test or validation
+    min_frames: int = 1
+    verify: str = "first"  # how much of each file probing decoded: "first" frame or "full"
+    folder: str = ""  # where it is saved
+    # Per excluded path: its stat and, for a readable but too short video, its probe; what reuse needs.
+    excluded_meta: dict[str, dict] = field(default_factory=dict, repr=False)
+
+    def lists(self) -> ListSpec:
+        """Which list of the dataset this index was built from."""
+        return ListSpec(self.csv, self.annotations, self.split, self.subset)
+
+    def abspath(self, i: int) -> str:
+        """Absolute path of video ``i``."""
+        return abspath(self.root, self.videos.paths[i])
+
+    def description(self) -> dict:
+        """What the index was built from (its manifest's meta, beside the columns)."""
+        options = {"layout": self.layout, "min_frames": self.min_frames, "verify": self.verify, **vars(self.lists())}
+        return index_description(self.root, self.classes, **options)
+
+    def to_dict(self) -> dict:
+        """Everything in the index as one JSON-ready object (for small indexes: a list entry per video)."""
+        excluded = [{"path": p, "reason": r, **self.excluded_meta.get(p, {})} for p, r in self.excluded]
+        return {**self.description(), "videos": [asdict(v) for v in self.videos], "excluded": excluded}
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, unfinished: bool = False) -> VideoIndex:
+        """Open a saved index (its columns memory-mapped); DatasetError if it is missing, not an index of this
+        version, or (unless ``unfinished``: a killed build's committed part) unfinished."""
+        path = Path(path)
+        problem = describe_saved(path)
+        if problem == NOTHING:
+            raise DatasetError(f"index not found: {path}")
+        if problem and not (unfinished and problem == UNFINISHED):
+            raise DatasetError(f"{path}: {problem}")
+        try:
+            meta, tables = open_tables(path)
+            excluded = tables["excluded"]
+            rows = range(len(excluded["reason"]))
+            infos = [excluded["info"][i] for i in rows]
+            return cls(
+                root=meta["root"],
+                classes=list(meta["classes"]),
+                videos=VideoColumns(tables["videos"], tables["dirs"]["name"], meta["vocab"]),
+                excluded=[(excluded["path"][i], excluded["reason"][i]) for i in rows],
+                layout=meta["layout"],
+                csv=meta["csv"],
+                annotations=meta["annotations"],
+                split=int(meta["split"]),
+                subset=meta["subset"],
+                min_frames=int(meta["min_frames"]),
+                verify=meta["verify"],
+                folder=str(path.resolve()),
+                excluded_meta={
+                    excluded["path"][i]: {
+                        "size": int(excluded["size"][i]),
+                        "mtime_ns": int(excluded["mtime_ns"][i]),
+                        **({"info": json.loads(infos[i])} if infos[i] else {}),
+                    }
+                    for i in rows
+                    if excluded["size"][i] >= 0
+                },
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DatasetError(f"{path}: not a valid video index: {exc}") from exc
+
+    def summary(self, capability: tuple[int, int] | None) -> dict:
+        """The report's figures as one JSON-ready object, for scripts (keep its keys stable): ``layout``,
+        ``classes`` (their number), ``videos``, ``excluded``, ``decoders`` (name -> videos it takes on that
+        device), ``device``, ``gpu_capability``, ``gpu_generation``, ``codecs`` and ``formats``."""
+        formats, which = stream_formats(self.videos)  # once: the decoder counts come per format, not per video
+        counts = np.bincount(which, minlength=len(formats)).tolist()
+        codecs: Counter[str] = Counter()
+        named: Counter[str] = Counter()
+        for f, n in zip(formats, counts, strict=True):
+            codecs[f["codec"]] += n
+            named[format_name(f)] += n
+        return {
+            "root": self.root,
+            "layout": self.layout,
+            "classes": len(self.classes),
+            "videos": len(self.videos),
+            "excluded": len(self.excluded),
+            "decoders": decoder_counts(np.repeat(routes(formats, capability), counts)),
+            "device": "cpu" if capability is None else "gpu",
+            "gpu_capability": None if capability is None else "{}.{}".format(*capability),
+            "gpu_generation": None if capability is None else generation(capability).name,
+            "codecs": dict(sorted(codecs.items())),
+            "formats": dict(sorted(named.items())),
+        }
+
+    def report(self, capability: tuple[int, int] | None = None) -> str:
+        """A human summary: counts, codecs and formats, which decoder takes how many videos on a GPU of compute
+        ``capability`` (None: on a CPU), frame counts, and one line per excluded file with its reason."""
+        lines = [
+            f"video index of {self.root} (layout {self.layout}"
+            + (f", csv {self.csv}" if self.csv else "")
+            + (f", {self.annotations} split {self.split} {self.subset}" if self.annotations else "")
+            + (f", {len(self.classes)} classes" if self.classes else "")
+            + f"): {len(self.videos)} usable videos, {len(self.excluded)} excluded"
+        ]
+        if self.videos:
+            summary = self.summary(capability)
+            frames, fps = self.videos.column("num_frames"), self.videos.column("fps")
+            lines.append("  codecs: " + ", ".join(f"{c} {n}" for c, n in summary["codecs"].items()))
+            lines.append("  formats: " + ", ".join(f"{f} {n}" for f, n in summary["formats"].items()))
+            lines.append(f"  decoders {decoders_where(capability)}: " + counts_text(summary["decoders"]))
+            lines.append(
+                f"  frames: {frames.min()} to {frames.max()} (median {np.median(frames):g}, "
+                f"total {frames.sum(dtype=np.int64)})"
+            )
+            lines.append(f"  fps: {fps.min():g} to {fps.max():g}")
+            short = np.minimum(self.videos.column("width"), self.videos.column("height"))
+            lines.append(f"  short side: {short.min()} to {short.max()} pixels")
+            labels = self.videos.column("label")
+            if self.classes and (labels >= 0).any():  # a multi-label dataset (charades) labels every video -1
+                labelled = np.bincount(labels[labels >= 0], minlength=len(self.classes))
+                empty = [c for i, c in enumerate(self.classes) if not labelled[i]]
+                if empty:
+                    shown = ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else "")
+                    lines.append(f"  classes without a usable video: {len(empty)} ({shown})")
+        if self.excluded:
+            reasons = Counter(r.split(":")[0] for _, r in self.excluded)
+            lines.append("excluded (" + ", ".join(f"{r} {n}" for r, n in reasons.most_common()) + "):")
+            lines.extend(f"  {p}: {r}" for p, r in self.excluded)
+        return "\n".join(lines)
+
+
+UNFINISHED = "an unfinished build"
+NOTHING = "no index there"
+
+
+def describe_saved(path: str | os.PathLike) -> str:
+    """Why the index at ``path`` cannot be opened as it is, or "" when it can: missing, unfinished, another format
+    or version (an index of cvrl-pl before version 3 is one JSON file)."""
+    path = Path(path)
+    if not path.exists():
+        return NOTHING
+    if path.is_file():
+        with open(path, "rb") as f:
+            head = f.read(4096).decode(errors="replace")
+        found = re.search(r'"version":\s*(\d+)', head)
+        if '"cvrl_pl.video_index"' not in head or not found:
+            return "not a cvrl_pl video index"
+        return f"a version {found[1]} index (one JSON file, without keyframes)"
+    try:
+        meta = read_manifest(path)["meta"]
+    except (OSError, ValueError, KeyError):
+        return f"not a cvrl_pl video index (no readable {MANIFEST})"
+    if meta.get("format") != FORMAT_NAME:
+        return "not a cvrl_pl video index"
+    if meta.get("version") != FORMAT_VERSION:
+        return f"a version {meta.get('version')} index (this cvrl-pl reads version {FORMAT_VERSION})"
+    if not meta.get("complete"):
+        return UNFINISHED
+    return ""

@@ -1,0 +1,74 @@
+"""The sources' contract: each builds its outputs by name and hands them over in its class's OUTPUTS order, failing
+loudly on a name missing or extra; resuming and leaving videos out go through resume_at and exclude."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from dali_pipelines.params import ViewAugConfig
+from dali_pipelines.sources import ClipSource, PretrainSource, TestViewSource, TrainClipSource, VideoTable
+
+VIEW = ViewAugConfig(crop_size=32)
+CLIPS = {"num_frames": 4, "stride": 2, "batch_size": 2}
+
+
+def _table(tmp_path: Path) -> VideoTable:
+    """Three videos of 40 frames in a stand-in file: sample() only reads its bytes (DALI's decoders take them)."""
+    dummy = tmp_path / "video.bin"
+    dummy.write_bytes(bytes(8))
+    return VideoTable((str(dummy),) * 3, np.full(3, 40), np.full(3, 64), np.full(3, 48), np.array([0, 1, 2]))
+
+
+def _sources(tmp_path: Path) -> list[ClipSource]:
+    table = _table(tmp_path)
+    return [
+        PretrainSource(table, (VIEW, VIEW), {"distribution": "uniform"}, **CLIPS),
+        TrainClipSource(table, VIEW, **CLIPS),
+        TestViewSource(table, num_temporal=2, num_spatial=3, **CLIPS),
+    ]
+
+
+def test_every_source_hands_over_its_class_outputs_in_order(tmp_path):
+    for source in _sources(tmp_path):
+        assert "OUTPUTS" not in vars(source)  # a class attribute, never set per instance
+        assert tuple(source.sample_at(0, 1)) == type(source).OUTPUTS
+        outputs = source(SimpleNamespace(epoch_idx=0, idx_in_epoch=1))
+        assert len(outputs) == len(source.OUTPUTS)
+        for got, expected in zip(outputs, source.sample_at(0, 1).values(), strict=True):
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_a_sample_without_or_beyond_its_outputs_fails_naming_the_source_and_the_names(tmp_path):
+    source = _sources(tmp_path)[2]
+    outputs = source.sample(0, np.random.default_rng(0))
+    del outputs["crop_pos"]
+    outputs["warp"] = np.zeros(1)
+    with pytest.raises(ValueError, match=r"TestViewSource\.sample.*missing \['crop_pos'\], unexpected \['warp'\]"):
+        source.in_order(outputs)
+
+
+def test_test_views_keep_their_order_and_training_clips_are_shuffled(tmp_path):
+    _, train, test = _sources(tmp_path)
+    assert (train.shuffle, test.shuffle) == (True, False)
+    assert list(test.plan(0).items()) == list(range(6))  # 3 videos x 2 clips, in order
+
+
+def test_resume_at_starts_past_the_samples_already_read(tmp_path):
+    source = _sources(tmp_path)[0]
+    source.resume_at(1, 2)
+    assert source.first_epoch == 1
+    resumed = source(SimpleNamespace(epoch_idx=0, idx_in_epoch=0))  # the first pass: epoch 1 from sample 2
+    for got, expected in zip(resumed, source.sample_at(1, 2).values(), strict=True):
+        np.testing.assert_array_equal(got, expected)
+    later = source(SimpleNamespace(epoch_idx=1, idx_in_epoch=0))  # the next epoch from its start
+    np.testing.assert_array_equal(later[-1], source.sample_at(2, 0)["video_id"])
+
+
+def test_exclude_adds_to_the_videos_left_out_and_says_whether_any_is_new(tmp_path):
+    source = _sources(tmp_path)[0]
+    assert source.exclude({1}) and source.excluded == frozenset({1})
+    assert not source.exclude([1]) and source.excluded == frozenset({1})
+    assert source.exclude([2]) and source.excluded == frozenset({1, 2})
+    assert all(source.video_of(source.item_at(0, i)[0]) == 0 for i in range(len(source)))

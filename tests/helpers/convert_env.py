@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.helpers import ROOT
+from tests.helpers.machine_lock import machine_lock
 
 OUTER_VAR = "CVRL_OUTER_SITE"
 PTH_NAME = "cvrl_outer_site.pth"
@@ -141,7 +142,13 @@ def _describe(missing: dict[str, str]) -> str:
 
 def get_convert_env() -> ConvertEnv:
     """The environment, built or completed only where it lacks its own packages; checked after every build and on
-    every reuse. Raises :class:`ConvertEnvError` naming what still does not import."""
+    every reuse. Raises :class:`ConvertEnvError` naming what still does not import. One test process at a time: the
+    other xdist worker waits while this one builds."""
+    with machine_lock("convert-env"):
+        return _get_convert_env()
+
+
+def _get_convert_env() -> ConvertEnv:
     path = env_path()
     env = ConvertEnv(path / "bin" / "python")
     usable = env.python.is_file() and _same_python(env.python)

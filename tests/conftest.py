@@ -1,4 +1,5 @@
-"""Shared fixtures: run the real entry point in a subprocess; small video datasets written once per session."""
+"""Shared fixtures: run the real entry point in a subprocess; small video datasets written once per session. The
+costliest test files are collected first."""
 
 import os
 import subprocess
@@ -38,6 +39,24 @@ def class_videos(tmp_path_factory):
         return written[key]
 
     return get
+
+
+# The costliest test files (--durations, docs/benchmarks.md), in this order before all others: the two xdist workers
+# (pyproject.toml) share them and the many short files fill in at the end, instead of one worker running a long file
+# alone while the other waits. The TensorFlow environment is built first, while the other worker tests.
+HEAVY_FIRST = (
+    "tests/tools/test_convert_official.py",
+    "tests/entry/test_quickstart.py",
+    "tests/entry/",
+    "tests/cluster/",
+    "tests/benchmarks/",
+    "tests/data/test_datamodule.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """HEAVY_FIRST's files first; a stable sort, so each file's tests stay together and in their order."""
+    items.sort(key=lambda item: next((i for i, p in enumerate(HEAVY_FIRST) if item.nodeid.startswith(p)), 99))
 
 
 @pytest.hookimpl(hookwrapper=True)

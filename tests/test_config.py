@@ -19,6 +19,7 @@ from cvrl_pl.models.r3d import SPECS
 from cvrl_pl.optim import OPTIMIZERS
 from dali_pipelines.sampling import DISTRIBUTIONS
 from tests.helpers import ROOT
+from tests.helpers.runs import train_config_only
 
 
 def test_defaults_are_the_papers_recipe():
@@ -75,15 +76,15 @@ def test_cli_unknown_key_exits_nonzero_before_training(train, tmp_path):
     assert not any(tmp_path.iterdir())  # nothing started
 
 
-def test_cli_wrong_type_and_missing_file(train):
-    proc = train("--config", "conf/generated.yaml", "trainer.max_epochs=ten")
+def test_cli_wrong_type_and_missing_file():
+    proc = train_config_only("--config", "conf/generated.yaml", "trainer.max_epochs=ten")
     assert proc.returncode == 2 and "invalid value for 'trainer.max_epochs'" in proc.stderr
-    proc = train("--config", "no_such_config.yaml")
+    proc = train_config_only("--config", "no_such_config.yaml")
     assert proc.returncode == 2 and "config file not found: no_such_config.yaml" in proc.stderr
 
 
-def test_print_config_prints_resolved_config(train):
-    proc = train("--config", "conf/pretrain.yaml", "--print-config", "optim.name=lars")
+def test_print_config_prints_resolved_config():
+    proc = train_config_only("--config", "conf/pretrain.yaml", "--print-config", "optim.name=lars")
     assert proc.returncode == 0, proc.stderr
     printed = yaml.safe_load(proc.stdout)
     assert printed["optim"]["name"] == "lars" and printed["model"]["encoder"] == "r3d50"

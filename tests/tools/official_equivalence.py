@@ -9,8 +9,11 @@ model's on the same clips. Used by tests/tools/test_convert_official.py.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +31,7 @@ from official.vision.configs import backbones_3d  # noqa: E402
 from official.vision.modeling import factory_3d  # noqa: E402
 
 from cvrl_pl.models import ProjectionHead, build_encoder  # noqa: E402
+from cvrl_pl.tools import convert_official  # noqa: E402
 
 # The block specs and stem of the official cvrl_pretrain_k600_200ep.yaml, per depth (temporal kernels 1 in
 # res2/res3, 3 in res4/res5; no temporal strides after the stem).
@@ -107,6 +111,35 @@ def backbone_only(out: Path) -> dict:
     return {"features": relative_error(ours, features), "head": "projector" in blob, "printed": done.stdout.strip()}
 
 
+def convert_here(checkpoint: str | Path, converted: Path) -> subprocess.CompletedProcess:
+    """The converter's command line run in this process (TensorFlow is imported once, not once per conversion):
+    its exit code and what it printed. backbone_only runs the command itself."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = convert_official.main([str(checkpoint), "--out", str(converted)])
+    return subprocess.CompletedProcess([], code, stdout.getvalue(), stderr.getvalue())
+
+
+def bad_checkpoints(out: Path, other: str) -> dict[str, dict]:
+    """Per bad input (a text file, a folder without a checkpoint, a checkpoint of another model, a truncated one):
+    the converter's exit code, its error, and whether anything was written."""
+    bad = out / "bad"
+    bad.mkdir()
+    (bad / "notes.txt").write_text("not a checkpoint\n")
+    cut = out / "cut"
+    shutil.copytree(out / "r3d50_113", cut)
+    (data,) = cut.glob("ckpt-1.data-*")
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 3])
+    found = {}
+    for name, checkpoint in [("text", bad / "notes.txt"), ("folder", bad), ("other", other), ("cut", cut / "ckpt-1")]:
+        target = bad / "out.pt"
+        done = convert_here(checkpoint, target)
+        written = target.exists() or bool(list(bad.glob("*.partial")))
+        found[name] = {"checkpoint": str(checkpoint), "code": done.returncode, "stderr": done.stderr}
+        found[name]["written"] = written
+    return found
+
+
 def other_checkpoint(out: Path) -> str:
     """A TF checkpoint of another model (for the converter's error test)."""
     model = tf_keras.Sequential([tf_keras.layers.Dense(4, input_shape=(3,))])
@@ -127,11 +160,7 @@ def main(out_dir: str) -> None:
         projection = model(clips, training=False).numpy()
 
         converted = out / f"r3d{model_id}_{shape[2]}.pt"
-        done = subprocess.run(
-            [sys.executable, "-m", "cvrl_pl.tools.convert_official", prefix, "--out", str(converted)],
-            capture_output=True,
-            text=True,
-        )
+        done = convert_here(prefix, converted)
         if done.returncode:
             raise SystemExit(f"{case}: conversion failed: {done.stderr}")
         blob = torch.load(converted, weights_only=True)
@@ -151,7 +180,7 @@ def main(out_dir: str) -> None:
             "printed": done.stdout.strip(),
         }
     results["backbone_only"] = backbone_only(out)
-    results["other_checkpoint"] = other_checkpoint(out)
+    results["errors"] = bad_checkpoints(out, other_checkpoint(out))
     print(json.dumps(results))
 
 

@@ -30,7 +30,7 @@ from bench_videos import ENCODERS, make_videos, video_folder  # benchmarks/bench
 
 from dali_pipelines.decoders import DALI_CPU_CODECS
 from dali_pipelines.packets import spans, sparse_video
-from dali_pipelines.pyav_decode import decode_pyav
+from dali_pipelines.pyav_decode import decode_pyav, frame_rgb
 
 
 def mean_ms(work: Callable[[int], object], n: int) -> float:
@@ -62,7 +62,7 @@ def pyav_parts(data: bytes, frames: np.ndarray) -> tuple[float, float]:
             decoding += time.perf_counter() - start
             if k in wanted:
                 start = time.perf_counter()
-                rgb.reformat(frame, format="rgb24").to_ndarray()
+                frame_rgb(frame, rgb)  # as the pipeline's PyAV path converts
                 converting += time.perf_counter() - start
     return 1000 * decoding, 1000 * converting
 

@@ -161,7 +161,10 @@ def test_decord_baseline_reads_the_frames_pyav_reads(decord_path, tmp_path, monk
     path = str(write_video(tmp_path / name, 90, **options))
     frames = decode_decord(path, wanted)
     assert [read_index(f) for f in frames] == wanted.tolist()  # display order, repeats included
-    np.testing.assert_array_equal(frames, decode_pyav(path, wanted))  # and the same pixels
+    # and the same pixels, but for rounding: decord converts to RGB with swscale's default (fast) rounding, the
+    # pipeline as DALI's decoder does (pyav_decode.frame_rgb); at most 1 level apart, 0.19 on average at most (MPEG-4)
+    difference = np.abs(frames.astype(np.int16) - decode_pyav(path, wanted).astype(np.int16))
+    assert difference.max() <= 1 and difference.mean() <= 0.25
 
 
 def test_data_benchmark_times_decord_beside_the_pipeline(decord_path, tmp_path):

@@ -8,17 +8,19 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from nvidia.dali import fn, pipeline_def
 
 from cvrl_pl.data.index import probe_video
 from cvrl_pl.tools.read_clip import read_clip
+from dali_pipelines.pyav_decode import frame_rgb
 
 DALI_CPU_READS = ("vp8", "vp9", "mjpeg")  # at 8 bits (dali_pipelines/decoders.py)
 
 
 def decode_with(video: Path | bytes, decoder: str | None = None) -> np.ndarray:
     """Every frame of a file or an in-memory stream as RGB (N, H, W, 3), decoded by the FFmpeg decoder named
-    ``decoder`` (None: the one PyAV picks for the codec)."""
+    ``decoder`` (None: the one PyAV picks for the codec), converted to RGB as DALI converts (pyav_decode.frame_rgb)."""
     with av.open(str(video) if isinstance(video, Path) else io.BytesIO(video)) as container:
         stream = container.streams.video[0]
         if decoder is None:
@@ -27,7 +29,8 @@ def decode_with(video: Path | bytes, decoder: str | None = None) -> np.ndarray:
             context = av.CodecContext.create(decoder, "r")
             context.extradata = stream.codec_context.extradata
             frames = [f for packet in container.demux(stream) for f in context.decode(packet if packet.size else None)]
-    return np.stack([f.to_ndarray(format="rgb24") for f in frames])
+    rgb = VideoReformatter()
+    return np.stack([frame_rgb(f, rgb) for f in frames])  # converted as the pipeline's PyAV path converts
 
 
 def whole_dali(path: Path, frames: np.ndarray) -> np.ndarray:

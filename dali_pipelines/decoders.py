@@ -66,10 +66,35 @@ def generation(capability: tuple[int, int]) -> Generation:
     return below[-1]
 
 
-def decoder_for(codec: str, bit_depth: int, chroma: str, capability: tuple[int, int] | None) -> int:
-    """The decoder code of one video: NVDEC when the GPU's generation decodes it (never on a CPU,
-    ``capability=None``), else DALI's CPU decoder for 8-bit VP8/VP9/MJPEG, else PyAV."""
-    if capability is not None:
+# The smallest frame NVDEC takes, per codec (width, height): DALI stops on a smaller one ("Video is too small",
+# cuvidGetDecoderCaps' nMinWidth / nMinHeight), and every such video would be reported as damaged. 48x16 for H.264
+# and MPEG-4 part 2 is what an RTX 3050 reports (nvdecinfo's output in github.com/philipl/nv-video-info pull 7);
+# no figure for the other codecs was found, so they take 144x144, the largest minimum reported for HEVC: a video that
+# NVDEC could take may go to another decoder, never the other way. The GPU check has not read them on a GPU yet.
+NVDEC_MIN_SIZE = {"h264": (48, 16), "mpeg4": (48, 16)}
+NVDEC_MIN_SIZE_OTHERWISE = (144, 144)
+
+
+def nvdec_minimum(codec: str) -> tuple[int, int]:
+    """The smallest (width, height) NVDEC takes for ``codec`` (NVDEC_MIN_SIZE)."""
+    return NVDEC_MIN_SIZE.get(codec, NVDEC_MIN_SIZE_OTHERWISE)
+
+
+def nvdec_size_fault(width, height, minimum) -> np.ndarray:
+    """Whether a frame size keeps a video off NVDEC (scalars, or one value per video, ``minimum`` then (N, 2)): an
+    odd width or height (DALI's GPU colour conversion writes 2x2 blocks without a bounds check, so it would write
+    past the frame), or a side below NVDEC's ``minimum`` for the codec (nvdec_minimum)."""
+    width, height, minimum = np.asarray(width), np.asarray(height), np.asarray(minimum)
+    return ((width | height) & 1).astype(bool) | (width < minimum[..., 0]) | (height < minimum[..., 1])
+
+
+def decoder_for(
+    codec: str, bit_depth: int, chroma: str, capability: tuple[int, int] | None, *, size_fault: bool = False
+) -> int:
+    """The decoder code of one video: NVDEC when the GPU's generation decodes it and its frame size suits NVDEC
+    (``size_fault``: nvdec_size_fault; never on a CPU, ``capability=None``), else DALI's CPU decoder for 8-bit
+    VP8/VP9/MJPEG, else PyAV."""
+    if capability is not None and not size_fault:
         deepest, chromas = generation(capability).codecs.get(codec, (0, frozenset()))
         if bit_depth <= deepest and chroma in chromas:
             return NVDEC
@@ -79,9 +104,12 @@ def decoder_for(codec: str, bit_depth: int, chroma: str, capability: tuple[int, 
 
 
 def routes(formats: list[dict], capability: tuple[int, int] | None) -> np.ndarray:
-    """The decoder code of each stream format (a dict with its ``codec``, ``bit_depth`` and ``chroma``) on that
-    device: the routing of every video of that format, computed once per format."""
-    return np.asarray([decoder_for(f["codec"], f["bit_depth"], f["chroma"], capability) for f in formats], np.int8)
+    """The decoder code of each stream format (a dict with its ``codec``, ``bit_depth``, ``chroma`` and
+    ``size_fault``) on that device: the routing of every video of that format, computed once per format."""
+    return np.asarray(
+        [decoder_for(f["codec"], f["bit_depth"], f["chroma"], capability, size_fault=f["size_fault"]) for f in formats],
+        np.int8,
+    )
 
 
 def decoder_codes(decoders: str | np.ndarray, n: int) -> np.ndarray:

@@ -10,6 +10,7 @@ import pytest
 
 from dali_pipelines.pyav_decode import decode_pyav
 from tests.helpers.decoding import whole_dali
+from tests.helpers.videos import write_video
 
 WIDTH, HEIGHT, FRAMES = 96, 64, 6
 # (matrix, range) tags as FFmpeg numbers them: AVCOL_SPC_BT709 = 1, SMPTE170M (BT.601) = 6; MPEG (limited) = 1,
@@ -64,3 +65,12 @@ def test_pyav_converts_as_dali_does(tmp_path, tag):
     expected = 10.0 if tag == "bt709" else 5.0
     for decoded in (pyav, dali):
         assert np.abs(decoded - frames).mean() <= expected
+
+
+@pytest.mark.parametrize("size", [(161, 144), (160, 145), (95, 63)])
+def test_odd_sizes_decode_alike_on_dali_cpu_and_pyav(tmp_path, size):
+    """An odd width or height, which the routing keeps off NVDEC, reads the same on the two decoders that take it."""
+    path = write_video(tmp_path / "odd.webm", 8, width=size[0], height=size[1], codec="vp9")
+    dali = whole_dali(path, np.arange(8))
+    assert dali.shape == (8, size[1], size[0], 3)
+    np.testing.assert_array_equal(dali, decode_pyav(str(path), np.arange(8)))

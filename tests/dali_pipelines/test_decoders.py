@@ -11,6 +11,8 @@ from dali_pipelines.decoders import (
     decoder_counts,
     decoder_for,
     generation,
+    nvdec_minimum,
+    nvdec_size_fault,
     parse_capability,
 )
 
@@ -64,3 +66,15 @@ def test_capabilities_parse_and_codes_check():
     with pytest.raises(ValueError, match="expected 2 decoder codes"):
         decoder_codes(np.array([0, 3]), 2)
     assert decoder_counts(np.array([2, 2, 1])) == {"nvdec": 0, "dali_cpu": 1, "pyav": 2}
+
+
+def test_frame_sizes_nvdec_cannot_take():
+    assert nvdec_minimum("h264") == (48, 16) and nvdec_minimum("hevc") == (144, 144)  # unknown: the largest reported
+    sizes = np.array([[340, 256], [341, 256], [340, 255], [47, 16], [48, 16], [48, 15]])
+    faults = nvdec_size_fault(sizes[:, 0], sizes[:, 1], np.array([nvdec_minimum("h264")] * len(sizes)))
+    assert faults.tolist() == [False, True, True, True, False, True]
+    assert bool(nvdec_size_fault(142, 144, nvdec_minimum("vp9"))) and not nvdec_size_fault(144, 144, (144, 144))
+    # a size fault keeps a video off NVDEC only: VP9 then goes to DALI's CPU decoder, H.264 to PyAV
+    assert decoder_for("vp9", 8, "4:2:0", HOPPER, size_fault=True) == DALI_CPU
+    assert decoder_for("h264", 8, "4:2:0", HOPPER, size_fault=True) == PYAV
+    assert decoder_for("h264", 8, "4:2:0", HOPPER) == NVDEC

@@ -16,7 +16,7 @@ from dali_pipelines.decoders import DALI_CPU, NVDEC, PYAV
 def _index(tmp: Path, *streams: tuple[str, int, str]) -> VideoIndex:
     """An index of videos with these (codec, bit depth, chroma) streams."""
     videos = [
-        VideoRecord(f"v{i}", 0, 40, 25.0, codec, 64, 48, "", "", bits, chroma, 100, 0)
+        VideoRecord(f"v{i}", 0, 40, 25.0, codec, 320, 240, "", "", bits, chroma, 100, 0)
         for i, (codec, bits, chroma) in enumerate(streams)
     ]
     return write_index(tempfile.mkdtemp(dir=tmp), videos, root="/data", classes=["c"], layout="folder")

@@ -37,7 +37,7 @@ KINDS = {
 def kinds(tmp_path_factory):
     root = tmp_path_factory.mktemp("kinds") / "data"
     for name, ((codec, pix_fmt), _) in KINDS.items():
-        write_video(root / name, 12, codec=codec, pix_fmt=pix_fmt)
+        write_video(root / name, 12, width=160, height=144, codec=codec, pix_fmt=pix_fmt)  # a size NVDEC takes
     return root
 
 
@@ -136,3 +136,33 @@ def test_a_json_index_of_before_version_3_is_probed_again_and_replaced(kinds, tm
     said.clear()
     load_or_build_index(kinds, index_path=given, workers=1, progress=False, log=said.append)
     assert said == [f"probing every file again: {given} is {problem}"] and given.is_dir()
+
+
+def test_frame_sizes_nvdec_cannot_take_go_to_another_decoder(tmp_path):
+    """An odd width or height, or a frame below NVDEC's minimum for the codec, is routed off NVDEC on a GPU that
+    decodes the codec: VP9 to DALI's CPU decoder, H.264 to PyAV (dali_pipelines.decoders.nvdec_size_fault)."""
+    root = tmp_path / "sizes"
+    sizes = {
+        "h264_even.mp4": ("h264", 160, 144),
+        "vp9_odd_width.webm": ("vp9", 161, 144),  # libx264 writes 4:2:0 at even sizes only
+        "h264_below_48x16.mp4": ("h264", 32, 16),
+        "vp9_even.webm": ("vp9", 160, 144),
+        "vp9_odd_height.webm": ("vp9", 160, 145),
+        "vp9_below_minimum.webm": ("vp9", 96, 64),
+    }
+    for name, (codec, width, height) in sizes.items():
+        write_video(root / name, 8, width=width, height=height, codec=codec)
+    out = str(tmp_path / "index")
+    hopper = run_cli(str(root), "--out", out, "--gpu-capability", "9.0")
+    assert hopper["decoders"] == {"nvdec": 2, "dali_cpu": 3, "pyav": 1}
+    index = VideoIndex.load(out)
+    routed = dict(zip((v.path for v in index.videos), video_routes(index, (9, 0)).tolist(), strict=True))
+    assert routed == {
+        "h264_below_48x16.mp4": 2,
+        "h264_even.mp4": 0,
+        "vp9_below_minimum.webm": 1,
+        "vp9_even.webm": 0,
+        "vp9_odd_height.webm": 1,
+        "vp9_odd_width.webm": 1,
+    }
+    assert run_cli(str(root), "--out", out)["decoders"] == {"nvdec": 0, "dali_cpu": 4, "pyav": 2}  # this CPU

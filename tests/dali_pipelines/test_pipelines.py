@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from cvrl_pl.data.batches import channels_first, split_views
+from cvrl_pl.data.index import VideoIndex, load_or_build_index
+from cvrl_pl.data.loader import video_table
+from dali_pipelines import pretrain
+from dali_pipelines.decoders import DALI_CPU, PYAV
 from dali_pipelines.evaluate import eval_pipeline
+from dali_pipelines.graph import pipeline_kwargs
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import pretrain_pipeline
 from dali_pipelines.sampling import clip_frame_indices, eval_clip_start
@@ -241,3 +246,30 @@ def test_blur_and_solarize_are_applied(tmp_path):
             assert np.abs(np.diff(clips[blurred], axis=-1)).mean() < 0.3 * np.abs(np.diff(plain, axis=-1)).mean()
         if solarized in clips:  # solarized: every value above 0.5 is folded to 1 - x
             np.testing.assert_allclose(clips[solarized], np.where(plain >= 0.5, 1 - plain, plain), atol=1e-6)
+
+
+def test_spawned_workers_make_the_batches_forked_ones_make(tmp_path, monkeypatch):
+    """On a GPU the Python workers are spawned (forking a process with CUDA is unsafe): each gets the source by
+    pickle, with a saved index's memory-mapped columns by file name. Here, on a CPU, spawned and forked workers
+    make the same epoch, VP9 through DALI's CPU decoder and H.264 through PyAV."""
+    for i, codec in enumerate(("vp9", "h264", "vp9", "h264")):
+        write_video(tmp_path / "data" / f"v{i}.{'webm' if codec == 'vp9' else 'mp4'}", 24, codec=codec)
+    index = load_or_build_index(tmp_path / "data", workers=1, progress=False)
+    table = video_table(VideoIndex.load(index.folder))  # the columns memory-mapped, as a run reads them
+    decoders = np.array([DALI_CPU if v.codec == "vp9" else PYAV for v in index.videos], np.int8)
+    options = {"num_frames": T, "stride": STRIDE, "batch_size": 2, "decoders": decoders}
+
+    def epoch():
+        return _pretrain_epoch(PretrainSource(table, (PLAIN, PLAIN), {}, **options), py_workers=2)
+
+    forked = epoch()
+
+    def spawning(*args, **kwargs):
+        return {**pipeline_kwargs(*args, **kwargs), "py_start_method": "spawn"}
+
+    monkeypatch.setattr(pretrain, "pipeline_kwargs", spawning)
+    spawned = epoch()
+    assert forked.keys() == spawned.keys() and len(forked["video_id"]) == 4
+    for name, batches in forked.items():
+        for a, b in zip(batches, spawned[name], strict=True):
+            np.testing.assert_array_equal(a, b)

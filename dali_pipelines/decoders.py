@@ -80,6 +80,14 @@ def nvdec_minimum(codec: str) -> tuple[int, int]:
     return NVDEC_MIN_SIZE.get(codec, NVDEC_MIN_SIZE_OTHERWISE)
 
 
+# Why a video stays off NVDEC, as the bits of one small number: found in its packets at indexing (bitstream.py) or
+# from its frame size. docs/data_pipeline.md, "What each decoder receives", says why each one matters.
+HIDDEN_FRAMES = 1  # a VP8/VP9 packet that decodes a picture it does not show, or shows one it does not decode
+NO_FRESH_START = 2  # an H.264/HEVC stream whose first picture is no IDR (cut from an open GOP)
+FRAME_SIZE = 4  # nvdec_size_fault
+NVDEC_FAULTS = {HIDDEN_FRAMES: "hidden frames", NO_FRESH_START: "no IDR first", FRAME_SIZE: "frame size"}
+
+
 def nvdec_size_fault(width, height, minimum) -> np.ndarray:
     """Whether a frame size keeps a video off NVDEC (scalars, or one value per video, ``minimum`` then (N, 2)): an
     odd width or height (DALI's GPU colour conversion writes 2x2 blocks without a bounds check, so it would write
@@ -88,13 +96,21 @@ def nvdec_size_fault(width, height, minimum) -> np.ndarray:
     return ((width | height) & 1).astype(bool) | (width < minimum[..., 0]) | (height < minimum[..., 1])
 
 
-def decoder_for(
-    codec: str, bit_depth: int, chroma: str, capability: tuple[int, int] | None, *, size_fault: bool = False
-) -> int:
-    """The decoder code of one video: NVDEC when the GPU's generation decodes it and its frame size suits NVDEC
-    (``size_fault``: nvdec_size_fault; never on a CPU, ``capability=None``), else DALI's CPU decoder for 8-bit
+def nvdec_faults(stream_faults, codec, width, height) -> int:
+    """One video's NVDEC fault bits: those its packets showed at indexing and FRAME_SIZE if its size is one."""
+    return int(stream_faults) | FRAME_SIZE * bool(nvdec_size_fault(width, height, nvdec_minimum(codec)))
+
+
+def fault_names(faults: int) -> list[str]:
+    """The reasons (NVDEC_FAULTS) of a video's fault bits."""
+    return [name for bit, name in NVDEC_FAULTS.items() if faults & bit]
+
+
+def decoder_for(codec: str, bit_depth: int, chroma: str, capability: tuple[int, int] | None, *, faults: int = 0) -> int:
+    """The decoder code of one video: NVDEC when the GPU's generation decodes it and nothing keeps it off NVDEC
+    (``faults``: NVDEC_FAULTS bits; never on a CPU, ``capability=None``), else DALI's CPU decoder for 8-bit
     VP8/VP9/MJPEG, else PyAV."""
-    if capability is not None and not size_fault:
+    if capability is not None and not faults:
         deepest, chromas = generation(capability).codecs.get(codec, (0, frozenset()))
         if bit_depth <= deepest and chroma in chromas:
             return NVDEC
@@ -104,10 +120,10 @@ def decoder_for(
 
 
 def routes(formats: list[dict], capability: tuple[int, int] | None) -> np.ndarray:
-    """The decoder code of each stream format (a dict with its ``codec``, ``bit_depth``, ``chroma`` and
-    ``size_fault``) on that device: the routing of every video of that format, computed once per format."""
+    """The decoder code of each stream format (a dict with its ``codec``, ``bit_depth``, ``chroma`` and NVDEC
+    ``faults``) on that device: the routing of every video of that format, computed once per format."""
     return np.asarray(
-        [decoder_for(f["codec"], f["bit_depth"], f["chroma"], capability, size_fault=f["size_fault"]) for f in formats],
+        [decoder_for(f["codec"], f["bit_depth"], f["chroma"], capability, faults=f["faults"]) for f in formats],
         np.int8,
     )
 

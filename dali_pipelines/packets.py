@@ -19,6 +19,7 @@ from typing import BinaryIO
 import numpy as np
 
 from dali_pipelines import storage
+from dali_pipelines.bitstream import starts_afresh
 from dali_pipelines.failures import FrameOutOfRange, RemuxError
 
 # Matroska holds every codec we read (H.264, HEVC, VP8, VP9, AV1, MPEG-4 part 2, MJPEG) and any timestamps.
@@ -91,40 +92,6 @@ def _span_packets(container, stream, first: int, last: int, keyframes: np.ndarra
     return [(display[p], packet) for p, packet in packets[:cut]]
 
 
-# NAL unit types where an H.264 / HEVC decoder starts afresh mid-stream: IDR (5); BLA and IDR (16-20). A keyframe
-# of an open GOP (a recovery-point I-frame, an HEVC CRA) starts a stream well, but after other frames the decoder
-# takes it for a continuation and drops frames (seen with FFmpeg's H.264 decoder); such a span is decoded together
-# with the span before it.
-_FRESH_START = {"h264": (lambda b: b & 0x1F, {5}), "hevc": (lambda b: (b >> 1) & 0x3F, set(range(16, 21)))}
-
-
-def _nal_headers(data: bytes, length_size: int | None) -> list[int]:
-    """The first byte of each NAL unit of a packet: length-prefixed (MP4, Matroska) or with start codes."""
-    heads, i = [], 0
-    if length_size is None:  # Annex B: 00 00 01 before each unit
-        while (i := data.find(b"\x00\x00\x01", i)) >= 0 and i + 3 < len(data):
-            heads.append(data[i + 3])
-            i += 3
-        return heads
-    while i + length_size < len(data):
-        size = int.from_bytes(data[i : i + length_size], "big")
-        heads.append(data[i + length_size])
-        i += length_size + size
-    return heads
-
-
-def starts_afresh(packet, codec: str, extradata: bytes | None) -> bool:
-    """Whether a decoder fed this keyframe packet after other frames starts afresh (always, but for the open-GOP
-    keyframes of H.264 and HEVC)."""
-    if codec not in _FRESH_START:
-        return True
-    kind, fresh = _FRESH_START[codec]
-    length_size = None
-    if extradata and extradata[0] == 1:  # avcC / hvcC: units carry a length prefix of this many bytes
-        length_size = (extradata[4 if codec == "h264" else 21] & 3) + 1
-    return any(kind(b) in fresh for b in _nal_headers(bytes(packet), length_size))
-
-
 def remux_stream(out, stream):
     """The output stream that takes ``stream``'s packets as they are. ``opaque``: it keeps the input's codec (by
     its id). Without it PyAV looks up an *encoder* named like the input's *decoder*, which fails wherever the two
@@ -133,13 +100,34 @@ def remux_stream(out, stream):
     return out.add_stream_from_template(stream, opaque=True)
 
 
+def unpacked(bsf, packet):
+    """``packet`` through MPEG-4 part 2's ``mpeg4_unpack_bframes`` filter (``bsf``; None: as it is). DivX's packed
+    B-frames put a P- and a B-picture in one packet and a not-coded picture in the next; the filter moves the B into
+    the next packet, so that each packet holds one picture, as NVDEC needs (bitstream.py). DALI applies the filter
+    itself only to AVI files, and our remux hands it Matroska."""
+    if bsf is None:
+        return packet
+    out = bsf.filter(packet)
+    if len(out) != 1:
+        raise RemuxError(f"mpeg4_unpack_bframes gave {len(out)} packets for one")
+    return out[0]
+
+
 def sparse_video(
-    video: str | BinaryIO, wanted: np.ndarray, keyframes: np.ndarray, keyframe_pts: np.ndarray
+    video: str | BinaryIO,
+    wanted: np.ndarray,
+    keyframes: np.ndarray,
+    keyframe_pts: np.ndarray,
+    *,
+    fresh_start: bool = False,
 ) -> SparseVideo:
     """The packets of ``video`` (a reference, read through storage.py, or a file object) that frames ``wanted``
     (display indices, any order, repeats allowed) need, remuxed into one Matroska stream whose frames are
-    consecutive; FrameOutOfRange if the file does not hold them, RemuxError if writing the packets read fails."""
+    consecutive; FrameOutOfRange if the file does not hold them, RemuxError if writing the packets read fails.
+    ``fresh_start`` (for NVDEC): the stream starts where an H.264/HEVC decoder starts afresh, an IDR picture
+    (bitstream.starts_afresh), the keyframe before the first span's if that one is an open GOP's."""
     import av  # imported here: the graphs' modules load without PyAV
+    from av.bitstream import BitStreamFilterContext
 
     wanted = np.asarray(wanted, np.int64)
     keys, stamps = np.asarray(keyframes, np.int64), np.asarray(keyframe_pts, np.int64)
@@ -151,9 +139,14 @@ def sparse_video(
         bounds: list[tuple[int, int]] = []
         for first, last in spans(wanted, keys):
             part = _span_packets(container, stream, first, last, keys, stamps)
-            if parts and not starts_afresh(part[0][1], codec, extradata):  # decode it on from the span before
-                first = bounds.pop()[0]
-                parts.pop()
+            while (parts or fresh_start) and not starts_afresh(bytes(part[0][1]), codec, extradata):
+                if parts:  # decode it on from the span before
+                    first = bounds.pop()[0]
+                    parts.pop()
+                elif (keys < first).any():  # the first span: from the keyframe before it
+                    first = int(keys[keys < first][-1])
+                else:  # the stream's first picture is no IDR: routing keeps such a video off NVDEC
+                    break
                 part = _span_packets(container, stream, first, last, keys, stamps)
             parts.append(part)
             bounds.append((first, last))
@@ -165,9 +158,13 @@ def sparse_video(
         try:  # writing packets already read, never decoded: a failure here is the reader's (failures.RemuxError)
             with av.open(out_buffer, "w", format=CONTAINER, container_options=BITEXACT) as out:
                 target = remux_stream(out, stream)
+                bsf = BitStreamFilterContext("mpeg4_unpack_bframes", stream, target) if codec == "mpeg4" else None
                 offset, kept = 0, 0
                 for part, rank in zip(parts, ranks, strict=True):
+                    if bsf is not None:
+                        bsf.flush()  # a B-picture held from the span before belongs to no packet of this one
                     for j, (d, packet) in enumerate(part):
+                        packet = unpacked(bsf, packet)
                         packet.stream, packet.time_base = target, FRAME_TIME
                         packet.pts, packet.dts, packet.duration = offset + rank[d], offset + j - delay, 1
                         kept += packet.size

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dali_pipelines import storage
-from dali_pipelines.decoders import DECODER_NAMES, PYAV, decoder_codes
+from dali_pipelines.decoders import DECODER_NAMES, NVDEC, PYAV, decoder_codes
 from dali_pipelines.failures import FileChanged, stage
 from dali_pipelines.packets import sparse_video
 from dali_pipelines.params import PARAM_NAMES, ViewAugConfig, draw_view_params, stack_clips
@@ -213,7 +213,8 @@ class ClipSource:
                 data, whole = storage.read(ref), ref
                 picks, order = np.asarray(frames, np.int32), np.arange(len(frames), dtype=np.int32)
             else:  # the packets the frames need (writing them into one stream raises RemuxError: "remuxing")
-                sparse = sparse_video(ref, frames, self.table.keyframes[vid], self.table.keyframe_pts[vid])
+                keyframes, stamps = self.table.keyframes[vid], self.table.keyframe_pts[vid]
+                sparse = sparse_video(ref, frames, keyframes, stamps, fresh_start=code == NVDEC)
                 data, whole, picks, order = sparse.data, None, sparse.frames, sparse.order
         if code == PYAV:
             with stage("decoding", **named):

@@ -5,12 +5,17 @@ import pytest
 
 from dali_pipelines.decoders import (
     DALI_CPU,
+    FRAME_SIZE,
+    HIDDEN_FRAMES,
+    NO_FRESH_START,
     NVDEC,
     PYAV,
     decoder_codes,
     decoder_counts,
     decoder_for,
+    fault_names,
     generation,
+    nvdec_faults,
     nvdec_minimum,
     nvdec_size_fault,
     parse_capability,
@@ -74,7 +79,10 @@ def test_frame_sizes_nvdec_cannot_take():
     faults = nvdec_size_fault(sizes[:, 0], sizes[:, 1], np.array([nvdec_minimum("h264")] * len(sizes)))
     assert faults.tolist() == [False, True, True, True, False, True]
     assert bool(nvdec_size_fault(142, 144, nvdec_minimum("vp9"))) and not nvdec_size_fault(144, 144, (144, 144))
-    # a size fault keeps a video off NVDEC only: VP9 then goes to DALI's CPU decoder, H.264 to PyAV
-    assert decoder_for("vp9", 8, "4:2:0", HOPPER, size_fault=True) == DALI_CPU
-    assert decoder_for("h264", 8, "4:2:0", HOPPER, size_fault=True) == PYAV
+    assert nvdec_faults(0, "h264", 341, 256) == FRAME_SIZE and nvdec_faults(HIDDEN_FRAMES, "vp9", 160, 144) == 1
+    assert fault_names(nvdec_faults(NO_FRESH_START, "vp9", 63, 47)) == ["no IDR first", "frame size"]
+    # any fault keeps a video off NVDEC only: VP9 then goes to DALI's CPU decoder, H.264 to PyAV
+    for fault in (HIDDEN_FRAMES, NO_FRESH_START, FRAME_SIZE):
+        assert decoder_for("vp9", 8, "4:2:0", HOPPER, faults=fault) == DALI_CPU
+        assert decoder_for("h264", 8, "4:2:0", HOPPER, faults=fault) == PYAV
     assert decoder_for("h264", 8, "4:2:0", HOPPER) == NVDEC

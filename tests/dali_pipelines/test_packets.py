@@ -5,6 +5,7 @@ pretraining clips at rho = 4, and evaluation views."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,10 @@ import pytest
 
 from cvrl_pl.data.index import load_or_build_index, probe_video
 from cvrl_pl.data.loader import video_table
+from dali_pipelines.bitstream import starts_afresh
 from dali_pipelines.packets import spans, sparse_video
 from dali_pipelines.params import ViewAugConfig
+from dali_pipelines.pyav_decode import decode_pyav
 from dali_pipelines.sources import PretrainSource, TestViewSource
 from dali_pipelines.verify import OneSample, check_pipeline
 from tests.helpers import ROOT
@@ -102,6 +105,29 @@ def test_sparse_decoding_gives_the_whole_file_decodes_frames_bit_for_bit(kinds, 
     if name == "mjpeg_wrong_count.avi":
         with av.open(str(path)) as container:
             assert container.streams.video[0].frames == 999 and info.num_frames == 40
+
+
+def _first_packet_starts_afresh(data: bytes) -> bool:
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        first = next(p for p in container.demux(stream) if p.size)
+        return starts_afresh(bytes(first), "h264", stream.codec_context.extradata)
+
+
+def test_for_nvdec_an_open_gop_clip_starts_at_the_idr_picture_before_it(kinds):
+    """NVDEC gets H.264 parameter sets only before IDR pictures (h264_mp4toannexb): with ``fresh_start`` the first
+    span begins at one, not at the open-GOP I-frame before the clip; the frames are the whole file's either way."""
+    path = kinds["h264_open_gop.mkv"]
+    info = probe_video(path)
+    keys, stamps = np.array(info.keyframes), np.array(info.keyframe_pts)
+    assert keys.tolist() == list(range(0, 60, 10)) and info.stream_faults == 0  # frame 0 is the only IDR
+    wanted = np.array([44, 45, 46, 47, 52])
+    whole = decode_with(path)[wanted]
+    for fresh_start, first_frame in ((False, 40), (True, 0)):
+        sparse = sparse_video(str(path), wanted, keys, stamps, fresh_start=fresh_start)
+        assert _first_packet_starts_afresh(sparse.data) is fresh_start
+        assert int(sparse.frames[0]) == wanted[0] - first_frame  # the stream starts at frame 40, or at frame 0
+        np.testing.assert_array_equal(decode_pyav(sparse.data, sparse.frames)[sparse.order], whole)
 
 
 def test_spans_start_at_the_keyframe_before_each_frame_and_merge_when_they_touch():

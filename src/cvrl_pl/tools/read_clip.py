@@ -19,7 +19,7 @@ from cvrl_pl.data.index import VideoInfo, probe_video
 from cvrl_pl.data.index.columns import Ragged
 from cvrl_pl.errors import ConfigError, DatasetError
 from dali_pipelines import storage
-from dali_pipelines.decoders import DALI_CPU, NVDEC, PYAV, decoder_for, nvdec_minimum, nvdec_size_fault
+from dali_pipelines.decoders import DALI_CPU, NVDEC, PYAV, decoder_for, nvdec_faults
 from dali_pipelines.failures import VideoReadError
 from dali_pipelines.sources import ClipSource, VideoTable
 from dali_pipelines.verify import OneSample, check_pipeline, dali_failure
@@ -52,8 +52,8 @@ def read_clip(path: str, frames: list[int], *, decoder: str = "auto", device_id:
     wanted = np.asarray(frames, np.int64)
     if wanted.min() < 0 or wanted.max() >= info.num_frames:
         raise ConfigError(f"--frames: {path} has frames 0 to {info.num_frames - 1}; asked for {wanted.tolist()}")
-    fault = bool(nvdec_size_fault(info.width, info.height, nvdec_minimum(info.codec)))
-    routed = decoder_for(info.codec, info.bit_depth, info.chroma, device_capability(device_id), size_fault=fault)
+    faults = nvdec_faults(info.stream_faults, info.codec, info.width, info.height)
+    routed = decoder_for(info.codec, info.bit_depth, info.chroma, device_capability(device_id), faults=faults)
     code = {"auto": routed, "pyav": PYAV, "dali": NVDEC if device_id is not None else DALI_CPU}[decoder]
     if decoder == "dali" and routed == PYAV and code == DALI_CPU:
         raise ConfigError(f"--decoder dali: DALI's CPU decoder reads VP8/VP9/MJPEG at 8 bits, not {info.codec}")

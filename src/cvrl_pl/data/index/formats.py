@@ -7,13 +7,13 @@ import numpy as np
 
 from cvrl_pl.data.index.records import CATEGORIES, CHUNK, VideoRecord
 from cvrl_pl.data.index.views import VideoColumns
-from dali_pipelines.decoders import nvdec_minimum, nvdec_size_fault
+from dali_pipelines.decoders import FRAME_SIZE, nvdec_minimum, nvdec_size_fault
 
 
 def stream_formats(videos: VideoColumns) -> tuple[list[dict], np.ndarray]:
-    """The distinct stream formats (codec, profile, pix_fmt, bit_depth, chroma, and whether the frame size keeps
-    the video off NVDEC: decoders.nvdec_size_fault) of the videos, and per video the one it has: grouped
-    column-wise, so a 10M-video index takes no per-video Python."""
+    """The distinct stream formats (codec, profile, pix_fmt, bit_depth, chroma, and ``faults``: what keeps the
+    video off NVDEC, decoders.NVDEC_FAULTS' bits, from its packets and its frame size) of the videos, and per video
+    the one it has: grouped column-wise, so a 10M-video index takes no per-video Python."""
     names = (*CATEGORIES, "bit_depth")
     minimum = np.array([nvdec_minimum(c) for c in videos.vocab["codec"]], np.int64).reshape(-1, 2)  # per codec code
     n = len(videos)
@@ -21,20 +21,21 @@ def stream_formats(videos: VideoColumns) -> tuple[list[dict], np.ndarray]:
     keys: dict[int, int] = {}  # packed codes -> format number
     for start in range(0, n, CHUNK):  # in chunks: no 10M-long temporaries
         stop = min(n, start + CHUNK)
-        key = np.zeros(stop - start, np.int64)  # the five small codes and the size bit packed into one number
+        key = np.zeros(stop - start, np.int64)  # the five small codes and the fault bits packed into one number
         for name in names:
             key = (key << 12) | np.asarray(videos.columns[name][start:stop], np.int64)
         size = [np.asarray(videos.columns[side][start:stop]) for side in ("width", "height")]
         codecs = np.asarray(videos.columns["codec"][start:stop], np.int64)
-        key = (key << 1) | nvdec_size_fault(*size, minimum[codecs])
+        faults = np.asarray(videos.columns["stream_faults"][start:stop], np.int64)
+        key = (key << 3) | faults | FRAME_SIZE * nvdec_size_fault(*size, minimum[codecs])
         distinct, inverse = np.unique(key, return_inverse=True)
         numbers = [keys.setdefault(k, len(keys)) for k in distinct.tolist()]
         which[start:stop] = np.asarray(numbers, np.int32)[inverse.reshape(-1)]
     formats = []
     for packed in keys:
-        codes = [(packed >> (1 + 12 * (len(names) - 1 - k))) & 0xFFF for k in range(len(names))]
+        codes = [(packed >> (3 + 12 * (len(names) - 1 - k))) & 0xFFF for k in range(len(names))]
         found = {n: (videos.vocab[n][c] if n in CATEGORIES else c) for n, c in zip(names, codes, strict=True)}
-        formats.append({**found, "size_fault": bool(packed & 1)})
+        formats.append({**found, "faults": packed & 7})
     return formats, which
 
 

@@ -19,6 +19,8 @@ from tqdm import tqdm
 
 from cvrl_pl.data.index.records import VideoInfo
 from dali_pipelines import storage
+from dali_pipelines.bitstream import one_picture_shown, starts_afresh
+from dali_pipelines.decoders import HIDDEN_FRAMES, NO_FRESH_START
 
 # How much of each file probing decodes: its first frame (fast), or every frame (finds damage anywhere in it).
 VERIFY_LEVELS = ("first", "full")
@@ -59,8 +61,9 @@ def open_video(file: BinaryIO) -> av.container.InputContainer | str:
 
 
 def _count_and_check(container: av.container.InputContainer, verify: str) -> VideoInfo | str:
-    """Count the video packets that carry a frame, and decode the first frame (``verify="first"``) or every frame
-    (``"full"``) to prove the stream decodes."""
+    """Count the video packets that carry a frame, read in their headers what keeps the video off NVDEC (the
+    first packet no IDR, a packet with a hidden frame: ``stream_faults``), and decode the first frame
+    (``verify="first"``) or every frame (``"full"``) to prove the stream decodes."""
     if IMAGE_FORMATS.match(container.format.name):
         return "not a video"
     streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
@@ -70,7 +73,9 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
     context = stream.codec_context
     context.thread_count = 1  # probes run one per core already
     first = None
-    count = 0
+    count, faults = 0, 0
+    codec = context.codec.canonical_name
+    shown_checked = codec in ("vp8", "vp9")
     stamps: list[int] = []  # per counted packet, in decode order: its timestamp
     keys: list[int] = []  # the positions of the keyframe packets among them
     for packet in container.demux(stream):
@@ -80,6 +85,10 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
         stamps.append(packet.pts if packet.pts is not None else packet.dts if packet.dts is not None else -1)
         if packet.is_keyframe:
             keys.append(count)
+        if count == 0 and not starts_afresh(bytes(packet), codec, context.extradata):
+            faults |= NO_FRESH_START
+        if shown_checked and not one_picture_shown(memoryview(packet), codec):
+            faults |= HIDDEN_FRAMES
         count += 1
         if first is None or verify == "full":
             try:
@@ -116,6 +125,7 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
         chroma=chroma_format(fmt.name),
         keyframes=keyframes,
         keyframe_pts=keyframe_pts,
+        stream_faults=faults,
     )
 
 

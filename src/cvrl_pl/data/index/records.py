@@ -9,8 +9,9 @@ from cvrl_pl.data.index.columns import Spec
 
 # Version 2 added each video's stream format (profile, pixel format, bit depth, chroma), which decoder routing
 # needs; version 3 is the columnar folder with each video's keyframes. An index of another version is never misread
-# but probed again, with a message saying why (build.load_or_build_index).
-FORMAT_VERSION = 3
+# but probed again, with a message saying why (build.load_or_build_index). Version 4 added what keeps a video off
+# NVDEC that only its packets show (hidden VP8/VP9 frames, an H.264/HEVC stream starting at no IDR picture).
+FORMAT_VERSION = 4
 FORMAT_NAME = "cvrl_pl.video_index"
 DEFAULT_INDEX_NAME = ".cvrl_index"  # a folder
 CATEGORIES = ("codec", "profile", "pix_fmt", "chroma")  # strings stored as small codes into a vocabulary
@@ -27,6 +28,7 @@ SCHEMA = {
         "height": Spec("<i4"),
         **{name: Spec("<i2") for name in CATEGORIES},
         "bit_depth": Spec("<i2"),
+        "stream_faults": Spec("<i2"),  # dali_pipelines.decoders' NVDEC fault bits found in the packets
         "size": Spec("<i8"),
         "mtime_ns": Spec("<i8"),
         "keyframes": Spec("<i4", ragged=True),  # display indices of the keyframes
@@ -58,6 +60,7 @@ class VideoInfo:
     chroma: str
     keyframes: tuple[int, ...] = ()  # display indices of the frames a decoder can start at (the first is 0)
     keyframe_pts: tuple[int, ...] = ()  # their timestamps, to seek the demuxer to them
+    stream_faults: int = 0  # what in the packets keeps the video off NVDEC: decoders.HIDDEN_FRAMES, NO_FRESH_START
 
 
 @dataclass
@@ -79,6 +82,7 @@ class VideoRecord:
     mtime_ns: int
     keyframes: tuple[int, ...] = ()
     keyframe_pts: tuple[int, ...] = ()
+    stream_faults: int = 0
 
     def info(self) -> VideoInfo:
         """What probing found in this video."""

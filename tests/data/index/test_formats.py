@@ -155,6 +155,7 @@ def test_frame_sizes_nvdec_cannot_take_go_to_another_decoder(tmp_path):
     out = str(tmp_path / "index")
     hopper = run_cli(str(root), "--out", out, "--gpu-capability", "9.0")
     assert hopper["decoders"] == {"nvdec": 2, "dali_cpu": 3, "pyav": 1}
+    assert hopper["nvdec_faults"] == {"hidden frames": 0, "no IDR first": 0, "frame size": 4}
     index = VideoIndex.load(out)
     routed = dict(zip((v.path for v in index.videos), video_routes(index, (9, 0)).tolist(), strict=True))
     assert routed == {

@@ -19,7 +19,15 @@ from cvrl_pl.data.index.records import FORMAT_NAME, FORMAT_VERSION, index_descri
 from cvrl_pl.data.index.views import VideoColumns
 from cvrl_pl.data.layouts.files import ListSpec, abspath
 from cvrl_pl.errors import DatasetError
-from dali_pipelines.decoders import counts_text, decoder_counts, decoders_where, generation, routes
+from dali_pipelines.decoders import (
+    NVDEC_FAULTS,
+    counts_text,
+    decoder_counts,
+    decoders_where,
+    fault_names,
+    generation,
+    routes,
+)
 
 
 @dataclass
@@ -103,14 +111,18 @@ class VideoIndex:
     def summary(self, capability: tuple[int, int] | None) -> dict:
         """The report's figures as one JSON-ready object, for scripts (keep its keys stable): ``layout``,
         ``classes`` (their number), ``videos``, ``excluded``, ``decoders`` (name -> videos it takes on that
-        device), ``device``, ``gpu_capability``, ``gpu_generation``, ``codecs`` and ``formats``."""
+        device), ``device``, ``gpu_capability``, ``gpu_generation``, ``codecs``, ``formats`` and ``nvdec_faults``
+        (reason -> videos kept off NVDEC for it on any GPU: decoders.NVDEC_FAULTS)."""
         formats, which = stream_formats(self.videos)  # once: the decoder counts come per format, not per video
         counts = np.bincount(which, minlength=len(formats)).tolist()
         codecs: Counter[str] = Counter()
         named: Counter[str] = Counter()
+        faults = dict.fromkeys(NVDEC_FAULTS.values(), 0)
         for f, n in zip(formats, counts, strict=True):
             codecs[f["codec"]] += n
             named[format_name(f)] += n
+            for reason in fault_names(f["faults"]):
+                faults[reason] += n
         return {
             "root": self.root,
             "layout": self.layout,
@@ -123,6 +135,7 @@ class VideoIndex:
             "gpu_generation": None if capability is None else generation(capability).name,
             "codecs": dict(sorted(codecs.items())),
             "formats": dict(sorted(named.items())),
+            "nvdec_faults": faults,
         }
 
     def report(self, capability: tuple[int, int] | None = None) -> str:
@@ -141,6 +154,8 @@ class VideoIndex:
             lines.append("  codecs: " + ", ".join(f"{c} {n}" for c, n in summary["codecs"].items()))
             lines.append("  formats: " + ", ".join(f"{f} {n}" for f, n in summary["formats"].items()))
             lines.append(f"  decoders {decoders_where(capability)}: " + counts_text(summary["decoders"]))
+            if any(summary["nvdec_faults"].values()):
+                lines.append("  kept off NVDEC on any GPU: " + counts_text(summary["nvdec_faults"]))
             lines.append(
                 f"  frames: {frames.min()} to {frames.max()} (median {np.median(frames):g}, "
                 f"total {frames.sum(dtype=np.int64)})"

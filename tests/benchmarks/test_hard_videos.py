@@ -1,6 +1,8 @@
 """The hard videos (benchmarks/hard_videos.py) have the stream features they are named for, as PyAV reads them
 back, and decode to the frames they were made from."""
 
+import re
+
 import av
 import numpy as np
 import pytest
@@ -36,6 +38,10 @@ def _frames(path, fmt: str = "yuv420p") -> list[np.ndarray]:
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(255**2 / np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+def _bits(data: bytes) -> str:
+    return "".join(f"{byte:08b}" for byte in data)
 
 
 def test_byte_helpers_read_what_they_write(hv):
@@ -127,6 +133,12 @@ def test_mpeg4_packed_bframes(hv, videos):
     counts = [hv.mpeg4_vop_count(bytes(p)) for p in packed]
     b_frames = sum(bytes(p)[bytes(p).index(hv.VOP_START) + 4] >> 6 == 2 for p in unpacked)
     assert counts.count(2) == b_frames >= 20 and counts.count(1) == len(counts) - b_frames  # 29 of 60 measured
+    for k in (k for k, count in enumerate(counts) if count == 2):  # the B-VOP's slot, next: a not-coded P-VOP
+        b_vop, n_vop = bytes(packed[k])[bytes(packed[k]).rindex(hv.VOP_START) :], bytes(packed[k + 1])
+        # after the start code: coding type, modulo_time_base, marker, vop_time_increment in 5 bits (resolution 25)
+        time = re.match("10(?:1*)01([01]{5})1", _bits(b_vop[4:])).group(1)
+        pattern = f"01 0 1 {time} 1 0 01*".replace(" ", "")  # P, modulo 0, marker, time, marker, not coded, stuffing
+        assert n_vop.startswith(hv.VOP_START) and re.fullmatch(pattern, _bits(n_vop[4:]))
     with av.open(str(videos["mpeg4_packed_avi"])) as container:
         stream = container.streams.video[0]
         assert hv.USER_DATA_START + hv.DIVX_PACKED in stream.codec_context.extradata

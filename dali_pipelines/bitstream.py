@@ -72,6 +72,15 @@ def vp9_shown(frame: bytes) -> tuple[bool, bool]:
     return show_existing, (not show_existing) and bool((byte >> (bit - 2)) & 1)
 
 
+VOP_START = b"\x00\x00\x01\xb6"  # MPEG-4 part 2: each picture (VOP) begins with this start code
+
+
+def mpeg4_pictures(data: bytes) -> int:
+    """How many pictures (VOPs) an MPEG-4 part 2 packet holds: two in DivX's packed B-frames (a P- or I-picture
+    and the B-picture shown before it), whose next packet is a not-coded placeholder; one otherwise."""
+    return bytes(data).count(VOP_START)
+
+
 def one_picture_shown(data: bytes, codec: str) -> bool:
     """Whether a packet decodes exactly one picture and shows it (checked for VP8 and VP9; the other codecs' streams
     as our remux writes them hold one picture a packet: MPEG-4 part 2's packed B-frames are unpacked there)."""

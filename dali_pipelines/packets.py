@@ -19,7 +19,7 @@ from typing import BinaryIO
 import numpy as np
 
 from dali_pipelines import storage
-from dali_pipelines.bitstream import starts_afresh
+from dali_pipelines.bitstream import mpeg4_pictures, starts_afresh
 from dali_pipelines.failures import FrameOutOfRange, RemuxError
 
 # Matroska holds every codec we read (H.264, HEVC, VP8, VP9, AV1, MPEG-4 part 2, MJPEG) and any timestamps.
@@ -89,6 +89,9 @@ def _span_packets(container, stream, first: int, last: int, keyframes: np.ndarra
         raise FrameOutOfRange(f"frame {last} asked for, the stream ends at frame {first + len(shown) - 1}")
     needed = [display[p] <= last for p, _ in packets]
     cut = len(needed) - needed[::-1].index(True)  # up to the last packet (decode order) shown within the span
+    packed = stream.codec_context.name == "mpeg4" and mpeg4_pictures(packets[cut - 1][1]) > 1
+    if cut < len(packets) and packed:
+        cut += 1  # DivX's packed B-frames: the B-picture of the last packet is decoded with the next packet
     return [(display[p], packet) for p, packet in packets[:cut]]
 
 

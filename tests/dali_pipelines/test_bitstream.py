@@ -3,7 +3,7 @@ pictures in length-prefixed and start-code streams."""
 
 import pytest
 
-from dali_pipelines.bitstream import one_picture_shown, starts_afresh, vp9_frames, vp9_shown
+from dali_pipelines.bitstream import mpeg4_pictures, one_picture_shown, starts_afresh, vp9_frames, vp9_shown
 
 # First bytes of VP9 uncompressed headers, profile 0: frame_marker 10, profile 00, then show_existing_frame,
 # frame_type, show_frame, error_resilient_mode.
@@ -79,3 +79,8 @@ def test_hevc_starts_afresh_at_idr_and_bla_not_cra():
 
 def test_other_codecs_always_start_afresh():
     assert starts_afresh(b"\x00\x00\x01\xb6", "mpeg4", None) and starts_afresh(SHOWN_INTER, "vp9", None)
+
+
+def test_mpeg4_pictures_counts_vops_not_other_start_codes():
+    vol, vop = b"\x00\x00\x01\x20\x08", b"\x00\x00\x01\xb6\x50\x11"  # a VOL header, a VOP
+    assert mpeg4_pictures(vol + vop) == 1 and mpeg4_pictures(vop + vop) == 2 and mpeg4_pictures(vol) == 0

@@ -1,6 +1,7 @@
 """Decoding only the packets a sample needs gives, bit for bit, the frames a whole-file decode by the same decoder
-gives: on CFR and VFR files, H.264 with B-frames and open GOPs, VP9 with hidden frames, MPEG-4 part 2 in AVI, a
-keyframe only at frame 0, and a container whose frame count is wrong; for repeated frames, overlapping
+gives: on CFR and VFR files, H.264 with B-frames and open GOPs (one cut at a non-IDR I-frame), VP9 with hidden
+frames, MPEG-4 part 2 in AVI (DivX-packed B-frames too), a keyframe only at frame 0, and a container whose frame
+count is wrong; for repeated frames, overlapping
 pretraining clips at rho = 4, and evaluation views."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dali_pipelines.sources import PretrainSource, TestViewSource
 from dali_pipelines.verify import OneSample, check_pipeline
 from tests.helpers import ROOT
 from tests.helpers.decoding import assert_read_clip_is_whole_file, decode_with, whole_dali
+from tests.helpers.hard_videos import build_hard_videos, hard_videos_module
 from tests.helpers.videos import write_vfr, write_video
 
 
@@ -44,6 +46,11 @@ def _open_gop(path: Path) -> Path:
     return path
 
 
+def _hard(name: str, path: Path) -> Path:
+    """A hard video of benchmarks/hard_videos.py, at ``path``."""
+    return build_hard_videos(path.parent / name, [name])[name].rename(path)
+
+
 def _wrong_count(path: Path) -> Path:
     """An AVI whose headers say 999 frames (it has 40)."""
     data = bytearray(write_video(path, 40, codec="mjpeg").read_bytes())
@@ -56,29 +63,16 @@ def _wrong_count(path: Path) -> Path:
 
 KINDS = {
     "vp9_cfr.webm": lambda p: write_video(p, 90, codec="vp9", gop=16),
-    "vp9_hidden.webm": lambda p: _vp9_hidden(p),
+    "vp9_hidden.webm": lambda p: _hard("vp9_hidden", p),
     "h264_bframes.mp4": lambda p: write_video(p, 90, codec="h264", gop=12, bframes=3),
     "h264_open_gop.mkv": _open_gop,
     "h264_vfr.mp4": lambda p: write_vfr(p, [int(40 * k + 17 * (k % 3 == 0)) for k in range(70)]),
     "mpeg4.avi": lambda p: write_video(p, 70, codec="mpeg4", gop=10),
+    "mpeg4_packed.avi": lambda p: _hard("mpeg4_packed_avi", p),
+    "h264_cut_at_open_gop.mp4": lambda p: _hard("open_gop_start_h264", p),
     "h264_one_keyframe.mp4": lambda p: write_video(p, 70, codec="h264", gop=1000),
     "mjpeg_wrong_count.avi": _wrong_count,
 }
-
-
-def _vp9_hidden(path: Path) -> Path:
-    """VP9 with alternate reference frames: frames decoded but never shown, packed with a shown one."""
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libvpx-vp9", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.options = {"auto-alt-ref": "1", "lag-in-frames": "16", "crf": "30", "b:v": "0", "cpu-used": "8"}
-        stream.codec_context.gop_size = 24
-        for k in range(72):
-            image = np.full((48, 64, 3), 0, np.uint8)
-            image[:, (k * 3) % 64 :] = 200
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        out.mux(stream.encode())
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +122,28 @@ def test_for_nvdec_an_open_gop_clip_starts_at_the_idr_picture_before_it(kinds):
         assert _first_packet_starts_afresh(sparse.data) is fresh_start
         assert int(sparse.frames[0]) == wanted[0] - first_frame  # the stream starts at frame 40, or at frame 0
         np.testing.assert_array_equal(decode_pyav(sparse.data, sparse.frames)[sparse.order], whole)
+
+
+def test_packed_mpeg4_b_frames_reach_the_decoder_one_picture_a_packet(kinds):
+    """DivX's packed B-frames (two VOPs in a packet, a not-coded one in the next) are unpacked in the remux, which
+    DALI would do only for an AVI file: NVDEC takes one picture a packet."""
+    vops = hard_videos_module().mpeg4_vop_count
+    path = kinds["mpeg4_packed.avi"]
+    with av.open(str(path)) as container:
+        assert sum(vops(bytes(p)) == 2 for p in container.demux(video=0) if p.size) == 29
+    info = probe_video(path)
+    # its keyframe packets also hold the B-picture shown before them: read from frame 0 (the unpacked file is not)
+    assert info.keyframes == (0,) and len(probe_video(kinds["mpeg4.avi"]).keyframes) > 5
+    whole = decode_with(path)
+    wanted = np.arange(info.num_frames)
+    sparse = sparse_video(str(path), wanted, np.array(info.keyframes), np.array(info.keyframe_pts))
+    with av.open(io.BytesIO(sparse.data)) as container:
+        packets = [bytes(p) for p in container.demux(video=0) if p.size]
+    assert len(packets) == info.num_frames == 60 and {vops(p) for p in packets} == {1}
+    np.testing.assert_array_equal(decode_pyav(sparse.data, sparse.frames)[sparse.order], whole)
+    for frame in (1, 13, 14):  # B-pictures (13: the one packed with the keyframe) and a P-picture, each alone
+        sparse = sparse_video(str(path), np.array([frame]), np.array(info.keyframes), np.array(info.keyframe_pts))
+        np.testing.assert_array_equal(decode_pyav(sparse.data, sparse.frames)[0], whole[frame])
 
 
 def test_spans_start_at_the_keyframe_before_each_frame_and_merge_when_they_touch():

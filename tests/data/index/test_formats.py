@@ -17,6 +17,8 @@ import pytest
 from cvrl_pl.data.decoding import video_routes
 from cvrl_pl.data.index import VideoIndex, load_or_build_index
 from cvrl_pl.data.index.records import FORMAT_VERSION
+from dali_pipelines.decoders import fault_names, nvdec_faults
+from tests.helpers.hard_videos import build_hard_videos
 from tests.helpers.videos import write_video
 
 # name -> (codec, pix_fmt written), and what probing must find: (codec, profile, pix_fmt, bit depth, chroma)
@@ -167,3 +169,36 @@ def test_frame_sizes_nvdec_cannot_take_go_to_another_decoder(tmp_path):
         "vp9_odd_width.webm": 1,
     }
     assert run_cli(str(root), "--out", out)["decoders"] == {"nvdec": 0, "dali_cpu": 4, "pyav": 2}  # this CPU
+
+
+# hard video -> (decoder code on a Hopper GPU, why it is kept off NVDEC): dali_pipelines.decoders
+HARD_ROUTES = {
+    "odd_vp9": (1, ["frame size"]),
+    "odd_vp8": (1, ["frame size"]),
+    "bt709_h264": (0, []),
+    "fullrange_vp9": (0, []),
+    "bframes_h264": (0, []),
+    "open_gop_h264": (0, []),  # frame 0 is an IDR picture; NVDEC's spans start at one (sparse_video fresh_start)
+    "open_gop_start_h264": (2, ["no IDR first"]),
+    "mpeg4_avi": (0, []),
+    "mpeg4_packed_avi": (0, []),  # the remux unpacks its B-frames
+    "vp9_hidden": (1, ["hidden frames"]),
+}
+
+
+def test_hard_videos_are_routed_by_what_their_packets_hold(tmp_path):
+    """What only the packets show (hidden VP9 frames, a stream cut at a non-IDR I-frame) keeps a video off NVDEC,
+    as the frame size does: found at indexing, reported by reason, routed alike by the loader."""
+    root = tmp_path / "hard"
+    build_hard_videos(root)
+    out = str(tmp_path / "index")
+    hopper = run_cli(str(root), "--out", out, "--gpu-capability", "9.0")
+    assert hopper["nvdec_faults"] == {"hidden frames": 1, "no IDR first": 1, "frame size": 2}
+    assert hopper["decoders"] == {"nvdec": 6, "dali_cpu": 3, "pyav": 1}
+    index = VideoIndex.load(out)
+    routes = video_routes(index, (9, 0)).tolist()
+    found = {
+        v.path.rsplit(".", 1)[0]: (code, fault_names(nvdec_faults(v.stream_faults, v.codec, v.width, v.height)))
+        for v, code in zip(index.videos, routes, strict=True)
+    }
+    assert found == HARD_ROUTES

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from cvrl_pl.data.index.records import VideoInfo
 from dali_pipelines import storage
-from dali_pipelines.bitstream import one_picture_shown, starts_afresh
+from dali_pipelines.bitstream import mpeg4_pictures, one_picture_shown, starts_afresh
 from dali_pipelines.decoders import HIDDEN_FRAMES, NO_FRESH_START
 
 # How much of each file probing decodes: its first frame (fast), or every frame (finds damage anywhere in it).
@@ -74,7 +74,7 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
     context.thread_count = 1  # probes run one per core already
     first = None
     count, faults = 0, 0
-    codec = context.codec.canonical_name
+    codec, packed = context.codec.canonical_name, False
     shown_checked = codec in ("vp8", "vp9")
     stamps: list[int] = []  # per counted packet, in decode order: its timestamp
     keys: list[int] = []  # the positions of the keyframe packets among them
@@ -89,6 +89,7 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
             faults |= NO_FRESH_START
         if shown_checked and not one_picture_shown(memoryview(packet), codec):
             faults |= HIDDEN_FRAMES
+        packed = packed or (codec == "mpeg4" and mpeg4_pictures(packet) > 1)
         count += 1
         if first is None or verify == "full":
             try:
@@ -112,7 +113,10 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
         first = frames[0]
     fps = float(stream.average_rate or stream.guessed_rate or 0)
     fmt = first.format
-    keyframes, keyframe_pts = keyframe_positions(stamps, keys)
+    # DivX's packed B-frames: a keyframe packet also holds the B-picture shown before it, which refers to the GOP
+    # before; and the demuxer's timestamps follow the packets, not the pictures. Such a stream is read from its
+    # first frame (docs/data_pipeline.md, "What each decoder receives").
+    keyframes, keyframe_pts = keyframe_positions(stamps, keys[:1] if packed else keys)
     return VideoInfo(
         count,
         fps,

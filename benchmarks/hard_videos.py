@@ -7,7 +7,6 @@ encoder reachable from PyAV writes; those videos are built from another's packet
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,15 +16,14 @@ from pathlib import Path
 import av
 import numpy as np
 
+from dali_pipelines.bitstream import VOP_START, vp9_frames
+
 FPS = 25
 FRAMES = 60
 SIZE = (176, 144)  # width, height: QCIF, above every NVDEC minimum
 KEYINT = 12
 
-# H.264 NAL unit types (ITU-T H.264 table 7-1)
-NAL_NON_IDR, NAL_IDR = 1, 5
 # MPEG-4 part 2 start codes (ISO/IEC 14496-2 table 6-3)
-VOP_START = b"\x00\x00\x01\xb6"
 USER_DATA_START = b"\x00\x00\x01\xb2"
 GOV_START = b"\x00\x00\x01\xb3"
 # DivX 5's user data for packed B-frames: FFmpeg's decoder reads "DivX%db%d%c" and sets divx_packed on a final 'p'
@@ -222,11 +220,6 @@ def pack_bframes(source: Path, dest: Path) -> Path:
     return dest
 
 
-def mpeg4_vop_count(data: bytes) -> int:
-    """How many VOPs (MPEG-4 part 2 pictures) ``data`` holds: its VOP start codes (start codes cannot be emulated)."""
-    return data.count(VOP_START)
-
-
 def _vop_coding_type(data: bytes) -> str:
     """'I', 'P', 'B' or 'S': the coding type of the first VOP in ``data``."""
     return "IPBS"[data[data.index(VOP_START) + 4] >> 6]
@@ -308,7 +301,7 @@ def hide_keyframes(source: Path, dest: Path) -> Path:
         for k, packet in enumerate(p for p in src.demux(stream) if p.size):
             if k and packet.is_keyframe:
                 frame = bytes(packet)
-                if len(vp9_frame_sizes(frame)) != 1 or frame[0] & 0xF0 != 0x80:
+                if len(vp9_frames(frame)) != 1 or frame[0] & 0xF0 != 0x80:
                     raise ValueError("expected a single profile 0 VP9 frame in each keyframe packet")
                 hidden = av.Packet(vp9_superframe([bytes([frame[0] & ~VP9_SHOW_FRAME]) + frame[1:], VP9_SHOW_SLOT_0]))
                 hidden.pts, hidden.dts, hidden.duration = packet.pts, packet.dts, packet.duration
@@ -319,19 +312,6 @@ def hide_keyframes(source: Path, dest: Path) -> Path:
     return dest
 
 
-def vp9_frame_sizes(data: bytes) -> list[int]:
-    """The sizes of the frames in a VP9 packet: those of its superframe index (VP9 spec Annex B), or its own size."""
-    marker = data[-1] if data else 0
-    if marker & 0xE0 != 0xC0:
-        return [len(data)]
-    width, count = ((marker >> 3) & 3) + 1, (marker & 7) + 1
-    index = 2 + width * count
-    if len(data) < index or data[-index] != marker:
-        return [len(data)]
-    sizes = data[-index + 1 : -1]
-    return [int.from_bytes(sizes[i * width : (i + 1) * width], "little") for i in range(count)]
-
-
 def vp9_superframe(frames: list[bytes]) -> bytes:
     """One VP9 packet holding ``frames`` (2 to 8): the frames then the superframe index, with 4-byte sizes."""
     if not 2 <= len(frames) <= 8:
@@ -339,19 +319,6 @@ def vp9_superframe(frames: list[bytes]) -> bytes:
     marker = bytes([0xC0 | (3 << 3) | (len(frames) - 1)])
     sizes = b"".join(len(frame).to_bytes(4, "little") for frame in frames)
     return b"".join(frames) + marker + sizes + marker
-
-
-def h264_nal_types(data: bytes, *, avcc: bool = True) -> list[int]:
-    """The NAL unit types in an H.264 packet: ``avcc`` with 4-byte big-endian lengths (MP4), else Annex B (start
-    codes 00 00 01 or 00 00 00 01)."""
-    if avcc:
-        types, at = [], 0
-        while at + 4 < len(data):
-            length = int.from_bytes(data[at : at + 4], "big")
-            types.append(data[at + 4] & 0x1F)
-            at += 4 + length
-        return types
-    return [data[m.end()] & 0x1F for m in re.finditer(b"\x00\x00\x01(?=.)", data, re.DOTALL)]
 
 
 HARD_VIDEOS: dict[str, HardVideo] = {

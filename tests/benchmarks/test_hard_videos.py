@@ -7,17 +7,25 @@ import av
 import numpy as np
 import pytest
 
-from tests.helpers import ROOT
+from dali_pipelines.bitstream import mpeg4_pictures, nal_headers, vp9_frames
+from tests.helpers.hard_videos import hard_videos_module
+
+NAL_NON_IDR, NAL_IDR = 1, 5  # H.264 NAL unit types (ITU-T H.264 table 7-1)
+
+
+def nal_types(data: bytes) -> list[int]:
+    """The NAL unit types of an MP4 H.264 packet (4-byte lengths)."""
+    return [head & 0x1F for head in nal_headers(data, 4)]
+
+
+def vp9_frame_sizes(data: bytes) -> list[int]:
+    return [len(frame) for frame in vp9_frames(data)]
 
 
 @pytest.fixture(scope="module")
 def hv():
     """The module benchmarks/hard_videos.py, imported as the GPU check imports it (benchmarks/ on sys.path)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(ROOT / "benchmarks"))
-        import hard_videos
-
-        yield hard_videos
+    return hard_videos_module()
 
 
 @pytest.fixture(scope="module")
@@ -44,20 +52,11 @@ def _bits(data: bytes) -> str:
     return "".join(f"{byte:08b}" for byte in data)
 
 
-def test_byte_helpers_read_what_they_write(hv):
+def test_superframes_written_read_back(hv):
     packet = hv.vp9_superframe([b"\x82" * 300, b"\x88"])
-    assert hv.vp9_frame_sizes(packet) == [300, 1] and packet[300:302] == b"\x88\xd9"  # 0b110 11 001: 4-byte sizes
-    assert hv.vp9_frame_sizes(b"\x82\x49\x83" + b"\xc1") == [4]  # a marker-like last byte without an index
+    assert [len(f) for f in vp9_frames(packet)] == [300, 1] and packet[300:302] == b"\x88\xd9"  # 4-byte sizes
     with pytest.raises(ValueError):
         hv.vp9_superframe([b"\x82"])
-    avcc = b"\x00\x00\x00\x02\x06\x05" + b"\x00\x00\x00\x03\x65\x88\x80"  # SEI then an IDR slice
-    assert hv.h264_nal_types(avcc) == [6, 5]
-    assert hv.h264_nal_types(b"\x00\x00\x00\x01\x67\x64\x00\x00\x01\x68\xee\x00\x00\x01\x41\x9a", avcc=False) == [
-        7,
-        8,
-        1,
-    ]
-    assert hv.mpeg4_vop_count(b"\x00\x00\x01\xb3\x00\x00\x01\xb6\x10\x00\x00\x01\xb6\x50") == 2
 
 
 def test_every_video_is_built_and_looks_like_its_frames(hv, videos):
@@ -105,14 +104,14 @@ def test_bframes_in_closed_gops(hv, videos):
     assert pts != sorted(pts) and sorted(pts) == sorted(set(pts))  # stored out of display order
     keyframes = [k for k, p in enumerate(packets) if p.is_keyframe]
     assert keyframes == [0, 12, 24, 36, 48]
-    assert all(hv.NAL_IDR in hv.h264_nal_types(bytes(packets[k])) for k in keyframes)
+    assert all(NAL_IDR in nal_types(bytes(packets[k])) for k in keyframes)
 
 
 def test_open_gop_keyframes_are_not_idr(hv, videos):
     packets = _packets(videos["open_gop_h264"])
-    types = [hv.h264_nal_types(bytes(p)) for p in packets if p.is_keyframe]
-    assert hv.NAL_IDR in types[0]
-    recovery = [t for t in types[1:] if hv.NAL_NON_IDR in t and hv.NAL_IDR not in t]
+    types = [nal_types(bytes(p)) for p in packets if p.is_keyframe]
+    assert NAL_IDR in types[0]
+    recovery = [t for t in types[1:] if NAL_NON_IDR in t and NAL_IDR not in t]
     assert len(recovery) == len(types) - 1 >= 3  # 4 measured
 
 
@@ -120,7 +119,7 @@ def test_open_gop_start_is_a_cut_at_a_non_idr_keyframe(hv, videos):
     packets = _packets(videos["open_gop_start_h264"])
     first = packets[0]
     assert first.is_keyframe and first.pts == 0 and min(p.pts for p in packets) == 0
-    assert hv.NAL_NON_IDR in hv.h264_nal_types(bytes(first)) and hv.NAL_IDR not in hv.h264_nal_types(bytes(first))
+    assert NAL_NON_IDR in nal_types(bytes(first)) and NAL_IDR not in nal_types(bytes(first))
     whole, cut = _frames(videos["open_gop_h264"]), _frames(videos["open_gop_start_h264"])
     assert len(cut) == len(whole) - 12 == len(packets)  # the leading B-frames are gone
     assert np.array_equal(np.stack(cut), np.stack(whole[12:]))
@@ -129,8 +128,8 @@ def test_open_gop_start_is_a_cut_at_a_non_idr_keyframe(hv, videos):
 def test_mpeg4_packed_bframes(hv, videos):
     unpacked, packed = _packets(videos["mpeg4_avi"]), _packets(videos["mpeg4_packed_avi"])
     pts = [p.pts for p in unpacked]
-    assert pts != sorted(pts) and all(hv.mpeg4_vop_count(bytes(p)) == 1 for p in unpacked)
-    counts = [hv.mpeg4_vop_count(bytes(p)) for p in packed]
+    assert pts != sorted(pts) and all(mpeg4_pictures(bytes(p)) == 1 for p in unpacked)
+    counts = [mpeg4_pictures(bytes(p)) for p in packed]
     b_frames = sum(bytes(p)[bytes(p).index(hv.VOP_START) + 4] >> 6 == 2 for p in unpacked)
     assert counts.count(2) == b_frames >= 20 and counts.count(1) == len(counts) - b_frames  # 29 of 60 measured
     for k in (k for k, count in enumerate(counts) if count == 2):  # the B-VOP's slot, next: a not-coded P-VOP
@@ -145,7 +144,7 @@ def test_mpeg4_packed_bframes(hv, videos):
         assert hv.USER_DATA_START + hv.DIVX_PACKED in bytes(packed[0])
         split = av.bitstream.BitStreamFilterContext("mpeg4_unpack_bframes", stream)
         filtered = [out for p in container.demux(stream) for out in split.filter(p)] + split.filter(None)
-    assert [hv.mpeg4_vop_count(bytes(p)) for p in filtered] == [1] * len(unpacked)
+    assert [mpeg4_pictures(bytes(p)) for p in filtered] == [1] * len(unpacked)
     # the filter reads DivX's user data: it clears the 'p' (packed) in a packet it passes whole, the first here
     marker, cleared = hv.USER_DATA_START + hv.DIVX_PACKED, hv.USER_DATA_START + hv.DIVX_PACKED[:-1] + b"\0"
     assert cleared in bytes(filtered[0])
@@ -157,7 +156,7 @@ def test_mpeg4_packed_bframes(hv, videos):
 
 def test_vp9_hidden_keyframes_shown_by_show_existing_frame(hv, videos, tmp_path):
     packets = _packets(videos["vp9_hidden"])
-    sizes = [hv.vp9_frame_sizes(bytes(p)) for p in packets]
+    sizes = [vp9_frame_sizes(bytes(p)) for p in packets]
     superframes = [k for k, s in enumerate(sizes) if len(s) > 1]
     assert superframes == [k for k, p in enumerate(packets) if p.is_keyframe][1:] == [12, 24, 36, 48]
     for k in superframes:
@@ -165,7 +164,7 @@ def test_vp9_hidden_keyframes_shown_by_show_existing_frame(hv, videos, tmp_path)
         assert sizes[k][1] == 1 and data[sizes[k][0]] == 0x88  # show_existing_frame of slot 0
         assert data[0] & 0xC6 == 0x80  # frame_marker 10, a keyframe (frame_type 0), show_frame 0
     source = hv.encode(tmp_path / "vp9.webm", "libvpx-vp9", options=hv.VP9_OPTIONS, gop=hv.KEYINT)
-    assert all(len(hv.vp9_frame_sizes(bytes(p))) == 1 for p in _packets(source))  # libvpx wrote no superframe
+    assert all(len(vp9_frame_sizes(bytes(p))) == 1 for p in _packets(source))  # libvpx wrote no superframe
     frames, reference = _frames(videos["vp9_hidden"]), _frames(source)
     assert len(packets) == len(frames) == len(reference) == hv.FRAMES
     assert np.array_equal(np.stack(frames), np.stack(reference))

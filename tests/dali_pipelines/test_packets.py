@@ -17,11 +17,13 @@ import pytest
 
 from cvrl_pl.data.index import load_or_build_index, probe_video
 from cvrl_pl.data.loader import video_table
+from cvrl_pl.tools.read_clip import one_video_table
 from dali_pipelines.bitstream import starts_afresh
+from dali_pipelines.decoders import NVDEC, PYAV
 from dali_pipelines.packets import spans, sparse_video
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pyav_decode import decode_pyav
-from dali_pipelines.sources import PretrainSource, TestViewSource
+from dali_pipelines.sources import ClipSource, PretrainSource, TestViewSource
 from dali_pipelines.verify import OneSample, check_pipeline
 from tests.helpers import ROOT
 from tests.helpers.decoding import assert_read_clip_is_whole_file, decode_with, whole_dali
@@ -122,6 +124,23 @@ def test_for_nvdec_an_open_gop_clip_starts_at_the_idr_picture_before_it(kinds):
         assert _first_packet_starts_afresh(sparse.data) is fresh_start
         assert int(sparse.frames[0]) == wanted[0] - first_frame  # the stream starts at frame 40, or at frame 0
         np.testing.assert_array_equal(decode_pyav(sparse.data, sparse.frames)[sparse.order], whole)
+
+
+def test_the_source_hands_nvdec_a_stream_starting_at_an_idr_picture(kinds):
+    """What the source gives the graph for a video routed to NVDEC (decoded in the graph, on a GPU): the clip's
+    packets from the IDR picture before it; for PyAV the packets from the open-GOP I-frame, decoded."""
+    path = kinds["h264_open_gop.mkv"]
+    table, _ = one_video_table(str(path))
+    wanted = np.array([44, 45, 46, 47])
+    whole = decode_with(path)[wanted]
+    source = ClipSource(table, num_frames=4, stride=1, batch_size=1, decoders=np.array([NVDEC], np.int8))
+    encoded, _, code, picks, order = source.video(0, wanted)
+    assert code == NVDEC and _first_packet_starts_afresh(encoded.tobytes()) and picks.tolist() == [44, 45, 46, 47]
+    np.testing.assert_array_equal(decode_pyav(encoded.tobytes(), picks)[order], whole)
+    source = ClipSource(table, num_frames=4, stride=1, batch_size=1, decoders=np.array([PYAV], np.int8))
+    _, decoded, _, picks, order = source.video(0, wanted)
+    assert picks.tolist() == [4, 5, 6, 7]  # from the I-frame at frame 40
+    np.testing.assert_array_equal(decoded[order], whole)
 
 
 def test_packed_mpeg4_b_frames_reach_the_decoder_one_picture_a_packet(kinds):

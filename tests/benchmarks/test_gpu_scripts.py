@@ -53,7 +53,7 @@ def test_every_requirement_of_a_packed_wheel_is_packed_on_the_box_or_left_out_on
     packed = {
         canonicalize_name(n) for n in re.findall(r"^([\w.-]+)==", (ROOT / "scripts/gpu/wheels.txt").read_text(), re.M)
     }
-    installed = {"dali": "nvidia-dali-cuda120"}  # DALI's name here: the box's is nvidia-dali-cuda130
+    installed = {"dali": "nvidia-dali-cuda120"}  # DALI's name here, and pack.sh's default for the box
     box, left_out = _names("box"), _names("not packed")
     environment = {**default_environment(), "python_version": "3.12", "python_full_version": "3.12.0", "extra": ""}
     unmet = {}
@@ -92,7 +92,7 @@ def test_pack_then_unpack_run_by_run_installs_identical_files(tmp_path):
     wheels.mkdir()
     payload = os.urandom(2_500_000)  # incompressible: three parts of 1 MiB
     _wheel(wheels, "fakebig", payload)
-    _wheel(wheels, "fakesmall", b"small")
+    _wheel(wheels, "nvidia_dali_fake", b"small")  # a DALI build, by its name
     env = {**os.environ, "GPU_PART_SIZE": "1M", "GPU_SCRATCH": str(tmp_path / "scratch"), "PYTHON": sys.executable}
 
     packed = subprocess.run(
@@ -111,7 +111,7 @@ def test_pack_then_unpack_run_by_run_installs_identical_files(tmp_path):
     aside.mkdir()
     for folder in folders:
         folder.rename(aside / folder.name)
-    check = "import hashlib, fakebig, fakesmall, pathlib; print(hashlib.sha256(pathlib.Path(fakebig.__file__)"
+    check = "import hashlib, fakebig, nvidia_dali_fake, pathlib; print(hashlib.sha256(pathlib.Path(fakebig.__file__)"
     check += ".with_name('payload.bin').read_bytes()).hexdigest())"
     for k, folder in enumerate(folders, start=1):
         (aside / folder.name).rename(folder)
@@ -127,6 +127,7 @@ def test_pack_then_unpack_run_by_run_installs_identical_files(tmp_path):
         assert f"parts: {k} of 3 present" in run.stdout
         if k < 3:
             assert f"carry {' '.join(f'.gpu{j}' for j in range(k + 1, 4))} in the next runs" in run.stdout
+    assert "installed 2 wheels in" in run.stdout and "s (DALI: nvidia_dali_fake-1.0)" in run.stdout
     assert run.stdout.split()[-1] == hashlib.sha256(payload).hexdigest()  # joined and installed byte for byte
 
 

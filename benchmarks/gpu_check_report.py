@@ -12,11 +12,12 @@ import os
 import platform
 import shutil
 import subprocess
+from importlib import metadata
 from pathlib import Path
 
 import torch
 
-STEPS = ("data", "train", "loss")
+STEPS = ("hard_videos", "data", "train", "loss")
 
 
 def version(module: str) -> str | None:
@@ -25,6 +26,21 @@ def version(module: str) -> str | None:
         return importlib.import_module(module).__version__
     except ImportError:
         return None
+
+
+def dali_distribution() -> str | None:
+    """The installed distribution that nvidia.dali imports from and its version, "nvidia-dali-cuda120 2.4.0": which
+    CUDA build of DALI ran (their modules are alike); None without DALI."""
+    try:
+        import nvidia.dali
+    except ImportError:
+        return None
+    imported = Path(nvidia.dali.__file__).resolve()
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"] or ""
+        if name.startswith("nvidia-dali") and Path(dist.locate_file("nvidia/dali/__init__.py")).resolve() == imported:
+            return f"{name} {dist.version}"
+    return None
 
 
 def driver_version() -> str | None:
@@ -59,6 +75,7 @@ def machine(device: str) -> dict:
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "dali": version("nvidia.dali"),
+        "dali_distribution": dali_distribution(),
         "pyav": version("av"),
     }
 

@@ -2,8 +2,9 @@
 # The GPU box's install and check, rehearsed on this CPU: a venv holding only the box's packages (the "box:" line
 # of scripts/gpu/wheels.txt, with the local torch wheel), the wheels packed for this Python by pack.sh, one
 # simulated device run per part (a fresh copy of the working tree plus one .gpuK/ folder), the last of which
-# installs them and runs benchmarks/gpu_check.sh in CPU mode; then, on the installed wheels, import_check.py, and
-# import_check.py again with six hidden (the module the box lacked). Figures: docs/benchmarks.md.
+# installs them and runs benchmarks/gpu_check.sh in CPU mode (its JSON names the DALI distribution installed); then,
+# on the installed wheels, import_check.py, and import_check.py again with six hidden (the module the box lacked).
+# Figures: docs/benchmarks.md.
 #
 #   bash scripts/gpu/rehearse.sh [WORK]     # WORK: scratch folder, default /tmp/cvrl-rehearse (emptied first)
 set -euo pipefail
@@ -24,7 +25,7 @@ timed "$py" -m pip install --quiet $(echo $box | sed -e 's/\btorch\b//' -e 's/py
 if "$py" -c "import six" 2>/dev/null; then echo "six is importable in the box's venv: the rehearsal cannot show it is needed" >&2; fi
 
 version=$("$py" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
-timed bash scripts/gpu/pack.sh --python "$version" --dali nvidia-dali-cuda120  # the DALI build that installs here
+timed bash scripts/gpu/pack.sh --python "$version"  # the default DALI build, our pin: the one the box gets too
 mapfile -t folders < <(ls -d .gpu[0-9]* | sort -V)
 for folder in "${folders[@]}"; do
     rm -rf "$work/box" && mkdir -p "$work/box"

@@ -4,7 +4,8 @@
 # Each run stashes the parts it carries (every .gpuK/ here) in $GPU_SCRATCH, outside the repository so that they
 # outlive the run while the machine stays up, and says which parts are still missing. The run that completes the
 # set checks and joins them, installs the wheels into $GPU_SCRATCH/site (offline, no dependencies: the box's own
-# torch stays) once, and runs COMMAND (default: bash benchmarks/gpu_check.sh) with that folder on PYTHONPATH.
+# torch stays) once, says which DALI build it installed (pack.sh --dali), and runs COMMAND (default: bash
+# benchmarks/gpu_check.sh) with that folder on PYTHONPATH.
 #
 # Environment: GPU_SCRATCH (default /tmp/cvrl-gpu), PYTHON (default python3, the box's interpreter with torch),
 # and what the command reads (gpu_check.sh: OUT, GPU_CHECK_DEVICE).
@@ -46,7 +47,9 @@ if ! cmp -s "$stash/SHA256SUMS" "$scratch/site/.parts"; then
     "$py" -m pip install --quiet --no-index --no-deps --no-compile --target "$scratch/site" "$scratch/wheels"/*.whl
     cp "$stash/SHA256SUMS" "$scratch/site/.parts"
     rm -rf "$scratch/wheels"
-    echo "installed $(find "$scratch/site" -maxdepth 1 -name '*.dist-info' | wc -l) wheels in $((SECONDS - start)) s"
+    count=$(find "$scratch/site" -maxdepth 1 -name '*.dist-info' | wc -l)
+    dali=$(find "$scratch/site" -maxdepth 1 -name 'nvidia_dali_*.dist-info' -printf '%f' | sed 's/\.dist-info$//')
+    echo "installed $count wheels in $((SECONDS - start)) s${dali:+ (DALI: $dali)}"
 fi
 
 export PYTHONPATH="$scratch/site${PYTHONPATH:+:$PYTHONPATH}" PYTHON=$py

@@ -54,6 +54,8 @@ def test_gpu_check_in_cpu_mode_writes_every_figure(tmp_path, tmp_path_factory):
     assert len(list((scratch / "videos" / "all").glob("*.mp4"))) == 8  # shared by the data and train benchmarks
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu_check.json", "gpu_check.log"]
     assert figures["failed"] == [] and figures["machine"]["device"] == "cpu" and figures["machine"]["dali"]
+    hard = figures["hard_videos"]  # on a CPU, DALI's CPU decoder: the VP8 and VP9 ones (test_gpu_scripts.py)
+    assert hard["decoder"] == "dali_cpu" and hard["videos"]["vp9_hidden"]["matches_pyav"]
     assert sorted(figures["data"]["threads_clips_s"]) == ["1", "2"]  # the DALI thread sweep
     assert all(rate > 0 for rate in figures["data"]["threads_clips_s"].values())
 

@@ -173,15 +173,20 @@ def probe_video(path: str | os.PathLike, verify: str = "first") -> VideoInfo | s
         if storage.stat(path).size == 0:
             return "empty file"
         with storage.open_file(path) as file:
-            container = open_video(file)
-            if isinstance(container, str):
-                return container
-            with container:
-                return _count_and_check(container, verify)
+            return probe_file(file, verify)
     except av.FFmpegError as exc:
         return f"corrupt: {_error_text(exc)}"
     except Exception as exc:  # an unreadable file must become a reason, never stop the indexing
         return f"corrupt: {type(exc).__name__}: {_first_line(str(exc))}"
+
+
+def probe_file(file: BinaryIO, verify: str = "first") -> VideoInfo | str:
+    """What ``probe_video`` finds in an opened video (also a clip in memory); may raise for an unreadable one."""
+    container = open_video(file)
+    if isinstance(container, str):
+        return container
+    with container:
+        return _count_and_check(container, verify)
 
 
 def probe_iter(

@@ -35,8 +35,7 @@ from dali_pipelines.decoders import (
     DECODER_NAMES,
     NVDEC,
     decoder_for,
-    nvdec_minimum,
-    nvdec_size_fault,
+    nvdec_faults,
     parse_capability,
 )
 from dali_pipelines.packets import sparse_video
@@ -59,8 +58,8 @@ def wanted_frames(num_frames: int, keyframes: tuple[int, ...]) -> np.ndarray:
 
 def routes_on(info, capability: tuple[int, int] | None) -> str:
     """The decoder our routing picks for a probed video on a GPU of ``capability`` (None: a CPU)."""
-    fault = bool(nvdec_size_fault(info.width, info.height, nvdec_minimum(info.codec)))
-    return DECODER_NAMES[decoder_for(info.codec, info.bit_depth, info.chroma, capability, size_fault=fault)]
+    faults = nvdec_faults(info.stream_faults, info.codec, info.width, info.height)
+    return DECODER_NAMES[decoder_for(info.codec, info.bit_depth, info.chroma, capability, faults=faults)]
 
 
 def compare(dali: np.ndarray, pyav: np.ndarray) -> dict:
@@ -131,7 +130,7 @@ def one_video(path: Path, device: str, capability: tuple[int, int], timeout: flo
         "route_cpu": routes_on(info, None),
     }
     try:
-        sparse = sparse_video(str(path), wanted, info.keyframes, info.keyframe_pts)
+        sparse = sparse_video(str(path), wanted, info.keyframes, info.keyframe_pts, fresh_start=device == "gpu")
     except Exception as exc:  # noqa: BLE001 (one video's failure is a line of the report)
         return figures | {"error": f"remux: {type(exc).__name__}: {exc}"}
     figures["remuxed_bytes"] = len(sparse.data)

@@ -175,9 +175,11 @@ def test_hard_videos_step_on_the_cpu_decodes_vp8_and_vp9_as_pyav_and_says_why_no
         else:
             assert video["not_decoded"] == f"DALI's CPU decoder does not read {video['codec']}", name
             assert video["codec"] in ("h264", "mpeg4") and "dali_frames" not in video, name
-    # Routing on a Hopper GPU: the odd sizes stay off NVDEC, the rest go to it.
+    # Routing on a Hopper GPU: odd sizes, hidden VP9 frames and a stream starting at no IDR stay off NVDEC.
     assert videos["odd_vp9"]["size"] == [63, 47] and videos["odd_vp9"]["route_gpu"] == "dali_cpu"
-    assert videos["fullrange_vp9"]["route_gpu"] == "nvdec" and videos["bframes_h264"]["route_gpu"] == "nvdec"
+    assert videos["vp9_hidden"]["route_gpu"] == "dali_cpu" and videos["open_gop_start_h264"]["route_gpu"] == "pyav"
+    on_nvdec = {"fullrange_vp9", "bframes_h264", "open_gop_h264", "bt709_h264", "mpeg4_avi", "mpeg4_packed_avi"}
+    assert {name for name, video in videos.items() if video["route_gpu"] == "nvdec"} == on_nvdec
     # One clip across a keyframe, the other the last 8 frames.
     bframes = videos["bframes_h264"]
     assert bframes["keyframes"] == [0, 12, 24, 36, 48]

@@ -51,7 +51,7 @@ def test_the_built_in_clips_have_several_keyframes_and_the_h264_one_b_frames(dec
 
 def _damaged(change):
     """sparse_video, its result passed through ``change`` (SparseVideo -> SparseVideo)."""
-    return lambda *args: change(sparse_video(*args))
+    return lambda *args, **kwargs: change(sparse_video(*args, **kwargs))
 
 
 def test_a_decoder_that_fails_the_remuxed_clip_stops_the_run_with_dalis_words(monkeypatch):

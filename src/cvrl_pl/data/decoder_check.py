@@ -81,7 +81,8 @@ def difference(decoded: np.ndarray, reference: np.ndarray) -> str | None:
 def _check(decoder: int, device_id: int | None) -> None:
     clip = probe_clip(decoder)
     info = probe_file(io.BytesIO(clip))
-    sparse = sparse_video(io.BytesIO(clip), PROBE_WANTED, info.keyframes, info.keyframe_pts)
+    keyframes, stamps = info.keyframes, info.keyframe_pts
+    sparse = sparse_video(io.BytesIO(clip), PROBE_WANTED, keyframes, stamps, fresh_start=decoder == NVDEC)
     try:
         decoded = dali_frames(np.frombuffer(sparse.data, np.uint8), sparse.frames, decoder, device_id)
     except Exception as exc:  # whatever stops the decoder is the answer

@@ -74,6 +74,7 @@ def synthetic(start: int, stop: int) -> tuple[list[str], dict]:
         "profile": ["Profile 0"] * n,
         "pix_fmt": ["yuv420p"] * n,
         "bit_depth": np.full(n, 8),
+        "stream_faults": np.zeros(n, np.int16),
         "chroma": ["4:2:0"] * n,
         "size": rng.integers(500_000, 2_000_000, n),
         "mtime_ns": np.full(n, 1_700_000_000 * 10**9),

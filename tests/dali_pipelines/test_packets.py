@@ -18,7 +18,7 @@ import pytest
 from cvrl_pl.data.index import load_or_build_index, probe_video
 from cvrl_pl.data.loader import video_table
 from cvrl_pl.tools.read_clip import one_video_table
-from dali_pipelines.bitstream import starts_afresh
+from dali_pipelines.bitstream import mpeg4_pictures, starts_afresh
 from dali_pipelines.decoders import NVDEC, PYAV
 from dali_pipelines.packets import spans, sparse_video
 from dali_pipelines.params import ViewAugConfig
@@ -27,7 +27,7 @@ from dali_pipelines.sources import ClipSource, PretrainSource, TestViewSource
 from dali_pipelines.verify import OneSample, check_pipeline
 from tests.helpers import ROOT
 from tests.helpers.decoding import assert_read_clip_is_whole_file, decode_with, whole_dali
-from tests.helpers.hard_videos import build_hard_videos, hard_videos_module
+from tests.helpers.hard_videos import build_hard_videos
 from tests.helpers.videos import write_vfr, write_video
 
 
@@ -146,7 +146,7 @@ def test_the_source_hands_nvdec_a_stream_starting_at_an_idr_picture(kinds):
 def test_packed_mpeg4_b_frames_reach_the_decoder_one_picture_a_packet(kinds):
     """DivX's packed B-frames (two VOPs in a packet, a not-coded one in the next) are unpacked in the remux, which
     DALI would do only for an AVI file: NVDEC takes one picture a packet."""
-    vops = hard_videos_module().mpeg4_vop_count
+    vops = mpeg4_pictures
     path = kinds["mpeg4_packed.avi"]
     with av.open(str(path)) as container:
         assert sum(vops(bytes(p)) == 2 for p in container.demux(video=0) if p.size) == 29

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cvrl_pl.data.index.listing import REINDEX
 from cvrl_pl.data.layouts import LAYOUT_CHOICES
 from cvrl_pl.models.heads import HEADS
 from cvrl_pl.models.padding import PADDINGS
@@ -48,6 +49,12 @@ class SplitConfig:
     subset: str | None = _f(None, "subset of the split: train or test (ssv2: train or validation)")
     index: str | None = _f(None, "index folder to build or reuse (default: <root>/.cvrl_index)")
     verify: str = _f("first", "what indexing decodes of each file: {choices} frame(s)", ("first", "full"))
+    reindex: str = _f(
+        "auto",
+        "when a start lists the dataset again to check a saved index: {choices}; auto: only if the root's "
+        "top-level entries, a folder of videos or the list files changed (README, Datasets)",
+        REINDEX,
+    )
 
 
 @dataclass

@@ -37,11 +37,11 @@ from dali_pipelines.sources import PretrainSource, TestViewSource, TrainClipSour
 
 
 def split_index(
-    split: Mapping[str, Any], *, section: str, progress: bool = True, check_files: bool = True
+    split: Mapping[str, Any], *, section: str, progress: bool = True, reindex: str | None = None
 ) -> VideoIndex:
     """The index of the dataset split in config section ``section`` (``data``, ``val`` or ``probe.train``), from its
-    ``root``, ``layout``, ``csv``, ``annotations``, ``split``, ``subset``, ``index`` and ``verify``;
-    ``check_files=False`` takes a saved one as it is (load_or_build_index)."""
+    ``root``, ``layout``, ``csv``, ``annotations``, ``split``, ``subset``, ``index``, ``verify`` and ``reindex``
+    (``reindex`` given here overrides the section's: load_or_build_index). What happened is logged, timed."""
     try:
         return load_or_build_index(
             split["root"],
@@ -53,7 +53,8 @@ def split_index(
             layout=split["layout"],
             verify=split["verify"],
             progress=progress,
-            check_files=check_files,
+            reindex=reindex or split["reindex"],
+            note=rank_zero_info,
         )
     except DatasetKeyError as exc:
         raise exc.named(f"{section}.{exc.key}") from None
@@ -204,8 +205,8 @@ class CVRLDataModule(pl.LightningDataModule):
         self.cfg = cfg
         self.index: VideoIndex | None = None
 
-    def _index(self, progress: bool, check_files: bool = True) -> VideoIndex:
-        return split_index(self.cfg.data, section="data", progress=progress, check_files=check_files)
+    def _index(self, progress: bool, reindex: str | None = None) -> VideoIndex:
+        return split_index(self.cfg.data, section="data", progress=progress, reindex=reindex)
 
     def prepare_data(self) -> None:
         # Runs once per node before setup(): probes new files and writes the index that every rank then reuses.
@@ -216,9 +217,9 @@ class CVRLDataModule(pl.LightningDataModule):
         rank_zero_info(index.report() + note)
 
     def setup(self, stage: str) -> None:
-        # prepare_data has just checked the files: a rank opens the saved index, memory-mapped, without listing a
-        # dataset of millions of files again.
-        self.index = self._index(progress=False, check_files=False)
+        # prepare_data has just checked the index (data.reindex): a rank opens the saved one, memory-mapped, without
+        # listing a dataset of millions of files again.
+        self.index = self._index(progress=False, reindex="never")
 
     def train_dataloader(self) -> DaliLoader:
         d, trainer = self.cfg.data, self.trainer

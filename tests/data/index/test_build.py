@@ -91,4 +91,4 @@ def test_a_full_verification_is_not_satisfied_by_first_frame_probes(clips, tmp_p
     assert probe_counter == ["1.webm", "2.webm"] * 2 and full.verify == "full"
     again = load_or_build_index(root, workers=1, progress=False)  # full probes serve a first-frame request
     assert probe_counter == ["1.webm", "2.webm"] * 2 and [v.path for v in again.videos] == ["a/1.webm", "a/2.webm"]
-    assert VideoIndex.load(root / ".cvrl_index").verify == "first"
+    assert VideoIndex.load(root / ".cvrl_index").verify == "full"  # as it was: nothing listed or rewritten

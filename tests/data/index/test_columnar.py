@@ -133,6 +133,9 @@ def test_a_killed_build_resumes_without_probing_what_it_committed(clips, tmp_pat
 
 
 def test_a_file_changed_since_indexing_is_probed_again_never_read_with_its_old_keyframes(clips, tmp_path):
+    """Rewritten in place (its folder's listing unchanged), a file is probed again at the next listing
+    (``reindex="always"``); a start that trusts the index (``auto``) keeps its row, and reading it reports the
+    change (tests/dali_pipelines/test_packets.py), never its old keyframes."""
     root = tmp_path / "data"
     path = root / "a" / "v.webm"
     write_video(path, 48, codec="vp9", gop=16)
@@ -141,7 +144,8 @@ def test_a_file_changed_since_indexing_is_probed_again_never_read_with_its_old_k
     stat = path.stat()
     write_video(path, 48, codec="vp9", gop=24)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
-    again = load_or_build_index(root, workers=1, progress=False)
+    assert load_or_build_index(root, workers=1, progress=False).videos[0].mtime_ns == stat.st_mtime_ns
+    again = load_or_build_index(root, workers=1, progress=False, reindex="always")
     assert again.videos[0].keyframes == (0, 24)
 
 

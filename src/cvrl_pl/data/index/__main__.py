@@ -53,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help=f"index folder to write or reuse (default: ROOT/{DEFAULT_INDEX_NAME})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
+        "--reindex",
+        action="store_true",
+        help="list and stat every file again to check a saved index (default: only if the root's top-level "
+        "entries, a folder of videos or the list files changed)",
+    )
+    parser.add_argument(
         "--gpu-capability",
         type=capability_arg,
         help="route the videos to decoders for a GPU of this compute capability, e.g. 9.0 for an H100/H200 "
@@ -74,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             min_frames=args.min_frames,
             verify=args.verify,
             log=lambda msg: print(msg, file=sys.stderr),
+            note=lambda msg: print(msg, file=sys.stderr),
+            reindex="always" if args.reindex else "auto",
         )
     except DatasetKeyError as exc:
         print(f"error: {exc.named('--' + exc.key)}", file=sys.stderr)

@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -21,13 +22,14 @@ from functools import partial
 
 import numpy as np
 
+from cvrl_pl.data.index.listing import REINDEX, folders_of, listing_change, listing_signature
 from cvrl_pl.data.index.probe import probe_iter
 from cvrl_pl.data.index.records import DEFAULT_INDEX_NAME, VideoInfo, VideoRecord, index_description
-from cvrl_pl.data.index.store import IndexWriter, record_meta, replace_folder
+from cvrl_pl.data.index.store import IndexWriter, record_listing, record_meta, replace_folder
 from cvrl_pl.data.index.video_index import NOTHING, VideoIndex, describe_saved
 from cvrl_pl.data.layouts import LAYOUTS, list_candidates, resolve_layout
 from cvrl_pl.data.layouts.files import Candidate, ListSpec, abspath
-from cvrl_pl.errors import DatasetError
+from cvrl_pl.errors import DatasetError, DatasetKeyError
 from dali_pipelines import storage
 
 CHUNK = 4096  # candidates per committed chunk of a build
@@ -141,10 +143,14 @@ def _build(
     candidates that neither ``old``, the unfinished builds of ``path``, nor (read only if still needed)
     ``more()`` probed as they are now."""
     classes, found = list_candidates(root, layout, lists, path)
+    listing = listing_signature(root, lists, folders_of(c.path for c in found))
     earlier = EarlierProbes(found)
     if old is not None:
         earlier.add(old)
         if old.min_frames == min_frames and old.verify == verify and old.classes == classes and earlier.same_as(old):
+            if old.listing != listing:  # the same files, a folder touched: what the next start compares
+                record_listing(old.folder, listing)
+                old.listing = listing
             return old
     for folder in unfinished_builds(path):
         try:
@@ -161,7 +167,7 @@ def _build(
     probes = probe_iter([abspath(root, found[i].path) for i in todo], workers, progress and bool(todo), verify)
     folder = f"{path}.partial-{socket.gethostname()}-{os.getpid()}"
     writer = IndexWriter(folder)
-    options = {"layout": layout, "min_frames": min_frames, "verify": verify, **_lists(lists)}
+    options = {"layout": layout, "min_frames": min_frames, "verify": verify, **_lists(lists), "listing": listing}
     description = index_description(root, classes, **options)
     writer.commit(**description, complete=False)
     todo_set = set(todo)
@@ -316,19 +322,26 @@ def load_or_build_index(
     progress: bool = True,
     min_frames: int = 1,
     log: Callable[[str], None] | None = None,
-    check_files: bool = True,
+    note: Callable[[str], None] | None = None,
+    reindex: str = "auto",
 ) -> VideoIndex:
     """The saved index at ``index_path`` if still valid, else one rebuilt probing only new or changed files.
 
-    ``check_files=False`` takes a saved index of the same dataset and options as it is, without listing the files
-    again: what every rank does after the node's first process has checked them (CVRLDataModule.setup).
+    ``reindex`` says when the dataset is listed again (every file stat-ed) to check a saved index of the same
+    dataset and options: ``auto`` only when what lists it changed (listing.listing_change: the root's top-level
+    names, a folder's time, the list files), never per file; ``always`` at every call; ``never`` not at all (what
+    every rank does after the node's first process has checked them, CVRLDataModule.setup). A file changed in
+    place or gone since is found when it is read. ``note`` hears which happened and how long it took.
 
     ``verify="full"`` decodes every frame of the files it probes; probes of an earlier ``"first"`` index do not
     count for it, those of a ``"full"`` index count for both. Probes of the usable videos in other indexes of the
     same root beside it count too (the other split or subset of a dataset's official lists). An index of an older
     version is never read: every file is probed again, and ``log`` says so.
     """
-    log = log or warnings.warn
+    log, note = log or warnings.warn, note or (lambda _: None)
+    if reindex not in REINDEX:
+        raise DatasetKeyError("reindex", f"{{key}} must be one of {', '.join(REINDEX)}, got {reindex!r}")
+    started = time.perf_counter()
     root, lists = _check_args(root, ListSpec(csv, annotations, split, subset), min_frames)
     given = os.path.abspath(os.fspath(index_path)) if index_path is not None else None
     layout = resolve_layout(root, lists, layout, given)
@@ -337,18 +350,25 @@ def load_or_build_index(
     old = _saved(index_path, default, log)
     if old is not None and not _same_source(old, root=root, layout=layout, lists=lists, verify=verify):
         old = None
-    if old is not None and not check_files and old.min_frames == min_frames:
+    why = "no saved index of these options" if old is None or old.min_frames != min_frames else ""
+    if not why and reindex != "never":
+        why = "reindex=always" if reindex == "always" else listing_change(old.listing, root, lists)
+    if not why:
+        seconds = time.perf_counter() - started
+        note(f"video index: {index_path} reused without listing the dataset ({seconds:.2f} s)")
         return old
     options = {"workers": workers, "progress": progress, "min_frames": min_frames, "verify": verify}
     more = partial(_siblings, index_path, root, verify)  # read only if this index lacks a probe
     try:
         index = _build(root, lists=lists, layout=layout, path=index_path, old=old, more=more, **options)
-        return _finish(index, index_path)
+        index = _finish(index, index_path)
     except PermissionError as exc:  # a read-only dataset: build where it can be written
         scratch = os.path.join(tempfile.gettempdir(), f"cvrl_index-{os.getuid()}", _slug(index_path))
         log(f"could not write the video index at {index_path} ({exc}); building it at {scratch}: pass data.index")
         os.makedirs(os.path.dirname(scratch), exist_ok=True)
-        return _finish(_build(root, lists=lists, layout=layout, path=scratch, **options), scratch)
+        index = _finish(_build(root, lists=lists, layout=layout, path=scratch, **options), scratch)
+    note(f"video index: {root} listed again ({why}; {time.perf_counter() - started:.2f} s)")
+    return index
 
 
 def _slug(path: str) -> str:

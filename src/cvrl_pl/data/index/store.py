@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cvrl_pl.data.index.columns import ColumnWriter, open_tables
+from cvrl_pl.data.index.columns import ColumnWriter, open_tables, read_manifest, write_manifest
 from cvrl_pl.data.index.records import CATEGORIES, SCHEMA, VideoRecord, index_description
 from cvrl_pl.data.index.video_index import VideoIndex
 
@@ -98,6 +98,13 @@ class IndexWriter:
         """Record the index's ``description`` (records.index_description) as complete, and open it."""
         self.commit(**description, complete=True)
         return VideoIndex.load(self.folder)
+
+
+def record_listing(folder: str | os.PathLike, listing: dict) -> None:
+    """Replace the listing signature (listing.listing_signature) a saved index recorded, nothing else."""
+    manifest = read_manifest(folder)
+    manifest["meta"]["listing"] = listing
+    write_manifest(Path(folder), manifest)
 
 
 def record_meta(record: VideoRecord) -> dict:

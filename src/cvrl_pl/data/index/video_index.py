@@ -48,6 +48,7 @@ class VideoIndex:
     folder: str = ""  # where it is saved
     # Per excluded path: its stat and, for a readable but too short video, its probe; what reuse needs.
     excluded_meta: dict[str, dict] = field(default_factory=dict, repr=False)
+    listing: dict | None = field(default=None, repr=False)  # what a start compares: listing.listing_signature
 
     def lists(self) -> ListSpec:
         """Which list of the dataset this index was built from."""
@@ -95,6 +96,7 @@ class VideoIndex:
                 min_frames=int(meta["min_frames"]),
                 verify=meta["verify"],
                 folder=str(path.resolve()),
+                listing=meta.get("listing"),
                 excluded_meta={
                     excluded["path"][i]: {
                         "size": int(excluded["size"][i]),

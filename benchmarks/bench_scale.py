@@ -276,14 +276,15 @@ def main() -> None:
                     figures[f"{key}_json_over_columnar"] = old[key] / max(figures[key], 1e-9)
             result["sizes"][str(n)] = figures
             print(f"{n}: {json.dumps(figures)}", file=sys.stderr)
-    print(json.dumps(_rounded(result)))
+    print(json.dumps(rounded(result)))
 
 
-def _rounded(value):
+def rounded(value: object) -> object:
+    """Floats to 3 decimals, through dicts: the JSON line's figures."""
     if isinstance(value, float):
         return round(value, 3)
     if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
+        return {k: rounded(v) for k, v in value.items()}
     return value
 
 

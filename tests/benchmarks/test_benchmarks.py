@@ -239,3 +239,16 @@ def test_scale_benchmark_measures_the_columnar_index_beside_the_json_one(tmp_pat
     assert 19 < figures["pickled_kb"] < 25 and old["pickled_kb"] > 1500
     assert figures["disk_mb"] < old["disk_mb"]
     assert list(tmp_path.iterdir()) == []  # the indexes are removed
+
+
+def test_start_benchmark_reuses_the_index_and_measures_the_old_listing_beside_it(tmp_path):
+    """bench_start.py at toy sizes: the start reuses the saved index (it asserts the log line itself) and the
+    per-file listing every start did before is measured beside it."""
+    cmd = [sys.executable, "benchmarks/bench_start.py", "--files", "3000", "--sizes", "3000,8000", "--dir", tmp_path]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["files"] == 3000 and set(figures["sizes"]) == {"3000", "8000"}
+    assert figures["listing_s"] > 0 and figures["listing_over_start"] > 0  # measured side by side, not judged here
+    assert all(size["start_s"] > 0 and size["start_added_mb"] >= 0 for size in figures["sizes"].values())
+    assert list(tmp_path.iterdir()) == []  # the root and its indexes are removed

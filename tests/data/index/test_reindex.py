@@ -14,6 +14,7 @@ from cvrl_pl.data.index import load_or_build_index
 from cvrl_pl.errors import DatasetKeyError
 from dali_pipelines import storage
 from tests.helpers.index import put
+from tests.helpers.official import write_ucf101
 
 FOLDERS, PER_FOLDER = ("a", "b", "c"), 8
 
@@ -120,3 +121,23 @@ def test_the_index_command_follows_the_same_rule(dataset):
     assert "reused without listing the dataset" in run()
     assert "listed again (reindex=always" in run("--reindex")
     assert storage.stat(str(dataset / ".cvrl_index")).is_file is False
+
+
+def test_official_lists_start_from_the_index_and_see_a_changed_list(tmp_path, probe_counter):
+    """UCF-101's split lists: the second start of each split reads its index alone; after a list file is edited,
+    a start lists the dataset again (every split reads the one annotation folder), probing nothing new."""
+    root, lists = write_ucf101(tmp_path / "ucf")
+    for subset in ("train", "test"):
+        load_or_build_index(root, annotations=lists, subset=subset, workers=1, progress=False)
+    probed = len(probe_counter)
+    said: list[str] = []
+    for subset in ("train", "test"):
+        load_or_build_index(root, annotations=lists, subset=subset, workers=1, progress=False, note=said.append)
+    assert all("reused without listing" in line for line in said) and len(said) == 2
+    testlist = lists / "testlist01.txt"
+    testlist.write_bytes(b"".join(testlist.read_bytes().splitlines(keepends=True)[:-1]))  # one test video fewer
+    said.clear()
+    before = len(load_or_build_index(root, annotations=lists, subset="train", workers=1, progress=False).videos)
+    index = load_or_build_index(root, annotations=lists, subset="test", workers=1, progress=False, note=said.append)
+    assert "the dataset's list files changed" in said[0] and len(probe_counter) == probed  # listed, not probed
+    assert before > 0 and len(index.videos) == 5  # of the 6 test videos of split 1

@@ -9,6 +9,7 @@ reuses like the saved index's. Earlier probes are found by merging sorted paths,
 from __future__ import annotations
 
 import atexit
+import contextlib
 import glob
 import os
 import shutil
@@ -149,7 +150,8 @@ def _build(
         earlier.add(old)
         if old.min_frames == min_frames and old.verify == verify and old.classes == classes and earlier.same_as(old):
             if old.listing != listing:  # the same files, a folder touched: what the next start compares
-                record_listing(old.folder, listing)
+                with contextlib.suppress(OSError):  # a read-only index is still good: the next start lists again
+                    record_listing(old.folder, listing)
                 old.listing = listing
             return old
     for folder in unfinished_builds(path):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from cvrl_pl.data.layouts import charades, hmdb51, ssv2, ucf101
 from cvrl_pl.data.layouts.csv_list import csv_candidates
 from cvrl_pl.data.layouts.files import Candidate, ListSpec, abspath, annotation_folder, some_names
-from cvrl_pl.data.layouts.folder import folder_candidates, root_entries
+from cvrl_pl.data.layouts.folder import folder_candidates, log_ignored, root_entries
 from cvrl_pl.data.layouts.kinetics import kinetics_candidates
 from cvrl_pl.data.layouts.unlabelled import unlabelled_candidates
 from cvrl_pl.errors import DatasetError, DatasetKeyError
@@ -91,6 +91,8 @@ def _recognise(root: str, lists: ListSpec, skip: str | None) -> str:
             f"beside folders ({some_names(entries.folders, 3)}); set {{key}}=folder to take the folders as classes "
             "(the videos beside them are then left out) or {key}=unlabelled to read every video without labels",
         )
+    if entries.folders and entries.others:  # said here too: a start that reuses its index lists nothing else
+        log_ignored(root, tuple(entries.others))
     return "folder" if entries.folders else "unlabelled"
 
 

@@ -49,7 +49,7 @@ def folder_candidates(root: str, lists: ListSpec, skip: str | None) -> tuple[lis
     """Classes and files of ``root/<class>/...``; a video directly in root has no class and is rejected."""
     entries = root_entries(root, skip)
     if entries.others:
-        _log_ignored(root, tuple(entries.others))
+        log_ignored(root, tuple(entries.others))
     found = [Candidate(name, -1, reason="not in a class folder") for name in entries.videos]
     for label, name in enumerate(entries.folders):
         found += [Candidate(relpath(root, p), label) for p in walk_files(os.path.join(root, name), skip)]
@@ -57,5 +57,6 @@ def folder_candidates(root: str, lists: ListSpec, skip: str | None) -> tuple[lis
 
 
 @cache  # once per process and root: a run lists a split again for each of its readers
-def _log_ignored(root: str, names: tuple[str, ...]) -> None:
+def log_ignored(root: str, names: tuple[str, ...]) -> None:
+    """Warn once that the files ``names`` beside the class folders of ``root`` are not videos and are left out."""
     log.warning("%s: ignored %d file(s) at the root that are not videos: %s", root, len(names), some_names(names))

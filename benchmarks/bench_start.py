@@ -1,8 +1,8 @@
 """What a start costs on a dataset of millions of files with a saved index, beside the listing every start did
 before; one JSON line.
 
-A root of 400 class folders holding ``--files`` empty files (named as bench_scale.py's synthetic videos); for each
-size in ``--sizes`` a synthetic index of that many videos over those folders (bench_scale.synthetic), recording the
+A root of 400 class folders holding ``--files`` empty files (named as synthetic_index.py's videos); for each
+size in ``--sizes`` a synthetic index of that many videos over those folders (synthetic_index.synthetic), recording the
 root's listing as it is. Each figure comes from a fresh process that has imported cvrl_pl; ``*_added_mb`` is what
 the step added to its peak resident memory:
 
@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_scale import CHUNK, CLASSES, description, memory, rounded, synthetic
+from synthetic_index import CHUNK, CLASSES, description, memory, rounded, synthetic
 
 from cvrl_pl.data.index import load_or_build_index
 from cvrl_pl.data.index.listing import folders_of, listing_signature

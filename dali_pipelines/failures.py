@@ -36,7 +36,7 @@ class RemuxError(RuntimeError):
 class ReadFailure:
     """One video's failure, as bad_videos.jsonl records it."""
 
-    path: str
+    path: str  # the video's reference as text: a path, a URL, "<shard>:<member>"
     stage: str  # one of STAGES
     error: str  # the exception's type
     message: str  # its first line: the decoder's own words
@@ -96,7 +96,7 @@ def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def libav_decoder(video: str) -> str:
+def libav_decoder(video: storage.Ref) -> str:
     """The name of the FFmpeg decoder PyAV opens for a file's video stream ("libdav1d" for AV1, "h264", ...); ""
     if the file does not open. Asked only after a failure, to name it."""
     import av  # imported here: the graphs' modules load without PyAV
@@ -109,7 +109,7 @@ def libav_decoder(video: str) -> str:
 
 
 @contextmanager
-def stage(name: str, *, path: str, decoder: str, codec: str) -> Iterator[None]:
+def stage(name: str, *, path: storage.Ref, decoder: str, codec: str) -> Iterator[None]:
     """Any exception in the block becomes a VideoReadError of stage ``name``, or "frame missing" (FrameOutOfRange),
     or "remuxing" (RemuxError, named by its cause); past reading, a PyAV decoder is named by the FFmpeg decoder it
     opens for the file."""
@@ -122,5 +122,5 @@ def stage(name: str, *, path: str, decoder: str, codec: str) -> Iterator[None]:
         cause = exc.__cause__ if isinstance(exc, RemuxError) and exc.__cause__ is not None else exc
         if decoder == "pyav" and found != "reading" and (libav := libav_decoder(path)):
             decoder = f"pyav ({libav})"
-        failure = ReadFailure(path, found, type(cause).__name__, first_line(cause), decoder, codec)
+        failure = ReadFailure(str(path), found, type(cause).__name__, first_line(cause), decoder, codec)
         raise VideoReadError(failure) from exc

@@ -20,7 +20,7 @@ class VideoDecodeError(RuntimeError):
     """A video that does not decode as its index says: damaged, truncated or replaced since it was indexed."""
 
 
-def decode_pyav(video: str | bytes, indices: np.ndarray, *, name: str | None = None) -> np.ndarray:
+def decode_pyav(video: storage.Ref | bytes, indices: np.ndarray, *, name: str | None = None) -> np.ndarray:
     """Frames ``indices`` (any order, repeats allowed) of a video (a reference, read through storage.py; a whole
     file's bytes, ``name`` naming it; or a stream remuxed in memory: packets.py) as uint8 (N, H, W, 3), decoded with
     PyAV.
@@ -32,7 +32,8 @@ def decode_pyav(video: str | bytes, indices: np.ndarray, *, name: str | None = N
     import av  # imported here: only the PyAV path needs it
     from av.video.reformatter import VideoReformatter
 
-    name = video if isinstance(video, str) else name
+    in_memory = isinstance(video, bytes | bytearray | memoryview)
+    name = name if in_memory else str(video)
     where = f"{name}: " if name else ""  # a stream remuxed in memory: the caller names its file
     indices = np.asarray(indices, np.int64)
     rows: dict[int, np.ndarray] = {int(k): np.flatnonzero(indices == k) for k in np.unique(indices)}
@@ -43,7 +44,7 @@ def decode_pyav(video: str | bytes, indices: np.ndarray, *, name: str | None = N
     # more than decoding (docs/benchmarks.md).
     rgb = VideoReformatter()
     try:
-        file = storage.opened(video) if isinstance(video, str) else nullcontext(io.BytesIO(video))
+        file = nullcontext(io.BytesIO(video)) if in_memory else storage.opened(video)
         with file as opened, av.open(opened) as container:
             stream = container.streams.video[0]
             # No decoder threads: the source's worker processes decode samples in parallel, and frame threads

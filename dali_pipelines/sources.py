@@ -45,7 +45,7 @@ class VideoTable:
     columns (cvrl_pl.data.index.columns), which pickle as their file names, so a worker maps the pages every
     process of the node shares instead of receiving a copy."""
 
-    paths: Sequence[str]  # the videos' references for storage.py: absolute local paths today
+    paths: Sequence[storage.Ref]  # the videos' references for storage.py: paths, URLs, members of tar shards
     num_frames: Sequence[int]
     widths: Sequence[int]
     heights: Sequence[int]
@@ -221,9 +221,9 @@ class ClipSource:
                 return NO_BYTES, decode_pyav(data, picks, name=whole), code, picks, order
         return np.frombuffer(data, np.uint8), NO_FRAMES, code, picks, order
 
-    def _check_unchanged(self, vid: int, ref: str) -> None:
-        """FileChanged if the video's size or mtime is not what indexing saw (its frames may be others), OSError if
-        it is gone."""
+    def _check_unchanged(self, vid: int, ref: storage.Ref) -> None:
+        """FileChanged if the video's size or mtime (a member's: its shard's) is not what indexing saw (its frames
+        may be others), OSError if it is gone."""
         found = storage.stat(ref)
         if self.table.sizes is None:
             return

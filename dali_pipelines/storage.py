@@ -1,19 +1,45 @@
-"""Where a video's bytes are: the one module that stats, opens or reads a video by its reference.
+"""Where a video's bytes are: the one module that stats, opens, lists or reads a video by its reference.
 
-A reference is a string. Today it is a local path; a member of a tar shard and a URL are the next kinds, and they
-are added here and nowhere else: probing, the sources, the decoders' error reports and the tools all ask this module,
-so none of them tests what kind of reference it holds (tests/test_storage_seam.py checks that no other module opens,
-stats or reads a video by path). Plain Python: no decoder, no NumPy.
+A reference is a local path, a URL that fsspec reads (``s3://bucket/a.mp4``, ``https://host/a.mp4``; gs://, hf://,
+az:// through fsspec's plugins), or a ``Member`` of a tar shard at either: the member's name, the offset of its data
+in the shard (the tar's own ``TarInfo.offset_data``) and its size. Probing, the sources, the failure reports and the
+tools all ask this module, so none of them tests what kind of reference it holds (tests/test_storage_seam.py checks
+that no other module opens, stats or reads a video by path).
+
+Remote bytes come in ranged GETs. ``open_file`` gives a file object over them that fetches a block where its reader
+goes (PyAV's demuxer then asks only for the ranges it needs: header, index, packets) and serves ranges fetched ahead
+(``ranges=``, all in flight at once: an object store's first byte takes tens of milliseconds). Transient errors (5xx,
+timeouts, resets) are retried with backoff and counted (``COUNTS``). A filesystem client is made in the process that
+uses it, after it starts: s3fs breaks in a child forked after its event loop ran. Options (endpoint, credentials)
+come from the usual environment (AWS_ENDPOINT_URL, AWS_*) or ``configure`` per dataset root; they travel to spawned
+processes in the environment (``OPTIONS_VARIABLE``). Plain Python: no decoder, no NumPy.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import random
+import re
 import stat as statlib
-from collections.abc import Iterator
+import tarfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+# JSON {URL prefix: keyword arguments of fsspec.filesystem} (data.storage_options per dataset root)
+OPTIONS_VARIABLE = "CVRL_STORAGE_OPTIONS"
+BLOCK = 1 << 16  # bytes a remote read fetches at least where nothing was fetched ahead
+RETRIES = 5  # attempts after the first for a transient error
+BACKOFF = 0.1  # seconds before the first retry, doubled each time (with jitter), at most BACKOFF_MAX
+BACKOFF_MAX = 5.0
+# Per process: ranged reads ("requests"), bytes fetched, retried transient errors, files and members opened.
+COUNTS: Counter = Counter()
 
 
 @dataclass(frozen=True)
@@ -22,41 +48,395 @@ class Stat:
 
     size: int  # bytes
     mtime_ns: int
-    is_file: bool  # a regular file, not a folder, device or socket
+    is_file: bool  # a regular file (or an object, or a member), not a folder, device or socket
 
 
-def stat(ref: str) -> Stat:
-    """The video's size, mtime and kind; OSError (FileNotFoundError, PermissionError, ...) when it is unreachable."""
-    st = os.stat(ref)
-    return Stat(st.st_size, st.st_mtime_ns, statlib.S_ISREG(st.st_mode))
+@dataclass(frozen=True)
+class Member:
+    """A video stored in a tar shard (a local path or URL): its name there and its data's bytes in the shard."""
+
+    shard: str
+    name: str
+    offset: int  # of the member's first data byte in the shard: TarInfo.offset_data (PAX headers move it)
+    size: int
+
+    def __str__(self) -> str:
+        return f"{self.shard}:{self.name}"
 
 
-def open_file(ref: str) -> BinaryIO:
+Ref = str | Member
+
+
+def is_url(ref: str) -> bool:
+    """Whether a reference (or a dataset root) is a URL read through fsspec rather than a local path."""
+    scheme, sep, _ = ref.partition("://")
+    return bool(sep) and scheme.isidentifier() and scheme != "file"
+
+
+def _local(ref: str) -> str:
+    return ref.partition("://")[2] if ref.startswith("file://") else ref
+
+
+def join(root: str, relative: str) -> str:
+    """``relative`` (POSIX) under ``root``, a folder or a URL prefix."""
+    if is_url(root):
+        return f"{root.rstrip('/')}/{relative}"
+    return os.path.join(_local(root), *relative.split("/"))
+
+
+def absolute(ref: str) -> str:
+    """A local path made absolute; a URL as it is (its trailing slash dropped)."""
+    return ref.rstrip("/") if is_url(ref) else os.path.abspath(_local(ref))
+
+
+# ----------------------------------------------------------------------------------------------------- remote access
+
+
+def configure(prefix: str, options: dict[str, Any] | None) -> None:
+    """Keyword arguments for the fsspec filesystems that read URLs under ``prefix`` (a dataset root), in this
+    process and its children (None or {}: the environment's defaults alone)."""
+    table = json.loads(os.environ.get(OPTIONS_VARIABLE, "{}"))
+    table.pop(prefix, None)
+    if options:
+        table[prefix] = dict(options)
+    if table:
+        os.environ[OPTIONS_VARIABLE] = json.dumps(table, sort_keys=True)
+    else:
+        os.environ.pop(OPTIONS_VARIABLE, None)
+
+
+def options_for(url: str) -> dict[str, Any]:
+    """The options ``configure`` gave the longest prefix of ``url`` ({} if none)."""
+    table = json.loads(os.environ.get(OPTIONS_VARIABLE, "{}"))
+    found = [prefix for prefix in table if url.startswith(prefix)]
+    return table[max(found, key=len)] if found else {}
+
+
+_CLIENTS: dict[tuple[int, str, str], Any] = {}  # by process, scheme, options and AWS_* environment
+_CLIENTS_LOCK = threading.Lock()
+
+
+def filesystem(url: str):
+    """This process's fsspec filesystem for ``url`` (its scheme and configured options), made on first use in
+    this process: never inherited through a fork, as s3fs's event loop does not survive one."""
+    import fsspec  # imported here: local datasets need no fsspec
+
+    protocol, options = url.partition("://")[0], options_for(url)
+    environment = sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))  # what a client read
+    key = (os.getpid(), protocol, json.dumps([options, environment], sort_keys=True))
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = fsspec.filesystem(protocol, skip_instance_cache=True, **options)
+        return _CLIENTS[key]
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a remote error may pass if tried again: timeouts, dropped connections, 5xx and 429 answers; not a
+    missing object, a refused credential, or a bad request."""
+    if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError | NotADirectoryError):
+        return False
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
+    status = getattr(exc, "status", None) or getattr(exc, "code", None)
+    if isinstance(status, int) and 400 <= status < 600:
+        return status >= 500 or status == 429
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & {"ClientConnectionError", "ClientPayloadError", "ServerTimeoutError", "ConnectionClosedError",
+                "EndpointConnectionError", "ReadTimeoutError", "ConnectTimeoutError", "IncompleteRead"}:
+        return True
+    text = str(exc)
+    return bool(re.search(r"\b(5\d\d|SlowDown|ServiceUnavailable|InternalError|RequestTimeout|reset)\b", text))
+
+
+def retrying(what: str, call: Callable[[], Any]) -> Any:
+    """``call()`` (reading ``what``), tried again after a transient error (``RETRIES`` times, exponential backoff
+    with jitter); the error of the last try, or a non-transient one, is raised as an OSError (a client's own
+    error type, aiohttp's or botocore's, named in its message)."""
+    for attempt in range(RETRIES + 1):
+        try:
+            return call()
+        except Exception as exc:
+            if not transient(exc) or attempt == RETRIES:
+                if isinstance(exc, OSError):
+                    raise
+                raise OSError(f"{what}: {type(exc).__name__}: {exc}") from exc  # one contract for every client
+            COUNTS["retries"] += 1
+            time.sleep(min(BACKOFF_MAX, BACKOFF * 2**attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
+def _mtime_ns(info: dict) -> int:
+    """An fsspec ``info``'s modification time in ns (S3's LastModified, a local mtime, HTTP's Last-Modified)."""
+    for key in ("LastModified", "last_modified", "mtime", "created"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if hasattr(value, "timestamp"):
+            return int(value.timestamp() * 1e9)
+        if isinstance(value, int | float):
+            return int(value * 1e9)
+        if isinstance(value, str):
+            from email.utils import parsedate_to_datetime
+
+            try:
+                return int(parsedate_to_datetime(value).timestamp() * 1e9)
+            except (TypeError, ValueError):
+                continue
+    return 0
+
+
+def _fetch(ref: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+    """The bytes [start, end) of each range of the file ``ref``, all ranges of a remote file in flight together."""
+    if not ranges:
+        return []
+    COUNTS["requests"] += len(ranges)
+    if not is_url(ref):
+        fd = os.open(_local(ref), os.O_RDONLY)
+        try:
+            out = [os.pread(fd, end - start, start) for start, end in ranges]
+        finally:
+            os.close(fd)
+    else:
+        fs = filesystem(ref)
+        starts, ends = [a for a, _ in ranges], [b for _, b in ranges]
+        if len(ranges) == 1:
+            out = [retrying(ref, lambda: fs.cat_file(ref, start=starts[0], end=ends[0]))]
+        else:
+            out = retrying(ref, lambda: fs.cat_ranges([ref] * len(ranges), starts, ends, on_error="raise"))
+    for (start, end), data in zip(ranges, out, strict=True):
+        if len(data) != end - start:
+            raise OSError(f"{ref}: {end - start} bytes asked for at offset {start}, it holds {len(data)} there")
+    COUNTS["bytes"] += sum(len(d) for d in out)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- the public calls
+
+
+def stat(ref: Ref) -> Stat:
+    """The video's size, mtime and kind (a member: its own size and its tar header's mtime, which were indexed);
+    OSError (FileNotFoundError, PermissionError, ...) when it is unreachable."""
+    if isinstance(ref, Member):
+        shard = _shard_stat(ref.shard)
+        if ref.offset + ref.size > shard.size:
+            raise OSError(f"{ref}: the member ends at byte {ref.offset + ref.size}, the shard holds {shard.size}")
+        return Stat(ref.size, shard.mtime_ns, True)
+    if not is_url(ref):
+        st = os.stat(_local(ref))
+        return Stat(st.st_size, st.st_mtime_ns, statlib.S_ISREG(st.st_mode))
+    info = retrying(ref, lambda: filesystem(ref).info(ref))
+    return Stat(int(info.get("size") or 0), _mtime_ns(info), info.get("type", "file") == "file")
+
+
+def gaps(ranges: Sequence[tuple[int, int]], covered: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of ``ranges`` ([start, end), merged where they overlap or touch) outside ``covered``, sorted."""
+    merged: list[list[int]] = []
+    for a, b in sorted(r for r in ranges if r[0] < r[1]):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    out = []
+    for a, b in merged:
+        for c, d in sorted(covered):
+            if d <= a or c >= b:
+                continue
+            if c > a:
+                out.append((a, c))
+            a = max(a, d)
+            if a >= b:
+                break
+        if a < b:
+            out.append((a, b))
+    return out
+
+
+SHARD_STAT_SECONDS = 300.0  # how long a process trusts a remote shard's stat (a request saved per sample)
+_SHARD_STATS: dict[tuple[int, str], tuple[float, Stat]] = {}
+
+
+def _shard_stat(shard: str) -> Stat:
+    """A shard's stat; a remote one's from this process's cache while it is fresh."""
+    if not is_url(shard):
+        return stat(shard)
+    key, now = (os.getpid(), shard), time.monotonic()
+    cached = _SHARD_STATS.get(key)
+    if cached is None or now - cached[0] > SHARD_STAT_SECONDS:
+        cached = _SHARD_STATS[key] = (now, stat(shard))
+    return cached[1]
+
+
+class RangeFile(io.RawIOBase):
+    """A read-only, seekable file object over bytes [start, start + size) of a file, fetched where it is read (at
+    least ``block`` bytes at a time) or ahead (``prefetch``); reads never cross what was fetched, so a reader that
+    asks for 32 KiB inside a fetched range of 3 KiB gets 3 KiB (a short read, which every reader accepts)."""
+
+    def __init__(self, ref: str, *, start: int = 0, size: int, name: str, block: int):
+        super().__init__()
+        self.ref, self.start, self.size, self.name, self.block = ref, start, size, name, block
+        self.pos = 0
+        self.fetched: list[tuple[int, bytes]] = []  # (offset within the file object, bytes), sorted by offset
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def prefetch(self, ranges: Sequence[tuple[int, int]]) -> None:
+        """Fetch the parts of ``ranges`` ([start, end) within this file object) not fetched yet, all at once."""
+        covered = [(have, have + len(data)) for have, data in self.fetched]
+        todo = gaps([(max(0, a), min(self.size, b)) for a, b in ranges], covered)
+        for (a, _), data in zip(todo, _fetch(self.ref, [(self.start + a, self.start + b) for a, b in todo]),
+                                strict=True):
+            self.fetched.append((a, data))
+        self.fetched.sort(key=lambda item: item[0])
+
+    def readinto(self, buffer) -> int:
+        if self.pos >= self.size or not len(buffer):
+            return 0
+        found = self._at(self.pos)
+        if found is None:
+            later = [have for have, _ in self.fetched if have > self.pos]
+            end = min(self.size, self.pos + max(self.block, len(buffer)), *later)
+            self.prefetch([(self.pos, end)])
+            found = self._at(self.pos)
+        have, data = found
+        chunk = data[self.pos - have : self.pos - have + len(buffer)]
+        buffer[: len(chunk)] = chunk
+        self.pos += len(chunk)
+        return len(chunk)
+
+    def _at(self, pos: int) -> tuple[int, bytes] | None:
+        for have, data in self.fetched:
+            if have <= pos < have + len(data):
+                return have, data
+        return None
+
+
+def open_file(ref: Ref, *, ranges: Sequence[tuple[int, int]] = ()) -> BinaryIO:
     """The video as a seekable binary file object (close it, or use it in a ``with``). Its ``name`` is the
-    reference, so FFmpeg still takes the file name's extension as a hint when it guesses the container."""
-    return open(ref, "rb")  # noqa: SIM115 (the caller closes it)
+    reference, so FFmpeg still takes the name's extension as a hint when it guesses the container. ``ranges``:
+    byte ranges [start, end) of the video that will be read, fetched together now where that saves round trips."""
+    COUNTS["opened"] += 1
+    if isinstance(ref, Member):
+        block = BLOCK if is_url(ref.shard) else 0
+        file = RangeFile(ref.shard, start=ref.offset, size=ref.size, name=ref.name, block=block)
+    elif not is_url(ref):
+        return open(_local(ref), "rb")  # noqa: SIM115 (the caller closes it)
+    else:
+        file = RangeFile(ref, size=stat(ref).size, name=ref, block=BLOCK)
+    if ranges and file.block:
+        file.prefetch(ranges)
+    return file  # type: ignore[return-value]
 
 
 @contextmanager
-def opened(video: str | BinaryIO) -> Iterator[BinaryIO]:
+def opened(video: Ref | BinaryIO, *, ranges: Sequence[tuple[int, int]] = ()) -> Iterator[BinaryIO]:
     """A reference opened for the block (and closed after it), or a file object already open, as it is."""
-    if not isinstance(video, str):
+    if not isinstance(video, str | Member):
         yield video
         return
-    with open_file(video) as file:
+    with open_file(video, ranges=ranges) as file:
         yield file
 
 
-def read(ref: str, *, offset: int = 0, length: int | None = None) -> bytes:
+def read(ref: Ref, *, offset: int = 0, length: int | None = None) -> bytes:
     """``length`` bytes of the video from ``offset`` (None: to its end); OSError if the video ends before them."""
-    with open_file(ref) as file:
-        file.seek(offset)
-        data = file.read(-1 if length is None else length)
-    if length is not None and len(data) != length:
-        raise OSError(f"{ref}: {length} bytes asked for at offset {offset}, the file holds {len(data)} there")
-    return data
+    if isinstance(ref, Member):
+        end = ref.size if length is None else offset + length
+        if end > ref.size:
+            raise OSError(f"{ref}: {length} bytes asked for at offset {offset}, the member holds {ref.size}")
+        return _fetch(ref.shard, [(ref.offset + offset, ref.offset + end)])[0]
+    if length is None:
+        length = stat(ref).size - offset
+    return _fetch(ref, [(offset, offset + length)])[0]
 
 
 def is_folder(ref: str) -> bool:
-    """Whether a dataset root exists as a folder."""
-    return os.path.isdir(ref)
+    """Whether a dataset root exists as a folder (a URL: as a prefix holding something, or a bucket)."""
+    if not is_url(ref):
+        return os.path.isdir(_local(ref))
+    fs = filesystem(ref)
+    return bool(retrying(ref, lambda: fs.isdir(ref)))
+
+
+def list_folder(ref: str) -> list[tuple[str, Stat]]:
+    """The entries right under a folder or URL prefix, by name, with their stat (a folder: is_file False)."""
+    if not is_url(ref):
+        out = []
+        with os.scandir(_local(ref)) as entries:
+            for e in entries:
+                st = e.stat()
+                out.append((e.name, Stat(st.st_size, st.st_mtime_ns, statlib.S_ISREG(st.st_mode))))
+        return sorted(out)
+    fs = filesystem(ref)
+    found = retrying(ref, lambda: fs.ls(ref, detail=True))
+    out = []
+    for info in found:
+        name = info["name"].rstrip("/").rpartition("/")[2]
+        out.append((name, Stat(int(info.get("size") or 0), _mtime_ns(info), info.get("type") == "file")))
+    return sorted(out)
+
+
+@dataclass(frozen=True)
+class TarEntry:
+    """A regular file in a tar shard, as its headers say."""
+
+    name: str
+    offset: int  # of its data in the shard
+    size: int
+    complete: bool  # all its data is in the shard (False: a tar cut short)
+
+
+def tar_members(shard: str) -> tuple[list[TarEntry], str]:
+    """The regular files of a tar shard in stored order, from its headers only (the reader skips every member's
+    data), and what damage stopped the reading ("" for none: a tar cut short, a garbled header), with the members
+    before it kept; OSError when the shard is unreachable."""
+    size = stat(shard).size
+    block = BLOCK if is_url(shard) else 1 << 14
+    entries, damage, end = [], "", -1
+    with RangeFile(shard, size=size, name=shard, block=block) as file:
+        try:
+            with tarfile.open(fileobj=file, mode="r:") as tar:
+                for info in tar:
+                    if info.isfile():
+                        complete = info.offset_data + info.size <= size
+                        entries.append(TarEntry(info.name, info.offset_data, info.size, complete))
+                end = tar.offset  # past the last member: a whole tar has its two zero blocks there
+        except tarfile.TarError as exc:
+            damage = f"{type(exc).__name__}: {exc}"
+    if entries and not entries[-1].complete:
+        damage = f"cut short: {entries[-1].name} ends at byte {entries[-1].offset + entries[-1].size} of {size}"
+    elif not damage and (end + 1024 > size or any(_fetch(shard, [(end, end + 1024)])[0])):
+        damage = f"cut short: no end-of-archive blocks after byte {end} of {size}"  # tarfile takes EOF for an end
+    return entries, damage
+
+
+_BRACES = re.compile(r"\{([^{}]*)\}")
+
+
+def expand_braces(pattern: str) -> list[str]:
+    """The names a brace pattern stands for, in order: ``{00000..00002}.tar`` (zero-padded ranges) and
+    ``{a,b}`` lists, any number of them (webdataset's shard notation)."""
+    found = _BRACES.search(pattern)
+    if found is None:
+        return [pattern]
+    inside, head, tail = found.group(1), pattern[: found.start()], pattern[found.end() :]
+    if ".." in inside:
+        first, last = inside.split("..", 1)
+        if not (first.isdigit() and last.isdigit()):
+            raise ValueError(f"{pattern}: a brace range takes digits, {{00000..10741}}, not {{{inside}}}")
+        width = len(first) if first.startswith("0") else 0
+        items = [str(i).zfill(width) for i in range(int(first), int(last) + 1)]
+    else:
+        items = inside.split(",")
+    return [head + item + rest for item in items for rest in expand_braces(tail)]

@@ -62,7 +62,7 @@ def dali_failure(table: VideoTable, vid: int, decoder: int, exc: BaseException) 
     """Video ``vid``'s failure in DALI's ``decoder`` (NVDEC or its CPU decoder), in the decoder's own words."""
     message = error_message(exc)
     return ReadFailure(
-        table.paths[vid], "decoding", type(exc).__name__, message, DECODER_NAMES[decoder], table.format_of(vid)
+        str(table.paths[vid]), "decoding", type(exc).__name__, message, DECODER_NAMES[decoder], table.format_of(vid)
     )
 
 

@@ -47,7 +47,14 @@ class SplitConfig:
     )
     split: int = _f(1, "official split of the annotations: 1-3 for ucf101 and hmdb51, 1 for ssv2 and charades")
     subset: str | None = _f(None, "subset of the split: train or test (ssv2: train or validation)")
-    index: str | None = _f(None, "index folder to build or reuse (default: <root>/.cvrl_index)")
+    index: str | None = _f(
+        None, "index folder to build or reuse (default: <root>/.cvrl_index; for a URL root ~/.cache/cvrl-pl/index/)"
+    )
+    storage_options: dict = _f(
+        {},
+        "for a root on object storage (s3://, http(s)://, ...): options of its fsspec filesystem, such as "
+        "{endpoint_url: ..., key: ..., secret: ...}; default: the AWS_* environment (docs/web_scale.md)",
+    )
     verify: str = _f("first", "what indexing decodes of each file: {choices} frame(s)", ("first", "full"))
     reindex: str = _f(
         "auto",

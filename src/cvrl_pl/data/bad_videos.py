@@ -98,7 +98,7 @@ class BadVideoGuard:
         known = self.known()
         if not known:  # the usual case: no need to walk a large table's paths
             return frozenset()
-        return frozenset(i for i, path in enumerate(table.paths) if path in known)
+        return frozenset(i for i, path in enumerate(table.paths) if str(path) in known)
 
     def report(self, failure: ReadFailure, *, epoch: int) -> None:
         """Log and record a failing video, once per run whichever rank finds it first."""

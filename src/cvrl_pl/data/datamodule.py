@@ -16,17 +16,19 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 from nvidia.dali.pipeline import Pipeline
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_info
 
 from cvrl_pl.data.bad_videos import BAD_VIDEOS_FILE, BadVideoGuard
 from cvrl_pl.data.batches import eval_batch, pretrain_batch
 from cvrl_pl.data.decoding import decoding
 from cvrl_pl.data.index import VideoIndex, load_or_build_index
+from cvrl_pl.data.layouts.files import base_folder
 from cvrl_pl.data.loader import DaliLoader, fit_progress, placement, video_table
 from cvrl_pl.data.multilabel import action_targets
 from cvrl_pl.errors import DatasetKeyError
 from cvrl_pl.runtime.distributed import per_device_batch
+from dali_pipelines import storage
 from dali_pipelines.evaluate import OUTPUTS as EVAL_OUTPUTS
 from dali_pipelines.evaluate import eval_pipeline
 from dali_pipelines.params import ViewAugConfig, per_clip
@@ -41,7 +43,11 @@ def split_index(
 ) -> VideoIndex:
     """The index of the dataset split in config section ``section`` (``data``, ``val`` or ``probe.train``), from its
     ``root``, ``layout``, ``csv``, ``annotations``, ``split``, ``subset``, ``index``, ``verify`` and ``reindex``
-    (``reindex`` given here overrides the section's: load_or_build_index). What happened is logged, timed."""
+    (``reindex`` given here overrides the section's: load_or_build_index); its ``storage_options`` serve every read
+    under the root from here on, in this process and the workers it starts. What happened is logged, timed."""
+    options = split.get("storage_options") or {}
+    options = OmegaConf.to_container(options) if isinstance(options, DictConfig) else dict(options)
+    storage.configure(base_folder(storage.absolute(str(split["root"]))), options)
     try:
         return load_or_build_index(
             split["root"],

@@ -24,7 +24,7 @@ def video_table(index: VideoIndex) -> VideoTable:
     """The columns of an index that the pipeline's sources read: memory-mapped, so a worker maps them too."""
     v = index.videos
     return VideoTable(
-        paths=v.paths.absolute(index.root),
+        paths=v.references(index.root),
         num_frames=v.columns["num_frames"],
         widths=v.columns["width"],
         heights=v.columns["height"],

@@ -30,7 +30,7 @@ def preview(cfg, num: int, out: Path) -> dict:
     views = stacked_views(batch, num)
     samples = [
         {
-            "path": datamodule.index.abspath(int(vid)),
+            "path": str(datamodule.index.ref(int(vid))),
             "starts": [int(s) for s in starts],
             "stride": cfg.data.stride,
             "num_frames": cfg.data.num_frames,

@@ -154,7 +154,7 @@ def _json_table(index) -> VideoTable:
     the keyframes and stat that version 3 added)."""
     v = list(index.videos)
     return VideoTable(
-        paths=tuple(index.abspath(i) for i in range(len(v))),
+        paths=tuple(index.ref(i) for i in range(len(v))),
         num_frames=np.array([r.num_frames for r in v], np.int64),
         widths=np.array([r.width for r in v], np.int64),
         heights=np.array([r.height for r in v], np.int64),

@@ -29,7 +29,7 @@ from cvrl_pl.data.index.records import DEFAULT_INDEX_NAME, VideoInfo, VideoRecor
 from cvrl_pl.data.index.store import IndexWriter, record_listing, record_meta, replace_folder
 from cvrl_pl.data.index.video_index import NOTHING, VideoIndex, describe_saved
 from cvrl_pl.data.layouts import LAYOUTS, list_candidates, resolve_layout
-from cvrl_pl.data.layouts.files import Candidate, ListSpec, abspath
+from cvrl_pl.data.layouts.files import Candidate, ListSpec, base_folder, video_ref
 from cvrl_pl.errors import DatasetError, DatasetKeyError
 from dali_pipelines import storage
 
@@ -144,7 +144,8 @@ def _build(
     candidates that neither ``old``, the unfinished builds of ``path``, nor (read only if still needed)
     ``more()`` probed as they are now."""
     classes, found = list_candidates(root, layout, lists, path)
-    listing = listing_signature(root, lists, folders_of(c.path for c in found))
+    shards = layout == "webdataset"
+    listing = listing_signature(root, lists, [] if shards else folders_of(c.path for c in found), shards=shards)
     earlier = EarlierProbes(found)
     if old is not None:
         earlier.add(old)
@@ -166,7 +167,8 @@ def _build(
         for other in more():
             earlier.add(other, usable_only=True)
         todo = [i for i in todo if earlier.get(i) is None]
-    probes = probe_iter([abspath(root, found[i].path) for i in todo], workers, progress and bool(todo), verify)
+    refs = [video_ref(root, found[i].path, offset=found[i].offset, size=found[i].size) for i in todo]
+    probes = probe_iter(refs, workers, progress and bool(todo), verify)
     folder = f"{path}.partial-{socket.gethostname()}-{os.getpid()}"
     writer = IndexWriter(folder)
     options = {"layout": layout, "min_frames": min_frames, "verify": verify, **_lists(lists), "listing": listing}
@@ -180,7 +182,9 @@ def _build(
             result = c.reason if c.reason is not None else next(probes) if i in todo_set else earlier.get(i)
             meta: dict = {"size": c.size, "mtime_ns": c.mtime_ns} if c.size >= 0 else {}
             if isinstance(result, VideoInfo):
-                record = VideoRecord(c.path, c.label, **vars(result), size=c.size, mtime_ns=c.mtime_ns)
+                record = VideoRecord(
+                    c.path, c.label, **vars(result), size=c.size, mtime_ns=c.mtime_ns, offset=c.offset
+                )
                 if result.num_frames >= min_frames:
                     videos.append(record)
                     continue
@@ -215,11 +219,24 @@ def _finish(index: VideoIndex, path: str) -> VideoIndex:
     return VideoIndex.load(path)
 
 
-def _check_args(root: str | os.PathLike, lists: ListSpec, min_frames: int) -> tuple[str, ListSpec]:
-    """The absolute root, and ``lists`` with absolute paths, after checking that they exist."""
-    root = os.path.abspath(os.fspath(root))
-    if not storage.is_folder(root):
+def _check_root(root: str) -> None:
+    """DatasetError if the dataset root is not there, or cannot be reached (a refused credential, no such bucket,
+    no endpoint): said before anything is read. A brace pattern's shards are checked one by one when listed."""
+    if "{" in root:
+        return
+    try:
+        found = storage.is_folder(root)
+    except OSError as exc:
+        where = "; the endpoint and credentials come from AWS_* variables or data.storage_options" * storage.is_url(root)
+        raise DatasetError(f"cannot reach dataset root: {exc}{where}") from exc
+    if not found:
         raise DatasetError(f"dataset root not found: {root}")
+
+
+def _check_args(root: str | os.PathLike, lists: ListSpec, min_frames: int) -> tuple[str, ListSpec]:
+    """The absolute root (a URL as it is), and ``lists`` with absolute paths, after checking that they exist."""
+    root = storage.absolute(os.fspath(root))
+    _check_root(root)
     if lists.csv is not None:
         lists = replace(lists, csv=os.path.abspath(os.fspath(lists.csv)))
         if not os.path.isfile(lists.csv):
@@ -266,11 +283,16 @@ def build_index(
 
 def default_index_path(root: str | os.PathLike, layout: str = "auto", lists: ListSpec | None = None) -> str:
     """``<root>/.cvrl_index``, a hidden folder, so that it is never a candidate; for a layout read through official
-    lists one folder per split and subset (``.cvrl_index.ucf101-split1-test``), as they share one root."""
+    lists one folder per split and subset (``.cvrl_index.ucf101-split1-test``), as they share one root. A URL's
+    index is kept on this machine: ``$CVRL_CACHE`` (default ~/.cache/cvrl-pl)/index/<the URL as a name>/."""
     name = DEFAULT_INDEX_NAME
     if layout in LAYOUTS and LAYOUTS[layout].subsets and lists is not None:
         name += f".{layout}-split{lists.split}-{lists.subset}"
-    return os.path.join(os.path.abspath(os.fspath(root)), name)
+    root = storage.absolute(os.fspath(root))
+    if storage.is_url(root):
+        cache = os.environ.get("CVRL_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "cvrl-pl"))
+        return os.path.join(cache, "index", _slug(root), name)
+    return os.path.join(base_folder(root), name)
 
 
 def _siblings(index_path: str, root: str, verify: str) -> list[VideoIndex]:

@@ -164,11 +164,12 @@ def chroma_format(pix_fmt: str) -> str:
     return _SUBSAMPLING.get(size, f"{size[0]}x{size[1]} of 16x16")
 
 
-def probe_video(path: str | os.PathLike, verify: str = "first") -> VideoInfo | str:
-    """Probe one file: its VideoInfo, or the reason it is not usable. Never raises for a bad file."""
+def probe_video(path: storage.Ref | os.PathLike, verify: str = "first") -> VideoInfo | str:
+    """Probe one video (a file, a URL, a shard's member): its VideoInfo, or the reason it is not usable. Never
+    raises for a bad video."""
     if verify not in VERIFY_LEVELS:
         raise ValueError(f"verify must be one of {', '.join(VERIFY_LEVELS)}, got {verify!r}")
-    path = os.fspath(path)
+    path = path if isinstance(path, storage.Member) else os.fspath(path)
     try:
         if storage.stat(path).size == 0:
             return "empty file"
@@ -190,7 +191,7 @@ def probe_file(file: BinaryIO, verify: str = "first") -> VideoInfo | str:
 
 
 def probe_iter(
-    paths: list[str], workers: int | None = None, progress: bool = True, verify: str = "first"
+    paths: list[storage.Ref], workers: int | None = None, progress: bool = True, verify: str = "first"
 ) -> Iterator[VideoInfo | str]:
     """``probe_video`` over ``paths``, yielded in order as they finish, from a process pool (spawned: safe from a
     threaded parent)."""
@@ -212,7 +213,7 @@ def probe_iter(
 
 
 def probe_all(
-    paths: list[str], workers: int | None = None, progress: bool = True, verify: str = "first"
+    paths: list[storage.Ref], workers: int | None = None, progress: bool = True, verify: str = "first"
 ) -> list[VideoInfo | str]:
     """``probe_video`` over ``paths``, in order, in a process pool."""
     return list(probe_iter(paths, workers, progress, verify))

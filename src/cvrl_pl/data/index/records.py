@@ -11,7 +11,8 @@ from cvrl_pl.data.index.columns import Spec
 # needs; version 3 is the columnar folder with each video's keyframes. An index of another version is never misread
 # but probed again, with a message saying why (build.load_or_build_index). Version 4 added what keeps a video off
 # NVDEC that only its packets show (hidden VP8/VP9 frames, an H.264/HEVC stream starting at no IDR picture).
-FORMAT_VERSION = 4
+# Version 5 added the offset of a tar shard's member (layout webdataset).
+FORMAT_VERSION = 5
 FORMAT_NAME = "cvrl_pl.video_index"
 DEFAULT_INDEX_NAME = ".cvrl_index"  # a folder
 CATEGORIES = ("codec", "profile", "pix_fmt", "chroma")  # strings stored as small codes into a vocabulary
@@ -30,7 +31,8 @@ SCHEMA = {
         "bit_depth": Spec("<i2"),
         "stream_faults": Spec("<i2"),  # dali_pipelines.decoders' NVDEC fault bits found in the packets
         "size": Spec("<i8"),
-        "mtime_ns": Spec("<i8"),
+        "mtime_ns": Spec("<i8"),  # of the file, or of the shard holding the member
+        "offset": Spec("<i8"),  # a tar member's data offset in its shard (path "<shard>/<member>"); -1 a file
         "keyframes": Spec("<i4", ragged=True),  # display indices of the keyframes
         "keyframe_pts": Spec("<i8", ragged=True),  # their timestamps in the stream's time base
     },
@@ -67,7 +69,7 @@ class VideoInfo:
 class VideoRecord:
     """One usable video: where it is, its label, what probing found in it, and the file's stat when probed."""
 
-    path: str  # relative to the index root, POSIX separators
+    path: str  # relative to the index root, POSIX separators; a shard's member: "<shard>/<member>"
     label: int  # class id, -1 when unlabelled
     num_frames: int  # counted, never estimated from duration
     fps: float
@@ -78,11 +80,12 @@ class VideoRecord:
     pix_fmt: str  # of the decoded frames: "yuv420p", "yuv420p10le", "yuvj422p", ...
     bit_depth: int  # bits per luma sample
     chroma: str  # chroma subsampling: "4:2:0", "4:2:2", "4:4:4", "4:0:0" (grey), "rgb", ...
-    size: int  # bytes on disk
-    mtime_ns: int
+    size: int  # bytes on disk (of the member, in a shard)
+    mtime_ns: int  # of the file, or of its shard
     keyframes: tuple[int, ...] = ()
     keyframe_pts: tuple[int, ...] = ()
     stream_faults: int = 0
+    offset: int = -1  # a tar member's data offset in its shard; -1 for a file
 
     def info(self) -> VideoInfo:
         """What probing found in this video."""

@@ -17,8 +17,9 @@ from cvrl_pl.data.index.columns import MANIFEST, open_tables, read_manifest
 from cvrl_pl.data.index.formats import format_name, stream_formats
 from cvrl_pl.data.index.records import FORMAT_NAME, FORMAT_VERSION, index_description
 from cvrl_pl.data.index.views import VideoColumns
-from cvrl_pl.data.layouts.files import ListSpec, abspath
+from cvrl_pl.data.layouts.files import ListSpec, video_ref
 from cvrl_pl.errors import DatasetError
+from dali_pipelines import storage
 from dali_pipelines.decoders import (
     NVDEC_FAULTS,
     counts_text,
@@ -54,9 +55,10 @@ class VideoIndex:
         """Which list of the dataset this index was built from."""
         return ListSpec(self.csv, self.annotations, self.split, self.subset)
 
-    def abspath(self, i: int) -> str:
-        """Absolute path of video ``i``."""
-        return abspath(self.root, self.videos.paths[i])
+    def ref(self, i: int) -> storage.Ref:
+        """Video ``i``'s reference for dali_pipelines.storage (its absolute path, URL, or shard member)."""
+        v = self.videos
+        return video_ref(self.root, v.paths[i], offset=int(v.columns["offset"][i]), size=int(v.columns["size"][i]))
 
     def description(self) -> dict:
         """What the index was built from (its manifest's meta, beside the columns)."""

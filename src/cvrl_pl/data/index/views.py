@@ -10,29 +10,42 @@ import numpy as np
 
 from cvrl_pl.data.index.columns import MappedColumn, Ragged, Strings
 from cvrl_pl.data.index.records import CATEGORIES, VideoRecord
-from cvrl_pl.data.layouts.files import abspath
+from cvrl_pl.data.layouts.files import video_ref
+from dali_pipelines import storage
 
 
 class RelativePaths(Sequence[str]):
     """Each video's path relative to the root, from the dirs table and the file names (each folder stored once)."""
 
-    def __init__(self, dirs: Strings, dir_ids: MappedColumn, names: Strings, root: str = ""):
-        self.dirs, self.dir_ids, self.names, self.root = dirs, dir_ids, names, root
+    def __init__(self, dirs: Strings, dir_ids: MappedColumn, names: Strings):
+        self.dirs, self.dir_ids, self.names = dirs, dir_ids, names
 
     def __len__(self) -> int:
         return len(self.names)
 
     def __getitem__(self, i: int) -> str:  # type: ignore[override]
         folder, name = self.dirs[int(self.dir_ids[i])], self.names[i]
-        path = f"{folder}/{name}" if folder else name
-        return abspath(self.root, path) if self.root else path
+        return f"{folder}/{name}" if folder else name
 
     def __iter__(self) -> Iterator[str]:
         return (self[i] for i in range(len(self)))
 
-    def absolute(self, root: str) -> RelativePaths:
-        """The same paths under ``root`` (picklable by file name, like the columns)."""
-        return RelativePaths(self.dirs, self.dir_ids, self.names, root)
+
+class References(Sequence[storage.Ref]):
+    """Each video's reference for dali_pipelines.storage: its file under the root, or its member of a tar shard
+    (columns ``offset`` >= 0 and ``size``); picklable by file name, like the columns."""
+
+    def __init__(self, paths: RelativePaths, offsets: MappedColumn, sizes: MappedColumn, root: str):
+        self.paths, self.offsets, self.sizes, self.root = paths, offsets, sizes, root
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> storage.Ref:  # type: ignore[override]
+        return video_ref(self.root, self.paths[i], offset=int(self.offsets[i]), size=int(self.sizes[i]))
+
+    def __iter__(self) -> Iterator[storage.Ref]:
+        return (self[i] for i in range(len(self)))
 
 
 class VideoColumns(Sequence[VideoRecord]):
@@ -45,6 +58,10 @@ class VideoColumns(Sequence[VideoRecord]):
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def references(self, root: str) -> References:
+        """Each video's storage reference, the index's relative paths taken under ``root``."""
+        return References(self.paths, self.columns["offset"], self.columns["size"], root)
 
     def column(self, name: str) -> np.ndarray:
         """A fixed column as an array (for a category: the strings, as an object array)."""

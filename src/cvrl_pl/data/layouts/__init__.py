@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 from cvrl_pl.data.layouts import charades, hmdb51, ssv2, ucf101
 from cvrl_pl.data.layouts.csv_list import csv_candidates
-from cvrl_pl.data.layouts.files import Candidate, ListSpec, abspath, annotation_folder, some_names
+from cvrl_pl.data.layouts.files import Candidate, ListSpec, annotation_folder, some_names, video_ref
 from cvrl_pl.data.layouts.folder import folder_candidates, log_ignored, root_entries
 from cvrl_pl.data.layouts.kinetics import kinetics_candidates
 from cvrl_pl.data.layouts.unlabelled import unlabelled_candidates
+from cvrl_pl.data.layouts.webdataset import is_pattern, is_shard, webdataset_candidates
 from cvrl_pl.errors import DatasetError, DatasetKeyError
 from dali_pipelines import storage
 from dali_pipelines.targets import Action
@@ -42,6 +43,7 @@ LAYOUTS: dict[str, Layout] = {
     "csv": Layout(csv_candidates, uses_csv=True),
     "kinetics": Layout(kinetics_candidates, uses_csv=True),
     "unlabelled": Layout(unlabelled_candidates),
+    "webdataset": Layout(webdataset_candidates),  # tar shards (video2dataset), on disk or object storage
     "ucf101": Layout(
         ucf101.ucf101_candidates,
         subsets=tuple(ucf101.LIST_PREFIX),
@@ -68,8 +70,9 @@ ANNOTATED = tuple(name for name, spec in LAYOUTS.items() if spec.subsets)  # rea
 
 
 def _recognise(root: str, lists: ListSpec, skip: str | None) -> str:
-    """The layout ``auto`` stands for: from the annotation files or the CSV header if given, else ``folder`` when the
-    root holds folders and ``unlabelled`` when it holds only files; DatasetKeyError when it holds videos and folders."""
+    """The layout ``auto`` stands for: from the annotation files or the CSV header if given, else ``webdataset`` for
+    shards, ``folder`` when the root holds folders and ``unlabelled`` when it holds only files; DatasetKeyError when
+    it holds videos and folders."""
     if lists.annotations is not None:
         folder = annotation_folder(lists.annotations)
         found = [name for name in ANNOTATED if LAYOUTS[name].recognises(folder)]
@@ -82,8 +85,12 @@ def _recognise(root: str, lists: ListSpec, skip: str | None) -> str:
         with open(lists.csv, newline="", encoding="utf-8-sig") as f:
             header = next(csvlib.reader(f), [])
         return "kinetics" if "youtube_id" in [h.strip() for h in header] else "csv"
+    if is_pattern(root) or storage.is_url(root):
+        return "webdataset"
     # A folder is a class however deep its videos lie, as the folder layout reads it; a README.txt beside is no video.
     entries = root_entries(root, skip)
+    if not entries.folders and not entries.videos and any(is_shard(name) for name in entries.others):
+        return "webdataset"
     if entries.folders and entries.videos:
         raise DatasetKeyError(
             "layout",
@@ -96,9 +103,14 @@ def _recognise(root: str, lists: ListSpec, skip: str | None) -> str:
     return "folder" if entries.folders else "unlabelled"
 
 
-def _check_lists(layout: str, lists: ListSpec) -> None:
+def _check_lists(layout: str, lists: ListSpec, root: str) -> None:
     """DatasetKeyError naming the setting that does not fit the layout."""
     spec = LAYOUTS[layout]
+    if layout != "webdataset" and (is_pattern(root) or storage.is_url(root)):
+        raise DatasetKeyError(
+            "root", f"{{key}}={root}: layout '{layout}' reads a folder on this machine; shards (a URL or a brace "
+            "pattern) are read by layout 'webdataset'"
+        )
     if spec.uses_csv and lists.csv is None:
         raise DatasetKeyError("csv", f"layout '{layout}' needs a CSV file ({{key}})")
     if not spec.uses_csv and lists.csv is not None:
@@ -126,7 +138,7 @@ def resolve_layout(root: str, lists: ListSpec, layout: str, skip: str | None) ->
         raise DatasetError(f"unknown dataset layout '{layout}'; choose one of {', '.join(LAYOUT_CHOICES)}")
     if layout == "auto":
         layout = _recognise(root, lists, skip)
-    _check_lists(layout, lists)
+    _check_lists(layout, lists, root)
     return layout
 
 
@@ -134,8 +146,10 @@ def list_candidates(root: str, layout: str, lists: ListSpec, skip: str | None) -
     """Classes and candidate files of a resolved layout, sorted by path, with their stat (or the reason 'missing')."""
     classes, found = LAYOUTS[layout].candidates(root, lists, skip)
     for c in found:
+        if c.size >= 0 or c.reason is not None:  # already known (a shard's member: from its tar header)
+            continue
         try:
-            st = storage.stat(abspath(root, c.path))
+            st = storage.stat(video_ref(root, c.path))
         except OSError:
             c.reason = c.reason or "missing"
             continue

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cvrl_pl.errors import DatasetError
+from dali_pipelines import storage
+
+MEMBER_SEPARATOR = ".tar/"  # an indexed member's path: "<shard>.tar/<member name>"
 
 # Extensions a listed video may have on disk besides its own: the copies ``python -m cvrl_pl.data.prepare`` writes.
 TRANSCODED_EXTENSIONS = (".webm", ".mp4", ".mkv")
@@ -62,6 +65,7 @@ class Candidate:
     size: int = -1
     mtime_ns: int = -1
     reason: str | None = None
+    offset: int = -1  # a tar member's (path "<shard>/<member>"): its data's first byte in the shard; -1: a file
 
 
 def visible(name: str) -> bool:
@@ -103,6 +107,22 @@ def walk_files(top: str, skip: str | None) -> list[str]:
 def abspath(root: str, rel: str) -> str:
     """The absolute path of ``rel`` (POSIX, relative to ``root``)."""
     return os.path.join(root, *rel.split("/"))
+
+
+def base_folder(root: str) -> str:
+    """The folder (or URL prefix) that a dataset's paths are relative to: the root, or the folder part of a brace
+    pattern of shards (``s3://b/wv/{00000..10741}.tar`` -> ``s3://b/wv``)."""
+    return root[: root.index("{")].rpartition("/")[0] if "{" in root else root
+
+
+def video_ref(root: str, path: str, *, offset: int = -1, size: int = -1) -> storage.Ref:
+    """What storage reads for an indexed ``path``: the file under ``root``, or, with an ``offset``, the member of a
+    tar shard (``path`` = ``<shard>.tar/<member>``) with its data's offset and size."""
+    base = base_folder(root)
+    if offset < 0:
+        return storage.join(base, path)
+    shard, _, member = path.partition(MEMBER_SEPARATOR)
+    return storage.Member(storage.join(base, shard + MEMBER_SEPARATOR[:-1]), member, offset, size)
 
 
 def relpath(root: str, path: str) -> str:

@@ -41,7 +41,7 @@ def _run(train, tmp_path, root: str, name: str) -> list[dict]:
     assert not (tmp_path / name / "bad_videos.jsonl").exists()
     steps = []
     for rank in (0, 1):
-        steps += [json.loads(line) for line in (tmp_path / name / "trace" / f"rank{rank}.jsonl").read_text().split()]
+        steps += [json.loads(line) for line in (tmp_path / name / "trace" / f"rank{rank}.jsonl").read_text().splitlines()]
     return sorted(steps, key=lambda s: (s["step"], s["rank"]))
 
 

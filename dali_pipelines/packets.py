@@ -12,6 +12,7 @@ from the demuxer) say where each span starts; the demuxer is sought to that time
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import BinaryIO
@@ -53,6 +54,42 @@ def spans(wanted: np.ndarray, keyframes: np.ndarray) -> list[tuple[int, int]]:
         else:
             merged.append([start, frame])
     return [(a, b) for a, b in merged]
+
+
+LEAD = 256  # bytes read ahead of a keyframe's packet: a Matroska cluster's header sits just before its first block
+
+
+def byte_ranges(
+    wanted: np.ndarray,
+    keyframes: np.ndarray,
+    keyframe_pos: np.ndarray,
+    keyframe_bytes: np.ndarray,
+    *,
+    data_end: int,
+    size: int,
+) -> list[tuple[int, int]]:
+    """The byte ranges [start, end) of a video that ``sparse_video`` reads for frames ``wanted``, from the index: the
+    container's header (before the first keyframe's packet), its tail (after the last video packet: an index kept
+    at the end), and per span from its keyframe's packet to the end of the next keyframe's packet (the demuxer
+    reads that far to know the span is complete) and one frame more. Fetched together, they save a round trip per
+    read on object storage; a read outside them is fetched when it comes, so a short estimate costs a request,
+    never a frame. [] where the index does not know where the packets lie."""
+    keys, pos = np.asarray(keyframes, np.int64), np.asarray(keyframe_pos, np.int64)
+    if not len(pos) or (pos < 0).any() or data_end <= 0:
+        return []
+    ranges = [(0, int(pos.min()))]
+    if data_end < size:
+        ranges.append((data_end, size))
+    for first, last in spans(wanted, keys):
+        k = max(0, int(np.searchsorted(keys, first, side="right")) - 1)
+        j = int(np.searchsorted(keys, last, side="right"))  # the first keyframe shown after the span
+        if j < len(keys):
+            frame = (pos[j] - pos[k]) // max(1, keys[j] - keys[k])  # a mean frame of the span's GOPs
+            end = int(pos[j] + keyframe_bytes[j] + frame)
+        else:
+            end = data_end
+        ranges.append((max(0, int(pos[k]) - LEAD), min(end, data_end)))
+    return ranges
 
 
 def _span_packets(container, stream, first: int, last: int, keyframes: np.ndarray, keyframe_pts: np.ndarray) -> list:
@@ -123,19 +160,21 @@ def sparse_video(
     keyframe_pts: np.ndarray,
     *,
     fresh_start: bool = False,
+    ranges: Sequence[tuple[int, int]] = (),
 ) -> SparseVideo:
     """The packets of ``video`` (a reference, read through storage.py, or a file object) that frames ``wanted``
     (display indices, any order, repeats allowed) need, remuxed into one Matroska stream whose frames are
     consecutive; FrameOutOfRange if the file does not hold them, RemuxError if writing the packets read fails.
     ``fresh_start`` (for NVDEC): the stream starts where an H.264/HEVC decoder starts afresh, an IDR picture
-    (bitstream.starts_afresh), the keyframe before the first span's if that one is an open GOP's."""
+    (bitstream.starts_afresh), the keyframe before the first span's if that one is an open GOP's. ``ranges``: the
+    byte ranges that will be read (``byte_ranges``), fetched together where the video is remote."""
     import av  # imported here: the graphs' modules load without PyAV
     from av.bitstream import BitStreamFilterContext
 
     wanted = np.asarray(wanted, np.int64)
     keys, stamps = np.asarray(keyframes, np.int64), np.asarray(keyframe_pts, np.int64)
     out_buffer = io.BytesIO()
-    with storage.opened(video) as file, av.open(file) as container:
+    with storage.opened(video, ranges=ranges) as file, av.open(file) as container:
         stream = container.streams.video[0]
         codec, extradata = stream.codec_context.name, stream.codec_context.extradata
         parts: list[list] = []

@@ -18,7 +18,7 @@ import numpy as np
 from dali_pipelines import storage
 from dali_pipelines.decoders import DECODER_NAMES, NVDEC, PYAV, decoder_codes
 from dali_pipelines.failures import FileChanged, stage
-from dali_pipelines.packets import sparse_video
+from dali_pipelines.packets import byte_ranges, sparse_video
 from dali_pipelines.params import PARAM_NAMES, ViewAugConfig, draw_view_params, stack_clips
 from dali_pipelines.plan import EpochPlan
 from dali_pipelines.pyav_decode import decode_pyav
@@ -54,6 +54,11 @@ class VideoTable:
     # decoder only the packets a sample needs (packets.py). None: the whole file, decoded from frame 0.
     keyframes: Sequence[Sequence[int]] | None = None
     keyframe_pts: Sequence[Sequence[int]] | None = None
+    # Per video, where its keyframes' packets lie (bytes) and their sizes, and the end of its last video packet: a
+    # sample then fetches the byte ranges it reads at once from object storage (packets.byte_ranges).
+    keyframe_pos: Sequence[Sequence[int]] | None = None
+    keyframe_bytes: Sequence[Sequence[int]] | None = None
+    data_ends: Sequence[int] | None = None
     # Per video, the file's size and mtime when indexed: a file that changed since is reported, not decoded.
     sizes: Sequence[int] | None = None
     mtimes: Sequence[int] | None = None
@@ -214,12 +219,27 @@ class ClipSource:
                 picks, order = np.asarray(frames, np.int32), np.arange(len(frames), dtype=np.int32)
             else:  # the packets the frames need (writing them into one stream raises RemuxError: "remuxing")
                 keyframes, stamps = self.table.keyframes[vid], self.table.keyframe_pts[vid]
-                sparse = sparse_video(ref, frames, keyframes, stamps, fresh_start=code == NVDEC)
+                fresh, ranges = code == NVDEC, self._ranges(vid, frames)
+                sparse = sparse_video(ref, frames, keyframes, stamps, fresh_start=fresh, ranges=ranges)
                 data, whole, picks, order = sparse.data, None, sparse.frames, sparse.order
         if code == PYAV:
             with stage("decoding", **named):
                 return NO_BYTES, decode_pyav(data, picks, name=whole), code, picks, order
         return np.frombuffer(data, np.uint8), NO_FRAMES, code, picks, order
+
+    def _ranges(self, vid: int, frames: np.ndarray) -> list[tuple[int, int]]:
+        """The byte ranges of video ``vid`` that reading ``frames`` takes, where the table knows its packets."""
+        t = self.table
+        if t.keyframe_pos is None or t.data_ends is None or t.sizes is None:
+            return []
+        return byte_ranges(
+            frames,
+            t.keyframes[vid],
+            t.keyframe_pos[vid],
+            t.keyframe_bytes[vid],
+            data_end=int(t.data_ends[vid]),
+            size=int(t.sizes[vid]),
+        )
 
     def _check_unchanged(self, vid: int, ref: storage.Ref) -> None:
         """FileChanged if the video's size or mtime (a member's: its shard's) is not what indexing saw (its frames

@@ -25,7 +25,13 @@ import numpy as np
 
 from cvrl_pl.data.index.listing import REINDEX, folders_of, listing_change, listing_signature
 from cvrl_pl.data.index.probe import probe_iter
-from cvrl_pl.data.index.records import DEFAULT_INDEX_NAME, VideoInfo, VideoRecord, index_description
+from cvrl_pl.data.index.records import (
+    DEFAULT_INDEX_NAME,
+    KEYFRAME_COLUMNS,
+    VideoInfo,
+    VideoRecord,
+    index_description,
+)
 from cvrl_pl.data.index.store import IndexWriter, record_listing, record_meta, replace_folder
 from cvrl_pl.data.index.video_index import NOTHING, VideoIndex, describe_saved
 from cvrl_pl.data.layouts import LAYOUTS, list_candidates, resolve_layout
@@ -55,7 +61,7 @@ def matches(paths: Sequence[str], table: Sequence[str]) -> np.ndarray:
 
 
 def _info(data: dict) -> VideoInfo:
-    return VideoInfo(**{**data, "keyframes": tuple(data["keyframes"]), "keyframe_pts": tuple(data["keyframe_pts"])})
+    return VideoInfo(**{**data, **{name: tuple(data.get(name, ())) for name in KEYFRAME_COLUMNS}})
 
 
 class EarlierProbes:

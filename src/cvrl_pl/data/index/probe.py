@@ -78,6 +78,8 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
     shown_checked = codec in ("vp8", "vp9")
     stamps: list[int] = []  # per counted packet, in decode order: its timestamp
     keys: list[int] = []  # the positions of the keyframe packets among them
+    places: list[tuple[int, int]] = []  # per keyframe packet: its byte offset in the file (-1: unknown) and size
+    data_end = -1
     for packet in container.demux(stream):
         # Empty packets are flushes; a corrupt one is the cut-off tail of a truncated file, which does not decode.
         if packet.size == 0 or packet.is_corrupt:
@@ -85,6 +87,9 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
         stamps.append(packet.pts if packet.pts is not None else packet.dts if packet.dts is not None else -1)
         if packet.is_keyframe:
             keys.append(count)
+            places.append((packet.pos if packet.pos is not None else -1, packet.size))
+        if packet.pos is not None and packet.pos >= 0:
+            data_end = max(data_end, packet.pos + packet.size)
         if count == 0 and not starts_afresh(bytes(packet), codec, context.extradata):
             faults |= NO_FRESH_START
         if shown_checked and not one_picture_shown(memoryview(packet), codec):
@@ -116,7 +121,9 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
     # DivX's packed B-frames: a keyframe packet also holds the B-picture shown before it, which refers to the GOP
     # before; and the demuxer's timestamps follow the packets, not the pictures. Such a stream is read from its
     # first frame (docs/data_pipeline.md, "What each decoder receives").
-    keyframes, keyframe_pts = keyframe_positions(stamps, keys[:1] if packed else keys)
+    kept = 1 if packed else len(keys)
+    keyframes, keyframe_pts, by_display = keyframe_positions(stamps, keys[:kept])
+    places = [places[i] for i in by_display]
     return VideoInfo(
         count,
         fps,
@@ -130,15 +137,21 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
         keyframes=keyframes,
         keyframe_pts=keyframe_pts,
         stream_faults=faults,
+        keyframe_pos=tuple(pos for pos, _ in places),
+        keyframe_bytes=tuple(size for _, size in places),
+        data_end=data_end,
     )
 
 
-def keyframe_positions(stamps: list[int], keys: list[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def keyframe_positions(
+    stamps: list[int], keys: list[int]
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     """The display indices and timestamps of the keyframes, from every packet's timestamp in decode order and the
     decode-order positions of the keyframes: display order is timestamp order (B-frames are stored after the frames
-    they are shown before). Packets without any timestamp (some AVI files) keep decode order."""
+    they are shown before). Packets without any timestamp (some AVI files) keep decode order. Third: for each
+    keyframe in display order, its place in ``keys``."""
     if not keys:
-        return (), ()
+        return (), (), ()
     order = np.asarray(stamps, np.int64)
     if (order < 0).any():
         order = np.arange(len(stamps))
@@ -146,7 +159,8 @@ def keyframe_positions(stamps: list[int], keys: list[int]) -> tuple[tuple[int, .
     display[np.argsort(order, kind="stable")] = np.arange(len(order))
     at = np.asarray(keys)
     by_display = np.argsort(display[at], kind="stable")
-    return tuple(display[at][by_display].tolist()), tuple(np.asarray(stamps, np.int64)[at][by_display].tolist())
+    found = tuple(display[at][by_display].tolist()), tuple(np.asarray(stamps, np.int64)[at][by_display].tolist())
+    return (*found, tuple(by_display.tolist()))
 
 
 # (chroma width, chroma height) of a 16 x 16 frame -> the usual name of the subsampling

@@ -11,11 +11,13 @@ from cvrl_pl.data.index.columns import Spec
 # needs; version 3 is the columnar folder with each video's keyframes. An index of another version is never misread
 # but probed again, with a message saying why (build.load_or_build_index). Version 4 added what keeps a video off
 # NVDEC that only its packets show (hidden VP8/VP9 frames, an H.264/HEVC stream starting at no IDR picture).
-# Version 5 added the offset of a tar shard's member (layout webdataset).
+# Version 5 added the offset of a tar shard's member (layout webdataset) and where each keyframe's packet lies in
+# the file, which lets a sample fetch its byte ranges from object storage at once (packets.byte_ranges).
 FORMAT_VERSION = 5
 FORMAT_NAME = "cvrl_pl.video_index"
 DEFAULT_INDEX_NAME = ".cvrl_index"  # a folder
 CATEGORIES = ("codec", "profile", "pix_fmt", "chroma")  # strings stored as small codes into a vocabulary
+KEYFRAME_COLUMNS = ("keyframes", "keyframe_pts", "keyframe_pos", "keyframe_bytes")  # one value per keyframe
 CHUNK = 1 << 20  # videos per step of a whole-index computation, which then needs no index-long temporaries
 
 SCHEMA = {
@@ -35,6 +37,9 @@ SCHEMA = {
         "offset": Spec("<i8"),  # a tar member's data offset in its shard (path "<shard>/<member>"); -1 a file
         "keyframes": Spec("<i4", ragged=True),  # display indices of the keyframes
         "keyframe_pts": Spec("<i8", ragged=True),  # their timestamps in the stream's time base
+        "keyframe_pos": Spec("<i8", ragged=True),  # their packets' byte offsets in the file (-1: not known)
+        "keyframe_bytes": Spec("<i4", ragged=True),  # their packets' sizes
+        "data_end": Spec("<i8"),  # where the last video packet ends (a container's index may follow); -1: not known
     },
     "dirs": {"name": Spec("u1", ragged=True)},  # folder of videos, relative to the root ("" for the root itself)
     "excluded": {
@@ -63,6 +68,9 @@ class VideoInfo:
     keyframes: tuple[int, ...] = ()  # display indices of the frames a decoder can start at (the first is 0)
     keyframe_pts: tuple[int, ...] = ()  # their timestamps, to seek the demuxer to them
     stream_faults: int = 0  # what in the packets keeps the video off NVDEC: decoders.HIDDEN_FRAMES, NO_FRESH_START
+    keyframe_pos: tuple[int, ...] = ()  # where their packets lie in the file (bytes), for ranged reads
+    keyframe_bytes: tuple[int, ...] = ()  # and their sizes
+    data_end: int = -1  # the end of the last video packet in the file
 
 
 @dataclass
@@ -85,6 +93,9 @@ class VideoRecord:
     keyframes: tuple[int, ...] = ()
     keyframe_pts: tuple[int, ...] = ()
     stream_faults: int = 0
+    keyframe_pos: tuple[int, ...] = ()
+    keyframe_bytes: tuple[int, ...] = ()
+    data_end: int = -1
     offset: int = -1  # a tar member's data offset in its shard; -1 for a file
 
     def info(self) -> VideoInfo:

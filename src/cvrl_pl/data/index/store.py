@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from cvrl_pl.data.index.columns import ColumnWriter, open_tables, read_manifest, write_manifest
-from cvrl_pl.data.index.records import CATEGORIES, SCHEMA, VideoRecord, index_description
+from cvrl_pl.data.index.records import CATEGORIES, KEYFRAME_COLUMNS, SCHEMA, VideoRecord, index_description
 from cvrl_pl.data.index.video_index import VideoIndex
 
 
@@ -75,7 +75,7 @@ class IndexWriter:
         if videos:
             names = [n for n in SCHEMA["videos"] if n not in ("dir", "name")]
             columns = {n: [getattr(v, n) for v in videos] for n in names}
-            for name in ("keyframes", "keyframe_pts"):
+            for name in KEYFRAME_COLUMNS:
                 columns[name] = [np.asarray(k, np.int64) for k in columns[name]]
             self.add_columns([v.path for v in videos], columns)
         if excluded:
@@ -110,7 +110,7 @@ def record_listing(folder: str | os.PathLike, listing: dict) -> None:
 def record_meta(record: VideoRecord) -> dict:
     """What an excluded too-short video keeps of its probe, for a later index with a lower ``min_frames``."""
     info = asdict(record.info())
-    info["keyframes"], info["keyframe_pts"] = list(info["keyframes"]), list(info["keyframe_pts"])
+    info.update({name: list(info[name]) for name in KEYFRAME_COLUMNS})
     return {"size": record.size, "mtime_ns": record.mtime_ns, "info": info}
 
 

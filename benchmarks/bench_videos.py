@@ -28,33 +28,43 @@ def video_folder(path: Path | None) -> contextlib.AbstractContextManager[str]:
     return contextlib.nullcontext(str(path))
 
 
+def write_video(
+    path: Path, number: int, frames: int, *, size: tuple[int, int], codec: str, gop: int | None, faststart: bool = False
+) -> Path:
+    """Video ``number`` of the generated set (a moving textured object), ``frames`` frames at 25 fps of ``size``
+    (width, height); ``faststart``: an MP4's index before its data, as web video is served."""
+    name, _, options = ENCODERS[codec]
+    width, height = size
+    side = max(width, height)  # rendered square, then cut to size
+    with av.open(str(path), "w", options={"movflags": "+faststart"} if faststart else {}) as out:
+        stream = out.add_stream(name, rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = options
+        if gop:
+            stream.codec_context.gop_size = gop
+        for first in range(0, frames, 50):  # rendered in chunks: 10 s at 340x256 is 250 frames
+            chunk = render_frames(number, np.arange(first, min(first + 50, frames)), side, seed=1)
+            for image in (chunk[:, :, :height, :width].permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8):
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode())
+    return path
+
+
 def make_videos(
     folder: Path, count: int, frames: int, *, size: tuple[int, int], codec: str = "vp9", gop: int | None = None
 ) -> VideoTable:
     """Write ``count`` videos of ``size`` (width, height), a keyframe every ``gop`` frames (default: the encoder's),
     to ``folder/all/`` (one class, the folder layout), keeping those already there (so several benchmarks can share
     one folder), and return their table, with their keyframes as indexing finds them."""
-    name, ext, options = ENCODERS[codec]
+    _, ext, _ = ENCODERS[codec]
     width, height = size
     (Path(folder) / "all").mkdir(parents=True, exist_ok=True)
-    side = max(width, height)  # rendered square, then cut to size
     paths = []
     for i in range(count):
         path = Path(folder) / "all" / f"v{i:04d}_{frames}_{width}x{height}_g{gop or 0}.{ext}"
         paths.append(str(path))
-        if path.is_file():
-            continue
-        with av.open(str(path), "w") as out:
-            stream = out.add_stream(name, rate=25)
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            stream.options = options
-            if gop:
-                stream.codec_context.gop_size = gop
-            for first in range(0, frames, 50):  # rendered in chunks: 10 s at 340x256 is 250 frames
-                chunk = render_frames(i, np.arange(first, min(first + 50, frames)), side, seed=1)
-                for image in (chunk[:, :, :height, :width].permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8):
-                    out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-            out.mux(stream.encode())
+        if not path.is_file():
+            write_video(path, i, frames, size=size, codec=codec, gop=gop)
     probes = [probe_video(p) for p in paths]
     n = len(paths)
     return VideoTable(

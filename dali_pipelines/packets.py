@@ -57,6 +57,9 @@ def spans(wanted: np.ndarray, keyframes: np.ndarray) -> list[tuple[int, int]]:
 
 
 LEAD = 256  # bytes read ahead of a keyframe's packet: a Matroska cluster's header sits just before its first block
+# FFmpeg's I/O layer reads through a forward seek of up to its buffer (PyAV's: 32 KiB) and its short-seek threshold
+# (32 KiB) rather than seek: byte ranges closer than that are read whole anyway, so they are fetched as one.
+READ_THROUGH = 64 << 10
 
 
 def byte_ranges(
@@ -68,16 +71,18 @@ def byte_ranges(
     data_end: int,
     size: int,
 ) -> list[tuple[int, int]]:
-    """The byte ranges [start, end) of a video that ``sparse_video`` reads for frames ``wanted``, from the index: the
-    container's header (before the first keyframe's packet), its tail (after the last video packet: an index kept
-    at the end), and per span from its keyframe's packet to the end of the next keyframe's packet (the demuxer
-    reads that far to know the span is complete) and one frame more. Fetched together, they save a round trip per
-    read on object storage; a read outside them is fetched when it comes, so a short estimate costs a request,
-    never a frame. [] where the index does not know where the packets lie."""
+    """The byte ranges [start, end) of a video that ``sparse_video`` reads for frames ``wanted``, from the index:
+    the container's header with the first frame's packet (FFmpeg reads it when it opens the file), its tail (after
+    the last video packet: an index kept at the end), and per span from its keyframe's packet to the end of the
+    next keyframe's packet (the demuxer reads that far to know the span is complete) and one frame more; ranges
+    closer than ``READ_THROUGH`` made one. Fetched together, they save a round trip per read on object storage; a
+    read outside them is fetched when it comes, so a short estimate costs a request, never a frame. [] where the
+    index does not know where the packets lie."""
     keys, pos = np.asarray(keyframes, np.int64), np.asarray(keyframe_pos, np.int64)
     if not len(pos) or (pos < 0).any() or data_end <= 0:
         return []
-    ranges = [(0, int(pos.min()))]
+    opening = int(np.argmin(pos))
+    ranges = [(0, int(pos[opening] + keyframe_bytes[opening]))]  # with the first frame, which opening the file reads
     if data_end < size:
         ranges.append((data_end, size))
     for first, last in spans(wanted, keys):
@@ -89,7 +94,13 @@ def byte_ranges(
         else:
             end = data_end
         ranges.append((max(0, int(pos[k]) - LEAD), min(end, data_end)))
-    return ranges
+    merged: list[list[int]] = []
+    for a, b in sorted(ranges):
+        if merged and a <= merged[-1][1] + READ_THROUGH:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [(a, b) for a, b in merged]
 
 
 def _span_packets(container, stream, first: int, last: int, keyframes: np.ndarray, keyframe_pts: np.ndarray) -> list:

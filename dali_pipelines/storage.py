@@ -34,11 +34,15 @@ from typing import Any, BinaryIO
 
 # JSON {URL prefix: keyword arguments of fsspec.filesystem} (data.storage_options per dataset root)
 OPTIONS_VARIABLE = "CVRL_STORAGE_OPTIONS"
-BLOCK = 1 << 16  # bytes a remote read fetches at least where nothing was fetched ahead
+BLOCK = 1 << 16  # bytes a remote read fetches where nothing was fetched ahead
+# Bytes a read of a remote tar's headers fetches: a video2dataset sample's headers and small members (PAX headers
+# of 1 KiB each, the json, the txt, the next sample's) take about 6 KiB.
+TAR_BLOCK = 1 << 13
 RETRIES = 5  # attempts after the first for a transient error
 BACKOFF = 0.1  # seconds before the first retry, doubled each time (with jitter), at most BACKOFF_MAX
 BACKOFF_MAX = 5.0
-# Per process: ranged reads ("requests"), bytes fetched, retried transient errors, files and members opened.
+# Per process: ranged reads ("requests"), calls that waited for them ("rounds": their ranges in flight together),
+# bytes fetched, retried transient errors, files and members opened.
 COUNTS: Counter = Counter()
 
 
@@ -190,6 +194,7 @@ def _fetch(ref: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
     if not ranges:
         return []
     COUNTS["requests"] += len(ranges)
+    COUNTS["rounds"] += 1  # round trips: the ranges of one call are in flight together
     if not is_url(ref):
         fd = os.open(_local(ref), os.O_RDONLY)
         try:
@@ -267,9 +272,10 @@ def _shard_stat(shard: str) -> Stat:
 
 
 class RangeFile(io.RawIOBase):
-    """A read-only, seekable file object over bytes [start, start + size) of a file, fetched where it is read (at
-    least ``block`` bytes at a time) or ahead (``prefetch``); reads never cross what was fetched, so a reader that
-    asks for 32 KiB inside a fetched range of 3 KiB gets 3 KiB (a short read, which every reader accepts)."""
+    """A read-only, seekable file object over bytes [start, start + size) of a file, fetched where it is read
+    (``block`` bytes at a time; 0: as many as asked) or ahead (``prefetch``); reads never cross what was fetched,
+    so a reader that asks for 32 KiB inside a fetched range of 3 KiB gets 3 KiB (a short read, which every reader
+    accepts)."""
 
     def __init__(self, ref: str, *, start: int = 0, size: int, name: str, block: int):
         super().__init__()
@@ -304,9 +310,9 @@ class RangeFile(io.RawIOBase):
         if self.pos >= self.size or not len(buffer):
             return 0
         found = self._at(self.pos)
-        if found is None:
+        if found is None:  # a block (not the reader's whole buffer: FFmpeg asks 32 KiB) up to what is held
             later = [have for have, _ in self.fetched if have > self.pos]
-            end = min(self.size, self.pos + max(self.block, len(buffer)), *later)
+            end = min(self.size, self.pos + (self.block or len(buffer)), *later)
             self.prefetch([(self.pos, end)])
             found = self._at(self.pos)
         have, data = found
@@ -402,7 +408,7 @@ def tar_members(shard: str) -> tuple[list[TarEntry], str]:
     data), and what damage stopped the reading ("" for none: a tar cut short, a garbled header), with the members
     before it kept; OSError when the shard is unreachable."""
     size = stat(shard).size
-    block = BLOCK if is_url(shard) else 1 << 14
+    block = TAR_BLOCK if is_url(shard) else 1 << 14
     entries, damage, end = [], "", -1
     with RangeFile(shard, size=size, name=shard, block=block) as file:
         try:

@@ -24,7 +24,7 @@ from dali_pipelines import storage
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
 from dali_pipelines.sources import PretrainSource
-from tests.helpers.object_store import http_server, moto_server, s3_environment
+from benchmarks.object_store import http_server, moto_server, s3_environment
 from tests.helpers.shard_data import FRAMES, LONG_KEY, write_shard_set
 
 BUCKET = "videos"

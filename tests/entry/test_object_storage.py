@@ -12,7 +12,7 @@ import pytest
 
 from cvrl_pl.data.index import VideoIndex
 from dali_pipelines import storage
-from tests.helpers.object_store import moto_server, s3_environment
+from benchmarks.object_store import moto_server, s3_environment
 from tests.helpers.shard_data import write_shard_set
 
 EPOCHS = 2

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.helpers.shards import Sample, write_shards
+from benchmarks.v2d_shards import Sample, write_shards
 from tests.helpers.videos import write_video
 
 FRAMES = 40

@@ -2,7 +2,7 @@
 ``{key}.json``, ``{key}.mp4`` and ``{key}.txt`` in that (sorted) order, a float mtime so that Python's tarfile
 writes a PAX header before every member; beside each tar ``NNNNN.parquet`` and ``NNNNN_stats.json``. Keys are the
 shard's digits then the sample's (8 digits at 1000 a shard), clips get ``_00001``; failed samples have json and txt,
-no video."""
+no video. The parquet files need pyarrow (a test requirement); ``parquet=False`` leaves them out."""
 
 from __future__ import annotations
 
@@ -13,9 +13,6 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 
 @dataclass
@@ -42,7 +39,7 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def write_shards(folder: str | Path, samples: list[Sample], per_shard: int) -> list[str]:
+def write_shards(folder: str | Path, samples: list[Sample], per_shard: int, *, parquet: bool = True) -> list[str]:
     """``samples`` in shards of ``per_shard`` under ``folder``; the keys of the samples with a video, in order."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -72,7 +69,11 @@ def write_shards(folder: str | Path, samples: list[Sample], per_shard: int) -> l
                     _add(tar, f"{key}.{ext}", members[ext], time.time())
                 stats[status] += 1
                 rows.append(meta)
-        pq.write_table(pa.Table.from_pylist(rows), folder / f"{shard:05d}.parquet")
+        if parquet:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.Table.from_pylist(rows), folder / f"{shard:05d}.parquet")
         summary = {
             "count": len(rows),
             "successes": stats["success"],

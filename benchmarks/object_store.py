@@ -1,14 +1,16 @@
-"""Real servers for the storage tests, each in a subprocess (DALI's pipeline build holds the GIL, so a server thread
-in the test process would starve): moto's S3 on 127.0.0.1 (an IP literal: clients address buckets by path there,
-not by a virtual host), and an HTTP server that honours Range and can be told to fail.
+"""Real servers for the storage tests and benchmarks, each in a subprocess (DALI's pipeline build holds the GIL, so
+a server thread in the caller's process would starve): moto's S3 on 127.0.0.1 (an IP literal: clients address
+buckets by path there, not by a virtual host), optionally behind a proxy that holds every request back by a
+latency, and an HTTP server that honours Range and can be told to fail.
 
-``python -m tests.helpers.object_store s3`` or ``... http FOLDER [--fail N] [--latency S]`` runs one and prints
-``ready <port>``.
+``python -m benchmarks.object_store s3 [--latency S]`` or ``... http FOLDER [--fail N] [--latency S]`` runs one and
+prints ``ready <port>``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import re
@@ -21,7 +23,7 @@ from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.helpers import ROOT
+ROOT = Path(__file__).resolve().parents[1]
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -38,9 +40,9 @@ def s3_environment(endpoint: str) -> dict[str, str]:
 
 @contextmanager
 def _server(*args: str) -> Iterator[str]:
-    """Run ``python -m tests.helpers.object_store ARGS``; yield its http://127.0.0.1:<port> once it is ready."""
+    """Run ``python -m benchmarks.object_store ARGS``; yield its http://127.0.0.1:<port> once it is ready."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.object_store", *args],
+        [sys.executable, "-m", "benchmarks.object_store", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -57,9 +59,10 @@ def _server(*args: str) -> Iterator[str]:
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """A fresh moto S3 server; yields its endpoint URL."""
-    with _server("s3") as endpoint:
+def moto_server(*, latency: float = 0.0) -> Iterator[str]:
+    """A fresh moto S3 server, each request held back ``latency`` seconds (first-byte latency, as an object store
+    has; requests in flight together wait together); yields its endpoint URL."""
+    with _server("s3", "--latency", str(latency)) as endpoint:
         yield endpoint
 
 
@@ -121,6 +124,47 @@ class _RangeHandler(SimpleHTTPRequestHandler):
         self.end_headers()
 
 
+async def _pipe(reader, writer, delay: float) -> None:
+    """Copy ``reader`` to ``writer``, each chunk ``delay`` seconds late (a request, in the client's direction)."""
+
+
+    try:
+        while data := await reader.read(1 << 16):
+            if delay:
+                await asyncio.sleep(delay)
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
+def _latency_proxy(upstream_port: int, latency: float) -> int:
+    """A TCP proxy to 127.0.0.1:``upstream_port`` in a thread, delaying what clients send by ``latency``; its port."""
+
+
+    ready: list[int] = []
+    started = threading.Event()
+
+    async def handle(client_reader, client_writer):
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
+        await asyncio.gather(
+            _pipe(client_reader, server_writer, latency), _pipe(server_reader, client_writer, 0.0)
+        )
+
+    async def serve():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        ready.append(server.sockets[0].getsockname()[1])
+        started.set()
+        async with server:
+            await server.serve_forever()
+
+    threading.Thread(target=lambda: asyncio.run(serve()), daemon=True).start()
+    started.wait(10)
+    return ready[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("kind", choices=("s3", "http"))
@@ -135,6 +179,8 @@ def main() -> None:
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         port = server.get_host_and_port()[1]
+        if args.latency:
+            port = _latency_proxy(port, args.latency)
     else:
         _RangeHandler.fail, _RangeHandler.latency = args.fail, args.latency
         handler = lambda *a, **k: _RangeHandler(*a, directory=args.folder, **k)  # noqa: E731

@@ -50,8 +50,9 @@ def make_shards(folder: Path, scratch: Path, *, videos: int, seconds: int, gop: 
     """One shard of ``videos`` members of ``seconds`` s in ``folder``; the bytes of the shard."""
     samples = []
     for i in range(videos):
-        path = write_video(scratch / f"v{seconds}_{i}.mp4", i, 25 * seconds, size=(340, 256), codec="h264", gop=gop,
-                           faststart=True)
+        path = write_video(
+            scratch / f"v{seconds}_{i}.mp4", i, 25 * seconds, size=(340, 256), codec="h264", gop=gop, faststart=True
+        )
         samples.append(Sample(path.read_bytes(), f"video {i}"))
     write_shards(folder, samples, per_shard=videos, parquet=False)
     return sum(p.stat().st_size for p in folder.glob("*.tar"))
@@ -96,8 +97,15 @@ def fetched(index, samples: int, *, ranged: bool) -> dict:
 def clips_per_s(index, *, workers: int, batches: int) -> float:
     """Training clips a second of the pretraining pipeline over ``index``: 2 clips a video, after one batch."""
     view = ViewAugConfig(crop_size=112)
-    source = PretrainSource(video_table(index), (view, view), TEMPORAL, **CLIP, batch_size=8, seed=0,
-                            decoders=choose_decoders("auto", index, None))
+    source = PretrainSource(
+        video_table(index),
+        (view, view),
+        TEMPORAL,
+        **CLIP,
+        batch_size=8,
+        seed=0,
+        decoders=choose_decoders("auto", index, None),
+    )
     loader = DaliLoader(
         source,
         build=lambda src: pretrain_pipeline(src, None, num_threads=2, py_workers=workers),

@@ -127,7 +127,6 @@ class _RangeHandler(SimpleHTTPRequestHandler):
 async def _pipe(reader, writer, delay: float) -> None:
     """Copy ``reader`` to ``writer``, each chunk ``delay`` seconds late (a request, in the client's direction)."""
 
-
     try:
         while data := await reader.read(1 << 16):
             if delay:
@@ -143,15 +142,12 @@ async def _pipe(reader, writer, delay: float) -> None:
 def _latency_proxy(upstream_port: int, latency: float) -> int:
     """A TCP proxy to 127.0.0.1:``upstream_port`` in a thread, delaying what clients send by ``latency``; its port."""
 
-
     ready: list[int] = []
     started = threading.Event()
 
     async def handle(client_reader, client_writer):
         server_reader, server_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
-        await asyncio.gather(
-            _pipe(client_reader, server_writer, latency), _pipe(server_reader, client_writer, 0.0)
-        )
+        await asyncio.gather(_pipe(client_reader, server_writer, latency), _pipe(server_reader, client_writer, 0.0))
 
     async def serve():
         server = await asyncio.start_server(handle, "127.0.0.1", 0)

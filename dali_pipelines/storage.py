@@ -145,8 +145,16 @@ def transient(exc: BaseException) -> bool:
     if isinstance(status, int) and 400 <= status < 600:
         return status >= 500 or status == 429
     names = {cls.__name__ for cls in type(exc).__mro__}
-    if names & {"ClientConnectionError", "ClientPayloadError", "ServerTimeoutError", "ConnectionClosedError",
-                "EndpointConnectionError", "ReadTimeoutError", "ConnectTimeoutError", "IncompleteRead"}:
+    if names & {
+        "ClientConnectionError",
+        "ClientPayloadError",
+        "ServerTimeoutError",
+        "ConnectionClosedError",
+        "EndpointConnectionError",
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+        "IncompleteRead",
+    }:
         return True
     text = str(exc)
     return bool(re.search(r"\b(5\d\d|SlowDown|ServiceUnavailable|InternalError|RequestTimeout|reset)\b", text))
@@ -301,8 +309,9 @@ class RangeFile(io.RawIOBase):
         """Fetch the parts of ``ranges`` ([start, end) within this file object) not fetched yet, all at once."""
         covered = [(have, have + len(data)) for have, data in self.fetched]
         todo = gaps([(max(0, a), min(self.size, b)) for a, b in ranges], covered)
-        for (a, _), data in zip(todo, _fetch(self.ref, [(self.start + a, self.start + b) for a, b in todo]),
-                                strict=True):
+        for (a, _), data in zip(
+            todo, _fetch(self.ref, [(self.start + a, self.start + b) for a, b in todo]), strict=True
+        ):
             self.fetched.append((a, data))
         self.fetched.sort(key=lambda item: item[0])
 

@@ -13,7 +13,10 @@ from dali_pipelines import storage
 
 def test_brace_patterns_expand_as_webdataset_names_shards():
     assert storage.expand_braces("s3://b/wv/{00008..00011}.tar") == [
-        "s3://b/wv/00008.tar", "s3://b/wv/00009.tar", "s3://b/wv/00010.tar", "s3://b/wv/00011.tar",
+        "s3://b/wv/00008.tar",
+        "s3://b/wv/00009.tar",
+        "s3://b/wv/00010.tar",
+        "s3://b/wv/00011.tar",
     ]
     assert storage.expand_braces("{a,b}/{0..1}.tar") == ["a/0.tar", "a/1.tar", "b/0.tar", "b/1.tar"]
     assert storage.expand_braces("plain.tar") == ["plain.tar"]
@@ -22,8 +25,12 @@ def test_brace_patterns_expand_as_webdataset_names_shards():
 
 
 def test_gaps_merge_the_ranges_and_leave_out_what_is_held():
-    assert storage.gaps([(0, 10), (5, 20), (30, 40)], [(3, 6), (8, 12), (35, 50)]) == [(0, 3), (6, 8), (12, 20),
-                                                                                         (30, 35)]
+    assert storage.gaps([(0, 10), (5, 20), (30, 40)], [(3, 6), (8, 12), (35, 50)]) == [
+        (0, 3),
+        (6, 8),
+        (12, 20),
+        (30, 35),
+    ]
     assert storage.gaps([(0, 10)], [(0, 10)]) == []
     assert storage.gaps([(4, 4), (7, 9)], []) == [(7, 9)]
 
@@ -100,10 +107,14 @@ def test_tar_members_come_from_the_headers_and_a_cut_tar_is_told(tmp_path):
     whole.write_bytes(data)
     entries, damage = storage.tar_members(str(whole))
     assert damage == "" and [(e.name, e.size, e.complete) for e in entries] == [
-        ("a.mp4", 3000, True), ("a.txt", 1, True), ("b.mp4", 700, True),
+        ("a.mp4", 3000, True),
+        ("a.txt", 1, True),
+        ("b.mp4", 700, True),
     ]
-    assert all(data[e.offset : e.offset + e.size] == {"a.mp4": b"A" * 3000, "a.txt": b"t",
-                                                       "b.mp4": b"B" * 700}[e.name] for e in entries)
+    assert all(
+        data[e.offset : e.offset + e.size] == {"a.mp4": b"A" * 3000, "a.txt": b"t", "b.mp4": b"B" * 700}[e.name]
+        for e in entries
+    )
     cut = tmp_path / "cut.tar"
     cut.write_bytes(data[: entries[2].offset + 100])  # inside b.mp4
     cut_entries, damage = storage.tar_members(str(cut))

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from benchmarks.object_store import http_server, moto_server, s3_environment
 from cvrl_pl.data.batches import pretrain_batch
 from cvrl_pl.data.decoding import choose_decoders
 from cvrl_pl.data.index import load_or_build_index
@@ -24,7 +25,6 @@ from dali_pipelines import storage
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
 from dali_pipelines.sources import PretrainSource
-from benchmarks.object_store import http_server, moto_server, s3_environment
 from tests.helpers.shard_data import FRAMES, LONG_KEY, write_shard_set
 
 BUCKET = "videos"
@@ -78,10 +78,9 @@ def build(root, tmp_path, **kwargs):
 
 def _summary(index):
     v = index.videos
-    return [
-        (r.path, r.num_frames, r.codec, r.size, r.offset, r.keyframes, r.keyframe_pts)
-        for r in v
-    ], sorted(index.excluded)
+    return [(r.path, r.num_frames, r.codec, r.size, r.offset, r.keyframes, r.keyframe_pts) for r in v], sorted(
+        index.excluded
+    )
 
 
 def test_the_shards_are_what_video2dataset_writes(shard_set):
@@ -90,9 +89,14 @@ def test_the_shards_are_what_video2dataset_writes(shard_set):
     with tarfile.open(shard_set.folder / "00000.tar") as tar:
         members = tar.getmembers()
         assert [m.name for m in members] == [
-            f"{shard_set.keys[0]}.json", f"{shard_set.keys[0]}.mp4", f"{shard_set.keys[0]}.txt",
-            "000001.json", "000001.txt",
-            f"{shard_set.keys[1]}.json", f"{shard_set.keys[1]}.txt", f"{shard_set.keys[1]}.webm",
+            f"{shard_set.keys[0]}.json",
+            f"{shard_set.keys[0]}.mp4",
+            f"{shard_set.keys[0]}.txt",
+            "000001.json",
+            "000001.txt",
+            f"{shard_set.keys[1]}.json",
+            f"{shard_set.keys[1]}.txt",
+            f"{shard_set.keys[1]}.webm",
         ]
         assert {m.offset_data - m.offset for m in members} == {1536}
         status = json.loads(tar.extractfile("000001.json").read())["status"]
@@ -164,7 +168,8 @@ def test_the_same_shards_on_s3_index_and_read_as_on_disk(shard_set, s3, tmp_path
     # start method of the pipelines on a CPU): the same batches from S3 as from disk, to the bit.
     from_disk, from_s3 = (_two_epochs(index) for index in (local, remote))
     assert len(from_s3) == 4 and all(
-        a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a) for a, b in zip(from_disk, from_s3, strict=True)
+        a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+        for a, b in zip(from_disk, from_s3, strict=True)
     )
 
 
@@ -205,7 +210,35 @@ def test_shards_over_http_with_transient_errors_are_retried_and_counted(shard_se
 
 def test_a_server_that_keeps_failing_names_the_shard(shard_set, tmp_path, monkeypatch):
     monkeypatch.setattr(storage, "BACKOFF", 0.001)
-    with http_server(shard_set.folder, fail=1000) as url:
-        with pytest.raises(DatasetError, match="every file was rejected") as raised:
-            build(f"{url}/{{00000..00001}}.tar", tmp_path, index_path=tmp_path / "http")
+    with (
+        http_server(shard_set.folder, fail=1000) as url,
+        pytest.raises(DatasetError, match="every file was rejected") as raised,
+    ):
+        build(f"{url}/{{00000..00001}}.tar", tmp_path, index_path=tmp_path / "http")
     assert "00000.tar: unreadable shard:" in str(raised.value) and "503" in str(raised.value)
+
+
+def test_an_index_built_in_parts_and_merged_is_the_whole_index(shard_set, tmp_path, capsys):
+    """Two machines (a Slurm array of 2) index a part each, one merges: the same index as built at once, which the
+    next start reuses without listing a shard."""
+    from cvrl_pl.data.index.__main__ import main
+
+    folder = tmp_path / "wv"
+    shutil.copytree(shard_set.folder, folder)
+    whole = build(shard_set.folder, tmp_path)
+    for k in (0, 1):
+        assert main([str(folder), "--part", f"{k}/2", "--workers", "1", "--quiet"]) == 0
+        assert (folder / f".cvrl_index.part-{k}-of-2").is_dir()
+    part0 = load_or_build_index(str(folder), part=(0, 2), workers=1, progress=False)
+    assert {p.partition("/")[0] for p in part0.videos.paths} == {"00000.tar"}  # a contiguous half of the shards
+    assert main([str(folder), "--merge", "2", "--quiet"]) == 0
+    heard = []
+    merged = build(folder, tmp_path, note=heard.append)
+    assert "reused without listing" in heard[-1]
+    assert _summary(merged) == _summary(whole) and merged.excluded_meta.keys() == whole.excluded_meta.keys()
+    assert merged.part is None and part0.part == (0, 2)
+    capsys.readouterr()
+    assert main([str(folder), "--merge", "3", "--quiet"]) == 2  # a part that was never built is named
+    assert "part 0 of 3 is not built" in capsys.readouterr().err
+    assert main([str(shard_set.folder), "--part", "2/2", "--quiet"]) == 2
+    assert "--part 2/2: the part is counted from 0 to 1" in capsys.readouterr().err

@@ -10,9 +10,9 @@ from collections import Counter
 
 import pytest
 
+from benchmarks.object_store import moto_server, s3_environment
 from cvrl_pl.data.index import VideoIndex
 from dali_pipelines import storage
-from benchmarks.object_store import moto_server, s3_environment
 from tests.helpers.shard_data import write_shard_set
 
 EPOCHS = 2
@@ -41,7 +41,9 @@ def _run(train, tmp_path, root: str, name: str) -> list[dict]:
     assert not (tmp_path / name / "bad_videos.jsonl").exists()
     steps = []
     for rank in (0, 1):
-        steps += [json.loads(line) for line in (tmp_path / name / "trace" / f"rank{rank}.jsonl").read_text().splitlines()]
+        steps += [
+            json.loads(line) for line in (tmp_path / name / "trace" / f"rank{rank}.jsonl").read_text().splitlines()
+        ]
     return sorted(steps, key=lambda s: (s["step"], s["rank"]))
 
 

@@ -1,24 +1,32 @@
 """``python -m cvrl_pl.data.index ROOT [--layout L] [--csv FILE | --annotations A [--split N] [--subset S]]
 [--verify first|full] [--workers N] [--out INDEX] [--gpu-capability X.Y] [--json]``: index a dataset by hand, print
 the report (counts, codecs and formats, which decoder takes how many videos, frames, every excluded file with its
-reason); ``--json`` adds the figures as one JSON object on the last line of stdout."""
+reason); ``--json`` adds the figures as one JSON object on the last line of stdout. A shard set in parts, on many
+machines: ``--part K/N`` on each (K = 0..N-1, a Slurm array's task id), then ``--merge N`` once."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 import torch
 
 from cvrl_pl.data.decoding import device_capability
-from cvrl_pl.data.index.build import default_index_path, load_or_build_index
+from cvrl_pl.data.index.build import load_or_build_index
+from cvrl_pl.data.index.parts import merge_parts
 from cvrl_pl.data.index.probe import VERIFY_LEVELS
 from cvrl_pl.data.index.records import DEFAULT_INDEX_NAME
 from cvrl_pl.data.layouts import LAYOUT_CHOICES
 from cvrl_pl.errors import DatasetError, DatasetKeyError
 from dali_pipelines.decoders import parse_capability
+
+
+def part_arg(text: str) -> tuple[int, int]:
+    k, sep, n = text.partition("/")
+    if not (sep and k.isdigit() and n.isdigit()):
+        raise argparse.ArgumentTypeError(f"--part takes K/N (part K of N, K from 0), got {text!r}")
+    return int(k), int(n)
 
 
 def capability_arg(text: str) -> tuple[int, int]:
@@ -65,24 +73,40 @@ def main(argv: list[str] | None = None) -> int:
         "(default: this machine's GPU, or the CPU without one)",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON on the last line of stdout")
+    parser.add_argument(
+        "--part", type=part_arg, help="index only part K of N of a shard set (K from 0; e.g. $SLURM_ARRAY_TASK_ID/N)"
+    )
+    parser.add_argument("--merge", type=int, metavar="N", help="put the N parts built with --part together")
     args = parser.parse_args(argv)
     try:
-        index = load_or_build_index(
-            args.root,
-            index_path=args.out,
-            csv=args.csv,
-            annotations=args.annotations,
-            split=args.split,
-            subset=args.subset,
-            layout=args.layout,
-            workers=args.workers,
-            progress=not args.quiet,
-            min_frames=args.min_frames,
-            verify=args.verify,
-            log=lambda msg: print(msg, file=sys.stderr),
-            note=lambda msg: print(msg, file=sys.stderr),
-            reindex="always" if args.reindex else "auto",
-        )
+        if args.merge:
+            index = merge_parts(
+                args.root,
+                args.merge,
+                index_path=args.out,
+                layout=args.layout,
+                verify=args.verify,
+                min_frames=args.min_frames,
+                note=lambda msg: print(msg, file=sys.stderr),
+            )
+        else:
+            index = load_or_build_index(
+                args.root,
+                index_path=args.out,
+                csv=args.csv,
+                annotations=args.annotations,
+                split=args.split,
+                subset=args.subset,
+                layout=args.layout,
+                workers=args.workers,
+                progress=not args.quiet,
+                min_frames=args.min_frames,
+                verify=args.verify,
+                log=lambda msg: print(msg, file=sys.stderr),
+                note=lambda msg: print(msg, file=sys.stderr),
+                reindex="always" if args.reindex else "auto",
+                part=args.part,
+            )
     except DatasetKeyError as exc:
         print(f"error: {exc.named('--' + exc.key)}", file=sys.stderr)
         return 2
@@ -91,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     capability = args.gpu_capability or device_capability(0 if torch.cuda.is_available() else None)  # this machine
     print(index.report(capability))
-    out = os.path.abspath(args.out) if args.out else default_index_path(args.root, index.layout, index.lists())
+    out = index.folder
     print(f"index: {out}")
     if args.json:
         print(json.dumps({**index.summary(capability), "index": out}))

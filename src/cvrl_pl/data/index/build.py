@@ -24,6 +24,7 @@ from functools import partial
 import numpy as np
 
 from cvrl_pl.data.index.listing import REINDEX, folders_of, listing_change, listing_signature
+from cvrl_pl.data.index.location import default_index_path, part_path, slug, stale, unfinished_builds
 from cvrl_pl.data.index.probe import probe_iter
 from cvrl_pl.data.index.records import (
     DEFAULT_INDEX_NAME,
@@ -35,7 +36,7 @@ from cvrl_pl.data.index.records import (
 from cvrl_pl.data.index.store import IndexWriter, record_listing, record_meta, replace_folder
 from cvrl_pl.data.index.video_index import NOTHING, VideoIndex, describe_saved
 from cvrl_pl.data.layouts import LAYOUTS, list_candidates, resolve_layout
-from cvrl_pl.data.layouts.files import Candidate, ListSpec, base_folder, video_ref
+from cvrl_pl.data.layouts.files import Candidate, ListSpec, video_ref
 from cvrl_pl.errors import DatasetError, DatasetKeyError
 from dali_pipelines import storage
 
@@ -113,26 +114,6 @@ class EarlierProbes:
         return True
 
 
-def unfinished_builds(path: str) -> list[str]:
-    """The folders of builds of the index at ``path`` that did not finish (killed, or still running elsewhere)."""
-    return sorted(p for p in glob.glob(glob.escape(path) + ".partial-*") if os.path.isdir(p))
-
-
-def _stale(folder: str) -> bool:
-    """Whether an unfinished build's folder is left over: written by this process, or by one of this host that is
-    gone. Another host's build is left to that host."""
-    host, _, pid = folder.rpartition(".partial-")[2].rpartition("-")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return int(pid) == os.getpid()
-
-
 def _build(
     root: str,
     *,
@@ -145,11 +126,12 @@ def _build(
     verify: str = "first",
     old: VideoIndex | None = None,
     more: Callable[[], list[VideoIndex]] | None = None,
+    part: tuple[int, int] | None = None,
 ) -> VideoIndex:
     """The index of ``root`` at ``path``: ``old`` itself if nothing changed, else a new one that probes only the
     candidates that neither ``old``, the unfinished builds of ``path``, nor (read only if still needed)
     ``more()`` probed as they are now."""
-    classes, found = list_candidates(root, layout, lists, path)
+    classes, found = list_candidates(root, layout, lists, path, part)
     shards = layout == "webdataset"
     listing = listing_signature(root, lists, [] if shards else folders_of(c.path for c in found), shards=shards)
     earlier = EarlierProbes(found)
@@ -166,7 +148,7 @@ def _build(
             partial = VideoIndex.load(folder, unfinished=True)
         except DatasetError:
             continue
-        if _same_source(partial, root=root, layout=layout, lists=lists, verify=verify):
+        if same_source(partial, root=root, layout=layout, lists=lists, verify=verify, part=part):
             earlier.add(partial)
     todo = [i for i, c in enumerate(found) if c.reason is None and earlier.get(i) is None]
     if todo and more is not None:
@@ -178,6 +160,8 @@ def _build(
     folder = f"{path}.partial-{socket.gethostname()}-{os.getpid()}"
     writer = IndexWriter(folder)
     options = {"layout": layout, "min_frames": min_frames, "verify": verify, **_lists(lists), "listing": listing}
+    if part:
+        options["part"] = list(part)
     description = index_description(root, classes, **options)
     writer.commit(**description, complete=False)
     todo_set = set(todo)
@@ -188,9 +172,7 @@ def _build(
             result = c.reason if c.reason is not None else next(probes) if i in todo_set else earlier.get(i)
             meta: dict = {"size": c.size, "mtime_ns": c.mtime_ns} if c.size >= 0 else {}
             if isinstance(result, VideoInfo):
-                record = VideoRecord(
-                    c.path, c.label, **vars(result), size=c.size, mtime_ns=c.mtime_ns, offset=c.offset
-                )
+                record = VideoRecord(c.path, c.label, **vars(result), size=c.size, mtime_ns=c.mtime_ns, offset=c.offset)
                 if result.num_frames >= min_frames:
                     videos.append(record)
                     continue
@@ -204,13 +186,16 @@ def _lists(lists: ListSpec) -> dict:
     return {"csv": lists.csv, "annotations": lists.annotations, "split": lists.split, "subset": lists.subset}
 
 
-def _same_source(index: VideoIndex, *, root: str, layout: str, lists: ListSpec, verify: str) -> bool:
-    """Whether ``index`` lists the same files of the same dataset, probed at least as thoroughly as ``verify``."""
-    same = (index.root, index.layout, index.lists()) == (root, layout, lists)
+def same_source(
+    index: VideoIndex, *, root: str, layout: str, lists: ListSpec, verify: str, part: tuple[int, int] | None = None
+) -> bool:
+    """Whether ``index`` lists the same files (the same ``part``) of the same dataset, probed at least as thoroughly
+    as ``verify``."""
+    same = (index.root, index.layout, index.lists(), index.part) == (root, layout, lists, part)
     return same and (index.verify == "full" or verify == "first")
 
 
-def _finish(index: VideoIndex, path: str) -> VideoIndex:
+def finish_index(index: VideoIndex, path: str) -> VideoIndex:
     """Put a freshly built index at ``path``, remove the unfinished builds it superseded, and open it there;
     DatasetError, keeping what is at ``path``, if it has no usable video."""
     if index.folder == os.path.abspath(path):
@@ -220,7 +205,7 @@ def _finish(index: VideoIndex, path: str) -> VideoIndex:
         _require_videos(index)
     replace_folder(index.folder, path)
     for folder in unfinished_builds(path):
-        if _stale(folder):
+        if stale(folder):
             shutil.rmtree(folder, ignore_errors=True)
     return VideoIndex.load(path)
 
@@ -233,13 +218,15 @@ def _check_root(root: str) -> None:
     try:
         found = storage.is_folder(root)
     except OSError as exc:
-        where = "; the endpoint and credentials come from AWS_* variables or data.storage_options" * storage.is_url(root)
+        where = "; the endpoint and credentials come from AWS_* variables or data.storage_options" * storage.is_url(
+            root
+        )
         raise DatasetError(f"cannot reach dataset root: {exc}{where}") from exc
     if not found:
         raise DatasetError(f"dataset root not found: {root}")
 
 
-def _check_args(root: str | os.PathLike, lists: ListSpec, min_frames: int) -> tuple[str, ListSpec]:
+def check_args(root: str | os.PathLike, lists: ListSpec, min_frames: int) -> tuple[str, ListSpec]:
     """The absolute root (a URL as it is), and ``lists`` with absolute paths, after checking that they exist."""
     root = storage.absolute(os.fspath(root))
     _check_root(root)
@@ -278,27 +265,13 @@ def build_index(
 ) -> VideoIndex:
     """Probe every candidate file of the dataset at ``root`` into a new index in a temporary folder (removed at
     exit); DatasetError if none is usable."""
-    root, lists = _check_args(root, ListSpec(csv, annotations, split, subset), min_frames)
+    root, lists = check_args(root, ListSpec(csv, annotations, split, subset), min_frames)
     layout = resolve_layout(root, lists, layout, None)
     scratch = tempfile.mkdtemp(prefix="cvrl_index-")
     atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     options = {"workers": workers, "progress": progress, "min_frames": min_frames, "verify": verify}
     path = os.path.join(scratch, DEFAULT_INDEX_NAME)
-    return _finish(_build(root, lists=lists, layout=layout, path=path, **options), path)
-
-
-def default_index_path(root: str | os.PathLike, layout: str = "auto", lists: ListSpec | None = None) -> str:
-    """``<root>/.cvrl_index``, a hidden folder, so that it is never a candidate; for a layout read through official
-    lists one folder per split and subset (``.cvrl_index.ucf101-split1-test``), as they share one root. A URL's
-    index is kept on this machine: ``$CVRL_CACHE`` (default ~/.cache/cvrl-pl)/index/<the URL as a name>/."""
-    name = DEFAULT_INDEX_NAME
-    if layout in LAYOUTS and LAYOUTS[layout].subsets and lists is not None:
-        name += f".{layout}-split{lists.split}-{lists.subset}"
-    root = storage.absolute(os.fspath(root))
-    if storage.is_url(root):
-        cache = os.environ.get("CVRL_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "cvrl-pl"))
-        return os.path.join(cache, "index", _slug(root), name)
-    return os.path.join(base_folder(root), name)
+    return finish_index(_build(root, lists=lists, layout=layout, path=path, **options), path)
 
 
 def _siblings(index_path: str, root: str, verify: str) -> list[VideoIndex]:
@@ -354,6 +327,7 @@ def load_or_build_index(
     log: Callable[[str], None] | None = None,
     note: Callable[[str], None] | None = None,
     reindex: str = "auto",
+    part: tuple[int, int] | None = None,
 ) -> VideoIndex:
     """The saved index at ``index_path`` if still valid, else one rebuilt probing only new or changed files.
 
@@ -366,19 +340,23 @@ def load_or_build_index(
     ``verify="full"`` decodes every frame of the files it probes; probes of an earlier ``"first"`` index do not
     count for it, those of a ``"full"`` index count for both. Probes of the usable videos in other indexes of the
     same root beside it count too (the other split or subset of a dataset's official lists). An index of an older
-    version is never read: every file is probed again, and ``log`` says so.
+    version is never read: every file is probed again, and ``log`` says so. ``part`` (k, n): the index of the k-th
+    of n contiguous parts of a shard set only, at ``<index>.part-k-of-n`` (parts.merge_parts puts them together).
     """
     log, note = log or warnings.warn, note or (lambda _: None)
     if reindex not in REINDEX:
         raise DatasetKeyError("reindex", f"{{key}} must be one of {', '.join(REINDEX)}, got {reindex!r}")
     started = time.perf_counter()
-    root, lists = _check_args(root, ListSpec(csv, annotations, split, subset), min_frames)
+    root, lists = check_args(root, ListSpec(csv, annotations, split, subset), min_frames)
     given = os.path.abspath(os.fspath(index_path)) if index_path is not None else None
     layout = resolve_layout(root, lists, layout, given)
     default = default_index_path(root, layout, lists)
     index_path = given or default
+    if part is not None:
+        check_part(part, layout)
+        index_path = part_path(index_path, part)
     old = _saved(index_path, default, log)
-    if old is not None and not _same_source(old, root=root, layout=layout, lists=lists, verify=verify):
+    if old is not None and not same_source(old, root=root, layout=layout, lists=lists, verify=verify, part=part):
         old = None
     why = "no saved index of these options" if old is None or old.min_frames != min_frames else ""
     if not why and reindex != "never":
@@ -390,17 +368,21 @@ def load_or_build_index(
     options = {"workers": workers, "progress": progress, "min_frames": min_frames, "verify": verify}
     more = partial(_siblings, index_path, root, verify)  # read only if this index lacks a probe
     try:
-        index = _build(root, lists=lists, layout=layout, path=index_path, old=old, more=more, **options)
-        index = _finish(index, index_path)
+        index = _build(root, lists=lists, layout=layout, path=index_path, old=old, more=more, part=part, **options)
+        index = finish_index(index, index_path)
     except PermissionError as exc:  # a read-only dataset: build where it can be written
-        scratch = os.path.join(tempfile.gettempdir(), f"cvrl_index-{os.getuid()}", _slug(index_path))
+        scratch = os.path.join(tempfile.gettempdir(), f"cvrl_index-{os.getuid()}", slug(index_path))
         log(f"could not write the video index at {index_path} ({exc}); building it at {scratch}: pass data.index")
         os.makedirs(os.path.dirname(scratch), exist_ok=True)
-        index = _finish(_build(root, lists=lists, layout=layout, path=scratch, **options), scratch)
+        index = finish_index(_build(root, lists=lists, layout=layout, path=scratch, part=part, **options), scratch)
     note(f"video index: {root} listed again ({why}; {time.perf_counter() - started:.2f} s)")
     return index
 
 
-def _slug(path: str) -> str:
-    """A file name for an index path: its characters that are not safe in a name replaced."""
-    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in path.strip("/"))
+def check_part(part: tuple[int, int], layout: str) -> None:
+    """DatasetKeyError unless ``part`` is (k, n) with 0 <= k < n, for a layout indexed in parts."""
+    k, n = part
+    if not 0 <= k < n:
+        raise DatasetKeyError("part", f"{{key}} {k}/{n}: the part is counted from 0 to {n - 1}")
+    if not LAYOUTS[layout].parts:
+        raise DatasetKeyError("part", f"{{key}}: layout '{layout}' is indexed whole; only webdataset's shards in parts")

@@ -143,9 +143,7 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
     )
 
 
-def keyframe_positions(
-    stamps: list[int], keys: list[int]
-) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+def keyframe_positions(stamps: list[int], keys: list[int]) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     """The display indices and timestamps of the keyframes, from every packet's timestamp in decode order and the
     decode-order positions of the keyframes: display order is timestamp order (B-frames are stored after the frames
     they are shown before). Packets without any timestamp (some AVI files) keep decode order. Third: for each

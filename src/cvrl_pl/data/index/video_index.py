@@ -50,6 +50,7 @@ class VideoIndex:
     # Per excluded path: its stat and, for a readable but too short video, its probe; what reuse needs.
     excluded_meta: dict[str, dict] = field(default_factory=dict, repr=False)
     listing: dict | None = field(default=None, repr=False)  # what a start compares: listing.listing_signature
+    part: tuple[int, int] | None = None  # (k, n): the index of part k of n of the shards (build.PART_SUFFIX)
 
     def lists(self) -> ListSpec:
         """Which list of the dataset this index was built from."""
@@ -63,6 +64,8 @@ class VideoIndex:
     def description(self) -> dict:
         """What the index was built from (its manifest's meta, beside the columns)."""
         options = {"layout": self.layout, "min_frames": self.min_frames, "verify": self.verify, **vars(self.lists())}
+        if self.part:
+            options["part"] = list(self.part)
         return index_description(self.root, self.classes, **options)
 
     def to_dict(self) -> dict:
@@ -99,6 +102,7 @@ class VideoIndex:
                 verify=meta["verify"],
                 folder=str(path.resolve()),
                 listing=meta.get("listing"),
+                part=tuple(meta["part"]) if meta.get("part") else None,
                 excluded_meta={
                     excluded["path"][i]: {
                         "size": int(excluded["size"][i]),

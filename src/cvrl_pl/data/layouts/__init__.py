@@ -36,6 +36,7 @@ class Layout:
     splits: tuple[int, ...] = (1,)
     recognises: Callable[[str], bool] | None = None  # does an annotation folder hold this dataset's lists?
     actions: Callable[[ListSpec, Sequence[str]], list[tuple[Action, ...]]] | None = None
+    parts: bool = False  # its candidates can be listed a part at a time (``part=(k, n)``): shards
 
 
 LAYOUTS: dict[str, Layout] = {
@@ -43,7 +44,7 @@ LAYOUTS: dict[str, Layout] = {
     "csv": Layout(csv_candidates, uses_csv=True),
     "kinetics": Layout(kinetics_candidates, uses_csv=True),
     "unlabelled": Layout(unlabelled_candidates),
-    "webdataset": Layout(webdataset_candidates),  # tar shards (video2dataset), on disk or object storage
+    "webdataset": Layout(webdataset_candidates, parts=True),  # tar shards (video2dataset), on disk or in a bucket
     "ucf101": Layout(
         ucf101.ucf101_candidates,
         subsets=tuple(ucf101.LIST_PREFIX),
@@ -108,8 +109,9 @@ def _check_lists(layout: str, lists: ListSpec, root: str) -> None:
     spec = LAYOUTS[layout]
     if layout != "webdataset" and (is_pattern(root) or storage.is_url(root)):
         raise DatasetKeyError(
-            "root", f"{{key}}={root}: layout '{layout}' reads a folder on this machine; shards (a URL or a brace "
-            "pattern) are read by layout 'webdataset'"
+            "root",
+            f"{{key}}={root}: layout '{layout}' reads a folder on this machine; shards (a URL or a brace "
+            "pattern) are read by layout 'webdataset'",
         )
     if spec.uses_csv and lists.csv is None:
         raise DatasetKeyError("csv", f"layout '{layout}' needs a CSV file ({{key}})")
@@ -142,9 +144,13 @@ def resolve_layout(root: str, lists: ListSpec, layout: str, skip: str | None) ->
     return layout
 
 
-def list_candidates(root: str, layout: str, lists: ListSpec, skip: str | None) -> tuple[list[str], list[Candidate]]:
-    """Classes and candidate files of a resolved layout, sorted by path, with their stat (or the reason 'missing')."""
-    classes, found = LAYOUTS[layout].candidates(root, lists, skip)
+def list_candidates(
+    root: str, layout: str, lists: ListSpec, skip: str | None, part: tuple[int, int] | None = None
+) -> tuple[list[str], list[Candidate]]:
+    """Classes and candidate files of a resolved layout, sorted by path, with their stat (or the reason 'missing');
+    with ``part`` (k, n), the k-th of n parts of a layout that lists in parts (``Layout.parts``)."""
+    spec = LAYOUTS[layout]
+    classes, found = spec.candidates(root, lists, skip, part=part) if part else spec.candidates(root, lists, skip)
     for c in found:
         if c.size >= 0 or c.reason is not None:  # already known (a shard's member: from its tar header)
             continue

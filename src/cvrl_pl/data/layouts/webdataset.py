@@ -79,11 +79,24 @@ def shard_candidates(folder: str, name: str) -> list[Candidate]:
     return found
 
 
-def webdataset_candidates(root: str, lists: ListSpec, skip: str | None) -> tuple[list[str], list[Candidate]]:
-    """No classes; every video member of every shard, with label -1 (pretraining data)."""
+def part_of(names: list[str], part: tuple[int, int]) -> list[str]:
+    """Part k of n of the sorted shard ``names``: a contiguous slice, so that the parts' indexes, each sorted by
+    path, are the whole index sorted when put end to end."""
+    k, n = part
+    return names[k * len(names) // n : (k + 1) * len(names) // n]
+
+
+def webdataset_candidates(
+    root: str, lists: ListSpec, skip: str | None, *, part: tuple[int, int] | None = None
+) -> tuple[list[str], list[Candidate]]:
+    """No classes; every video member of every shard (of part k of n), with label -1 (pretraining data)."""
     folder, names = shards_of(root)
     if not names:
         raise DatasetError(f"no shards in {root}: the webdataset layout reads *.tar there (or a brace pattern)")
+    if part is not None:
+        names = part_of(names, part)
+        if not names:
+            return [], []
     with ThreadPoolExecutor(min(LISTING_THREADS, len(names))) as pool:
         per_shard = pool.map(shard_candidates, [folder] * len(names), names)
         return [], [c for found in per_shard for c in found]

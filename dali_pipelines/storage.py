@@ -23,7 +23,6 @@ import os
 import random
 import re
 import stat as statlib
-import tarfile
 import threading
 import time
 from collections import Counter
@@ -35,9 +34,6 @@ from typing import Any, BinaryIO
 # JSON {URL prefix: keyword arguments of fsspec.filesystem} (data.storage_options per dataset root)
 OPTIONS_VARIABLE = "CVRL_STORAGE_OPTIONS"
 BLOCK = 1 << 16  # bytes a remote read fetches where nothing was fetched ahead
-# Bytes a read of a remote tar's headers fetches: a video2dataset sample's headers and small members (PAX headers
-# of 1 KiB each, the json, the txt, the next sample's) take about 6 KiB.
-TAR_BLOCK = 1 << 13
 RETRIES = 5  # attempts after the first for a transient error
 BACKOFF = 0.1  # seconds before the first retry, doubled each time (with jitter), at most BACKOFF_MAX
 BACKOFF_MAX = 5.0
@@ -400,58 +396,3 @@ def list_folder(ref: str) -> list[tuple[str, Stat]]:
         name = info["name"].rstrip("/").rpartition("/")[2]
         out.append((name, Stat(int(info.get("size") or 0), _mtime_ns(info), info.get("type") == "file")))
     return sorted(out)
-
-
-@dataclass(frozen=True)
-class TarEntry:
-    """A regular file in a tar shard, as its headers say."""
-
-    name: str
-    offset: int  # of its data in the shard
-    size: int
-    complete: bool  # all its data is in the shard (False: a tar cut short)
-
-
-def tar_members(shard: str) -> tuple[list[TarEntry], str]:
-    """The regular files of a tar shard in stored order, from its headers only (the reader skips every member's
-    data), and what damage stopped the reading ("" for none: a tar cut short, a garbled header), with the members
-    before it kept; OSError when the shard is unreachable."""
-    size = stat(shard).size
-    block = TAR_BLOCK if is_url(shard) else 1 << 14
-    entries, damage, end = [], "", -1
-    with RangeFile(shard, size=size, name=shard, block=block) as file:
-        try:
-            with tarfile.open(fileobj=file, mode="r:") as tar:
-                for info in tar:
-                    if info.isfile():
-                        complete = info.offset_data + info.size <= size
-                        entries.append(TarEntry(info.name, info.offset_data, info.size, complete))
-                end = tar.offset  # past the last member: a whole tar has its two zero blocks there
-        except tarfile.TarError as exc:
-            damage = f"{type(exc).__name__}: {exc}"
-    if entries and not entries[-1].complete:
-        damage = f"cut short: {entries[-1].name} ends at byte {entries[-1].offset + entries[-1].size} of {size}"
-    elif not damage and (end + 1024 > size or any(_fetch(shard, [(end, end + 1024)])[0])):
-        damage = f"cut short: no end-of-archive blocks after byte {end} of {size}"  # tarfile takes EOF for an end
-    return entries, damage
-
-
-_BRACES = re.compile(r"\{([^{}]*)\}")
-
-
-def expand_braces(pattern: str) -> list[str]:
-    """The names a brace pattern stands for, in order: ``{00000..00002}.tar`` (zero-padded ranges) and
-    ``{a,b}`` lists, any number of them (webdataset's shard notation)."""
-    found = _BRACES.search(pattern)
-    if found is None:
-        return [pattern]
-    inside, head, tail = found.group(1), pattern[: found.start()], pattern[found.end() :]
-    if ".." in inside:
-        first, last = inside.split("..", 1)
-        if not (first.isdigit() and last.isdigit()):
-            raise ValueError(f"{pattern}: a brace range takes digits, {{00000..10741}}, not {{{inside}}}")
-        width = len(first) if first.startswith("0") else 0
-        items = [str(i).zfill(width) for i in range(int(first), int(last) + 1)]
-    else:
-        items = inside.split(",")
-    return [head + item + rest for item in items for rest in expand_braces(tail)]

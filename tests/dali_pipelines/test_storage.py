@@ -1,27 +1,11 @@
-"""The storage layer's parts on their own: brace patterns, the ranges still to fetch, the file object over byte
-ranges (what it fetches, how often), a tar's members from its headers, which errors are transient and the retries."""
+"""The storage layer's parts on their own: the ranges still to fetch, the file object over byte ranges (what it
+fetches, how often), members of a shard, which errors are transient and the retries."""
 
 from __future__ import annotations
-
-import io
-import tarfile
 
 import pytest
 
 from dali_pipelines import storage
-
-
-def test_brace_patterns_expand_as_webdataset_names_shards():
-    assert storage.expand_braces("s3://b/wv/{00008..00011}.tar") == [
-        "s3://b/wv/00008.tar",
-        "s3://b/wv/00009.tar",
-        "s3://b/wv/00010.tar",
-        "s3://b/wv/00011.tar",
-    ]
-    assert storage.expand_braces("{a,b}/{0..1}.tar") == ["a/0.tar", "a/1.tar", "b/0.tar", "b/1.tar"]
-    assert storage.expand_braces("plain.tar") == ["plain.tar"]
-    with pytest.raises(ValueError, match="takes digits"):
-        storage.expand_braces("{a..c}.tar")
 
 
 def test_gaps_merge_the_ranges_and_leave_out_what_is_held():
@@ -89,40 +73,6 @@ def test_a_member_reads_and_stats_as_its_own_bytes(blob):
     assert storage.stat(member).size == 50
     with pytest.raises(OSError, match="the member ends at byte 17000, the shard holds 16384"):
         storage.stat(storage.Member(path, "x.mp4", 16000, 1000))
-
-
-def _tar(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, payload in members.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime = len(payload), 1.5  # a float mtime: a PAX header
-            tar.addfile(info, io.BytesIO(payload))
-    return buffer.getvalue()
-
-
-def test_tar_members_come_from_the_headers_and_a_cut_tar_is_told(tmp_path):
-    data = _tar({"a.mp4": b"A" * 3000, "a.txt": b"t", "b.mp4": b"B" * 700})
-    whole = tmp_path / "whole.tar"
-    whole.write_bytes(data)
-    entries, damage = storage.tar_members(str(whole))
-    assert damage == "" and [(e.name, e.size, e.complete) for e in entries] == [
-        ("a.mp4", 3000, True),
-        ("a.txt", 1, True),
-        ("b.mp4", 700, True),
-    ]
-    assert all(
-        data[e.offset : e.offset + e.size] == {"a.mp4": b"A" * 3000, "a.txt": b"t", "b.mp4": b"B" * 700}[e.name]
-        for e in entries
-    )
-    cut = tmp_path / "cut.tar"
-    cut.write_bytes(data[: entries[2].offset + 100])  # inside b.mp4
-    cut_entries, damage = storage.tar_members(str(cut))
-    assert [e.complete for e in cut_entries] == [True, True, False] and damage.startswith("cut short: b.mp4 ends")
-    at_boundary = tmp_path / "boundary.tar"  # cut between members: tarfile alone takes it for the end
-    at_boundary.write_bytes(data[: entries[2].offset - 1536])
-    entries, damage = storage.tar_members(str(at_boundary))
-    assert [e.name for e in entries] == ["a.mp4", "a.txt"] and "no end-of-archive blocks" in damage
 
 
 class _Status(Exception):

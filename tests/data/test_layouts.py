@@ -42,7 +42,7 @@ def test_folder_layout_counts_frames_of_each_codec(clips, tmp_path):
     }
     v = index.videos[2]
     assert index.ref(2) == str(root / "dog" / "a.webm")
-    assert (v.size, v.mtime_ns) == (os.path.getsize(index.abspath(2)), os.stat(index.abspath(2)).st_mtime_ns)
+    assert (v.size, v.mtime_ns) == (os.path.getsize(index.ref(2)), os.stat(index.ref(2)).st_mtime_ns)
 
 
 def test_csv_layout_with_names_and_header(clips, tmp_path):

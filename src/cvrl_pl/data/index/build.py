@@ -131,7 +131,7 @@ def _build(
     """The index of ``root`` at ``path``: ``old`` itself if nothing changed, else a new one that probes only the
     candidates that neither ``old``, the unfinished builds of ``path``, nor (read only if still needed)
     ``more()`` probed as they are now."""
-    classes, found = list_candidates(root, layout, lists, path, part)
+    classes, found = list_candidates(root, layout, lists, path, part=part)
     shards = layout == "webdataset"
     listing = listing_signature(root, lists, [] if shards else folders_of(c.path for c in found), shards=shards)
     earlier = EarlierProbes(found)

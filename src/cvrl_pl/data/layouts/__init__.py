@@ -145,7 +145,7 @@ def resolve_layout(root: str, lists: ListSpec, layout: str, skip: str | None) ->
 
 
 def list_candidates(
-    root: str, layout: str, lists: ListSpec, skip: str | None, part: tuple[int, int] | None = None
+    root: str, layout: str, lists: ListSpec, skip: str | None, *, part: tuple[int, int] | None = None
 ) -> tuple[list[str], list[Candidate]]:
     """Classes and candidate files of a resolved layout, sorted by path, with their stat (or the reason 'missing');
     with ``part`` (k, n), the k-th of n parts of a layout that lists in parts (``Layout.parts``)."""

@@ -15,6 +15,7 @@ import tarfile
 from concurrent.futures import ThreadPoolExecutor
 
 from cvrl_pl.data.layouts.files import Candidate, ListSpec, base_folder, has_video_extension, visible
+from cvrl_pl.data.layouts.tar_shards import expand_braces, tar_members
 from cvrl_pl.errors import DatasetError
 from dali_pipelines import storage
 
@@ -33,7 +34,7 @@ def shards_of(root: str) -> tuple[str, list[str]]:
     expansion, or the visible ``*.tar`` directly in the folder ``root``."""
     if is_pattern(root):
         folder = base_folder(root)
-        names = [name[len(folder) + 1 :] for name in storage.expand_braces(root)]
+        names = [name[len(folder) + 1 :] for name in expand_braces(root)]
         return folder, sorted(names)
     names = [name for name, st in storage.list_folder(root) if st.is_file and visible(name)]
     return root, sorted(name for name in names if is_shard(name))
@@ -56,7 +57,7 @@ def shard_candidates(folder: str, name: str) -> list[Candidate]:
     shard = storage.join(folder, name)
     try:
         mtime = storage.stat(shard).mtime_ns
-        entries, damage = storage.tar_members(shard)
+        entries, damage = tar_members(shard)
     except FileNotFoundError:
         return [Candidate(name, -1, reason="missing")]
     except (OSError, tarfile.TarError) as exc:

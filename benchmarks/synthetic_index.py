@@ -23,6 +23,7 @@ def synthetic(start: int, stop: int) -> tuple[list[str], dict]:
     starts = np.repeat(np.cumsum(counts) - counts, counts)
     keyframes = (np.arange(counts.sum()) - starts) * GOP
     n = len(ids)
+    sizes = rng.integers(500_000, 2_000_000, n)
     columns = {
         "label": ids % CLASSES,
         "num_frames": frames,
@@ -35,10 +36,15 @@ def synthetic(start: int, stop: int) -> tuple[list[str], dict]:
         "bit_depth": np.full(n, 8),
         "stream_faults": np.zeros(n, np.int16),
         "chroma": ["4:2:0"] * n,
-        "size": rng.integers(500_000, 2_000_000, n),
+        "size": sizes,
         "mtime_ns": np.full(n, 1_700_000_000 * 10**9),
+        "offset": np.full(n, -1),
         "keyframes": Runs(keyframes, counts),
         "keyframe_pts": Runs(keyframes * 40, counts),
+        # a keyframe's packet where its share of the file starts, a twentieth of a GOP's bytes long
+        "keyframe_pos": Runs(keyframes * np.repeat(sizes // frames, counts), counts),
+        "keyframe_bytes": Runs(np.repeat(sizes // frames * GOP // 20, counts), counts),
+        "data_end": sizes,
     }
     return [f"class_{i % CLASSES:03d}/video_{i:09d}.webm" for i in ids.tolist()], columns
 

@@ -302,7 +302,12 @@ class RangeFile(io.RawIOBase):
         return self.pos
 
     def prefetch(self, ranges: Sequence[tuple[int, int]]) -> None:
-        """Fetch the parts of ``ranges`` ([start, end) within this file object) not fetched yet, all at once."""
+        """Fetch the parts of ``ranges`` ([start, end) within this file object) not fetched yet, all at once; nothing
+        where reads are exact (``block`` 0: a local file, where a round trip costs nothing)."""
+        if self.block:
+            self._fill(ranges)
+
+    def _fill(self, ranges: Sequence[tuple[int, int]]) -> None:
         covered = [(have, have + len(data)) for have, data in self.fetched]
         todo = gaps([(max(0, a), min(self.size, b)) for a, b in ranges], covered)
         for (a, _), data in zip(
@@ -318,7 +323,7 @@ class RangeFile(io.RawIOBase):
         if found is None:  # a block (not the reader's whole buffer: FFmpeg asks 32 KiB) up to what is held
             later = [have for have, _ in self.fetched if have > self.pos]
             end = min(self.size, self.pos + (self.block or len(buffer)), *later)
-            self.prefetch([(self.pos, end)])
+            self._fill([(self.pos, end)])
             found = self._at(self.pos)
         have, data = found
         chunk = data[self.pos - have : self.pos - have + len(buffer)]
@@ -333,20 +338,20 @@ class RangeFile(io.RawIOBase):
         return None
 
 
-def open_file(ref: Ref, *, ranges: Sequence[tuple[int, int]] = ()) -> BinaryIO:
+def open_file(ref: Ref, *, ranges: Sequence[tuple[int, int]] = (), block: int = BLOCK) -> BinaryIO:
     """The video as a seekable binary file object (close it, or use it in a ``with``). Its ``name`` is the
     reference, so FFmpeg still takes the name's extension as a hint when it guesses the container. ``ranges``:
-    byte ranges [start, end) of the video that will be read, fetched together now where that saves round trips."""
+    byte ranges [start, end) of the video that will be read, fetched together now where that saves round trips;
+    ``block``: what a remote read fetches where nothing was (a probe, which reads little, asks for less)."""
     COUNTS["opened"] += 1
     if isinstance(ref, Member):
-        block = BLOCK if is_url(ref.shard) else 0
+        block = block if is_url(ref.shard) else 0  # a local member's reads are exact
         file = RangeFile(ref.shard, start=ref.offset, size=ref.size, name=ref.name, block=block)
     elif not is_url(ref):
         return open(_local(ref), "rb")  # noqa: SIM115 (the caller closes it)
     else:
-        file = RangeFile(ref, size=stat(ref).size, name=ref, block=BLOCK)
-    if ranges and file.block:
-        file.prefetch(ranges)
+        file = RangeFile(ref, size=stat(ref).size, name=ref, block=block)
+    file.prefetch(ranges)
     return file  # type: ignore[return-value]
 
 

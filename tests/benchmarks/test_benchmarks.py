@@ -252,3 +252,17 @@ def test_start_benchmark_reuses_the_index_and_measures_the_old_listing_beside_it
     assert figures["listing_s"] > 0 and figures["listing_over_start"] > 0  # measured side by side, not judged here
     assert all(size["start_s"] > 0 and size["start_added_mb"] >= 0 for size in figures["sizes"].values())
     assert list(tmp_path.iterdir()) == []  # the root and its indexes are removed
+
+
+def test_shards_benchmark_reads_s3_and_disk_side_by_side():
+    """bench_shards.py at toy sizes: every figure is there, a sample fetches less than its member in one round trip
+    with the index's byte ranges, and the pipeline ran from S3 and from disk."""
+    cmd = [sys.executable, "benchmarks/bench_shards.py", "--videos", "2", "--seconds", "4", "--samples", "4"]
+    proc = subprocess.run(
+        [*cmd, "--batches", "1", "--workers", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert 0 < figures["fetched_over_member_4s_ranged"] <= 1 and figures["round_trips_per_sample_4s_ranged"] == 1
+    assert figures["round_trips_per_sample_4s_lazy"] >= 1 and figures["index_read_over_stored_4s"] > 0
+    assert figures["clips_per_s_s3"] > 0 and figures["clips_per_s_local"] > 0 and figures["s3_over_local"] > 0

@@ -17,6 +17,10 @@ import av.logging
 import numpy as np
 from tqdm import tqdm
 
+from cvrl_pl.data.index.mp4_header import TrackPackets, track_packets
+
+PROBE_BLOCK = 1 << 12  # what a probe's read fetches from object storage: an MP4's header is a few KiB
+FIRST_PACKETS = 4  # the packets a decoder may take before it gives the first frame (B-frames), fetched at once
 from cvrl_pl.data.index.records import VideoInfo
 from dali_pipelines import storage
 from dali_pipelines.bitstream import mpeg4_pictures, one_picture_shown, starts_afresh
@@ -60,10 +64,14 @@ def open_video(file: BinaryIO) -> av.container.InputContainer | str:
         av.logging.set_skip_repeated(skip)
 
 
-def _count_and_check(container: av.container.InputContainer, verify: str) -> VideoInfo | str:
+def _count_and_check(
+    container: av.container.InputContainer, verify: str, header: TrackPackets | None = None
+) -> VideoInfo | str:
     """Count the video packets that carry a frame, read in their headers what keeps the video off NVDEC (the
     first packet no IDR, a packet with a hidden frame: ``stream_faults``), and decode the first frame
-    (``verify="first"``) or every frame (``"full"``) to prove the stream decodes."""
+    (``verify="first"``) or every frame (``"full"``) to prove the stream decodes. With an MP4's ``header``, and a
+    codec whose faults show in its first packet, the packets are counted from the header and only the first
+    frame's are read."""
     if IMAGE_FORMATS.match(container.format.name):
         return "not a video"
     streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
@@ -76,6 +84,7 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
     count, faults = 0, 0
     codec, packed = context.codec.canonical_name, False
     shown_checked = codec in ("vp8", "vp9")
+    header = header if codec not in ("vp8", "vp9", "mpeg4") else None  # their faults show in every packet
     stamps: list[int] = []  # per counted packet, in decode order: its timestamp
     keys: list[int] = []  # the positions of the keyframe packets among them
     places: list[tuple[int, int]] = []  # per keyframe packet: its byte offset in the file (-1: unknown) and size
@@ -104,6 +113,12 @@ def _count_and_check(container: av.container.InputContainer, verify: str) -> Vid
                 return f"corrupt: cannot decode {which}: {_error_text(exc)}"
             if first is None and frames:
                 first = frames[0]
+        if header is not None and first is not None:
+            break  # the header lists every packet
+    if header is not None:
+        count, stamps, keys = len(header.stamps), header.stamps.tolist(), header.keys.tolist()
+        places = [(int(header.positions[k]), int(header.sizes[k])) for k in keys]
+        data_end = int((header.positions + header.sizes).max())
     if count == 0:
         return "corrupt: no video frames"
     if verify == "full" and first is not None:
@@ -185,7 +200,7 @@ def probe_video(path: storage.Ref | os.PathLike, verify: str = "first") -> Video
     try:
         if storage.stat(path).size == 0:
             return "empty file"
-        with storage.open_file(path) as file:
+        with storage.open_file(path, block=PROBE_BLOCK) as file:
             return probe_file(file, verify)
     except av.FFmpegError as exc:
         return f"corrupt: {_error_text(exc)}"
@@ -194,12 +209,27 @@ def probe_video(path: storage.Ref | os.PathLike, verify: str = "first") -> Video
 
 
 def probe_file(file: BinaryIO, verify: str = "first") -> VideoInfo | str:
-    """What ``probe_video`` finds in an opened video (also a clip in memory); may raise for an unreadable one."""
+    """What ``probe_video`` finds in an opened video (also a clip in memory); may raise for an unreadable one. An
+    MP4 probed at its first frame is counted from its header (mp4_header.py), not by reading every packet."""
+    header = _whole_header(file) if verify == "first" else None
+    if header is not None and hasattr(file, "prefetch"):  # the first frame's packets, in one round trip
+        last = min(len(header.sizes), FIRST_PACKETS) - 1
+        file.prefetch([(int(header.positions[0]), int(header.positions[last] + header.sizes[last]))])
+    file.seek(0)
     container = open_video(file)
     if isinstance(container, str):
         return container
     with container:
-        return _count_and_check(container, verify)
+        return _count_and_check(container, verify, header)
+
+
+def _whole_header(file: BinaryIO) -> TrackPackets | None:
+    """The MP4 header's packets, if every packet it lists lies within the file (a cut download is demuxed)."""
+    packets = track_packets(file)
+    if packets is None or not len(packets.sizes):
+        return None
+    file.seek(0, 2)
+    return packets if int((packets.positions + packets.sizes).max()) <= file.tell() else None
 
 
 def probe_iter(

@@ -18,13 +18,13 @@ import numpy as np
 from tqdm import tqdm
 
 from cvrl_pl.data.index.mp4_header import TrackPackets, track_packets
-
-PROBE_BLOCK = 1 << 12  # what a probe's read fetches from object storage: an MP4's header is a few KiB
-FIRST_PACKETS = 4  # the packets a decoder may take before it gives the first frame (B-frames), fetched at once
 from cvrl_pl.data.index.records import VideoInfo
 from dali_pipelines import storage
 from dali_pipelines.bitstream import mpeg4_pictures, one_picture_shown, starts_afresh
 from dali_pipelines.decoders import HIDDEN_FRAMES, NO_FRESH_START
+
+PROBE_BLOCK = 1 << 12  # what a probe's read fetches from object storage: an MP4's header is a few KiB
+FIRST_PACKETS = 4  # the packets a decoder may take before it gives the first frame (B-frames), fetched at once
 
 # How much of each file probing decodes: its first frame (fast), or every frame (finds damage anywhere in it).
 VERIFY_LEVELS = ("first", "full")

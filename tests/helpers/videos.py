@@ -68,16 +68,18 @@ def write_video(
     gop: int | None = None,
     bframes: int = 0,
     audio_first: bool = False,
+    faststart: bool = False,
 ) -> Path:
     """Write ``frames`` (N, H, W, 3 uint8), or index-coded frames, with constant frame rate, in ``pix_fmt``
     (default 8-bit 4:2:0), a keyframe every ``gop`` frames (default: the encoder's) and, for H.264 and MPEG-4
     part 2, up to ``bframes`` B-frames in a row (stored after the frame they are shown before), and with
-    ``audio_first`` a silent AAC track as stream 0, before the video (as many downloaded files have it); returns
-    the path."""
+    ``audio_first`` a silent AAC track as stream 0, before the video (as many downloaded files have it); with
+    ``faststart`` an MP4's header before its data, as web video is served; returns the path."""
     name, _ = CODECS[codec]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _scheduling_kept(), av.open(str(path), "w") as out:
+    options = {"movflags": "+faststart"} if faststart else {}
+    with _scheduling_kept(), av.open(str(path), "w", options=options) as out:
         audio = out.add_stream("aac", rate=48000) if audio_first else None
         stream = out.add_stream(name, rate=fps)
         stream.width, stream.height = width, height

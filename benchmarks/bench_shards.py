@@ -1,7 +1,8 @@
 """Shards on object storage against the same shards on disk; one JSON line.
 
-``--videos`` generated H.264 MP4 members (faststart, a keyframe every ``--gop`` frames, 340x256 at 25 fps, about
-100 kbit/s as WebVid's are) of each length in ``--seconds``, in video2dataset's shards, uploaded to a moto S3
+``--videos`` generated H.264 MP4 members (faststart, a keyframe every ``--gop`` frames, ``--size`` at 25 fps:
+340x256 comes to about 110 kbit/s, as WebVid's average; 640x360 to a few hundred, nearer Panda-70M's) of each
+length in ``--seconds``, in video2dataset's shards, uploaded to a moto S3
 server (in a subprocess). Side by side in one run:
 
 - ``fetched_over_member_<s>s``: the bytes a pretraining sample fetches (two 16-frame clips at stride 2, CVRL's
@@ -46,12 +47,12 @@ TEMPORAL = {"distribution": "decreasing", "power": 1.0}  # the paper's law of th
 CLIP = {"num_frames": 16, "stride": 2}
 
 
-def make_shards(folder: Path, scratch: Path, *, videos: int, seconds: int, gop: int) -> int:
+def make_shards(folder: Path, scratch: Path, *, videos: int, seconds: int, gop: int, size: tuple[int, int]) -> int:
     """One shard of ``videos`` members of ``seconds`` s in ``folder``; the bytes of the shard."""
     samples = []
     for i in range(videos):
         path = write_video(
-            scratch / f"v{seconds}_{i}.mp4", i, 25 * seconds, size=(340, 256), codec="h264", gop=gop, faststart=True
+            scratch / f"v{seconds}_{i}.mp4", i, 25 * seconds, size=size, codec="h264", gop=gop, faststart=True
         )
         samples.append(Sample(path.read_bytes(), f"video {i}"))
     write_shards(folder, samples, per_shard=videos, parquet=False)
@@ -126,6 +127,7 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=16, help="members a shard")
     parser.add_argument("--seconds", default="10,60", help="member lengths, one shard each")
     parser.add_argument("--gop", type=int, default=50, help="frames between keyframes")
+    parser.add_argument("--size", default="340x256", help="WxH of the members (340x256: about WebVid's bit rate)")
     parser.add_argument("--samples", type=int, default=64, help="samples read for the bytes figures")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every S3 request")
     parser.add_argument("--workers", type=int, default=4, help="Python workers of the pipeline (data.num_workers)")
@@ -137,7 +139,11 @@ def main() -> None:
         tmp = Path(tmp)
         os.environ["CVRL_CACHE"] = str(tmp / "cache")
         lengths = [int(s) for s in args.seconds.split(",")]
-        stored = {s: make_shards(tmp / f"{s}s", tmp, videos=args.videos, seconds=s, gop=args.gop) for s in lengths}
+        size = tuple(int(x) for x in args.size.split("x"))
+        stored = {
+            s: make_shards(tmp / f"{s}s", tmp, videos=args.videos, seconds=s, gop=args.gop, size=size) for s in lengths
+        }
+        figures["member_kbit_s"] = {s: round(8 * stored[s] / args.videos / s / 1000) for s in lengths}
         local = {s: load_or_build_index(str(tmp / f"{s}s"), workers=1, progress=False) for s in lengths}
         with moto_server() as endpoint:
             os.environ.update(s3_environment(endpoint))

@@ -57,9 +57,11 @@ def spans(wanted: np.ndarray, keyframes: np.ndarray) -> list[tuple[int, int]]:
 
 
 LEAD = 256  # bytes read ahead of a keyframe's packet: a Matroska cluster's header sits just before its first block
-# FFmpeg's I/O layer reads through a forward seek of up to its buffer (PyAV's: 32 KiB) and its short-seek threshold
-# (32 KiB) rather than seek: byte ranges closer than that are read whole anyway, so they are fetched as one.
-READ_THROUGH = 64 << 10
+# FFmpeg's I/O layer reads through a forward seek of up to its buffer (storage.RangeFile.avio_buffer, 4 KiB, over
+# ranged reads) and its short-seek threshold (32 KiB) rather than seek: byte ranges closer than that are read whole
+# anyway, so they are fetched as one.
+READ_THROUGH = (4 + 32) << 10
+AVIO_BUFFER = 32 << 10  # PyAV's own, for a file on disk
 
 
 def byte_ranges(
@@ -185,7 +187,10 @@ def sparse_video(
     wanted = np.asarray(wanted, np.int64)
     keys, stamps = np.asarray(keyframes, np.int64), np.asarray(keyframe_pts, np.int64)
     out_buffer = io.BytesIO()
-    with storage.opened(video, ranges=ranges) as file, av.open(file) as container:
+    with (
+        storage.opened(video, ranges=ranges) as file,
+        av.open(file, buffer_size=getattr(file, "avio_buffer", AVIO_BUFFER)) as container,
+    ):
         stream = container.streams.video[0]
         codec, extradata = stream.codec_context.name, stream.codec_context.extradata
         parts: list[list] = []

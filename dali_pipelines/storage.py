@@ -281,6 +281,10 @@ class RangeFile(io.RawIOBase):
     so a reader that asks for 32 KiB inside a fetched range of 3 KiB gets 3 KiB (a short read, which every reader
     accepts)."""
 
+    # The buffer FFmpeg should read this file with: its I/O layer reads through a forward seek shorter than its
+    # buffer plus 32 KiB instead of seeking, and every byte read through is a byte fetched (PyAV's default: 32 KiB).
+    avio_buffer = 4096
+
     def __init__(self, ref: str, *, start: int = 0, size: int, name: str, block: int):
         super().__init__()
         self.ref, self.start, self.size, self.name, self.block = ref, start, size, name, block

@@ -8,7 +8,9 @@ server (in a subprocess). Side by side in one run:
 - ``fetched_over_member_<s>s``: the bytes a pretraining sample fetches (two 16-frame clips at stride 2, CVRL's
   interval sampling) over its member's size, read by the source as training reads it (the decoding left to DALI
   is not run: bytes only), with the byte ranges the index says fetched at once (``ranged``) and fetched block by
-  block where the demuxer reads (``lazy``), and the requests a sample takes each way;
+  block where the demuxer reads (``lazy``), and the requests and round trips a sample takes each way; beside it
+  ``whole_gops_over_member_<s>s``, the share of the bytes in the GOPs the sample's frames lie in: the floor of a
+  reader that decodes whole GOPs;
 - ``index_read_over_stored``: the bytes listing and probing the shards read over the bytes the shards hold;
 - ``clips_per_s_s3`` / ``clips_per_s_local`` and their ratio: the pretraining pipeline (DALI, ``--workers``
   Python workers, PyAV decoding H.264 on a CPU) reading the 10 s shards from moto with ``--latency`` seconds added
@@ -77,22 +79,34 @@ def source_for(index, *, ranged: bool) -> PretrainSource:
 
 def fetched(index, samples: int, *, ranged: bool) -> dict:
     """Bytes fetched per sample over the member's size, and requests per sample, over ``samples`` samples."""
-    source = source_for(index, ranged=ranged)
+    source, table = source_for(index, ranged=ranged), video_table(index)
     sizes = index.videos.column("size")
-    ratios, requests, rounds = [], [], []
+    ratios, requests, rounds, floors = [], [], [], []
     source.sample(*source.item_at(0, 0))  # the shard's stat, which a process keeps for a while
     for i in range(samples):
         before = dict(storage.COUNTS)
         item, rng = source.item_at(0, i % len(source))
-        source.sample(item, rng)
-        ratios.append((storage.COUNTS["bytes"] - before.get("bytes", 0)) / sizes[source.video_of(item)])
+        frames = source.sample(item, rng)["frames"]
+        vid = source.video_of(item)
+        ratios.append((storage.COUNTS["bytes"] - before.get("bytes", 0)) / sizes[vid])
+        floors.append(gop_floor(table, vid, frames))
         requests.append(storage.COUNTS["requests"] - before.get("requests", 0))
         rounds.append(storage.COUNTS["rounds"] - before.get("rounds", 0))
     return {
         "fetched_over_member": float(np.mean(ratios)),
         "requests_per_sample": float(np.mean(requests)),
         "round_trips_per_sample": float(np.mean(rounds)),
+        "whole_gops_over_member": float(np.mean(floors)),
     }
+
+
+def gop_floor(table, vid: int, frames: np.ndarray) -> float:
+    """The share of video ``vid``'s bytes in the GOPs that ``frames`` lie in: what a reader that takes whole GOPs
+    (from a keyframe to the next, as the remux does) cannot fetch less than."""
+    keys, pos = np.asarray(table.keyframes[vid]), np.asarray(table.keyframe_pos[vid], np.int64)
+    gop_bytes = np.diff(np.append(pos, int(table.data_ends[vid])))
+    touched = np.unique(np.searchsorted(keys, np.asarray(frames), side="right") - 1)
+    return float(gop_bytes[touched].sum() / int(table.sizes[vid]))
 
 
 def clips_per_s(index, *, workers: int, batches: int) -> float:
@@ -159,6 +173,7 @@ def main() -> None:
                     figures[f"fetched_over_member_{s}s_{way}"] = found["fetched_over_member"]
                     figures[f"requests_per_sample_{s}s_{way}"] = found["requests_per_sample"]
                     figures[f"round_trips_per_sample_{s}s_{way}"] = found["round_trips_per_sample"]
+                figures[f"whole_gops_over_member_{s}s"] = found["whole_gops_over_member"]
         with moto_server(latency=args.latency) as endpoint:
             os.environ.update(s3_environment(endpoint))
             s = lengths[0]

@@ -40,7 +40,7 @@ from cvrl_pl.data.batches import pretrain_batch
 from cvrl_pl.data.decoding import choose_decoders
 from cvrl_pl.data.index import load_or_build_index
 from cvrl_pl.data.loader import DaliLoader, video_table
-from dali_pipelines import storage
+from dali_pipelines import remote, storage
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
 from dali_pipelines.sources import PretrainSource
@@ -62,7 +62,7 @@ def make_shards(folder: Path, scratch: Path, *, videos: int, seconds: int, gop: 
 
 
 def upload(folder: Path, url: str) -> None:
-    fs = storage.filesystem(url)
+    fs = remote.filesystem(url)
     for path in sorted(folder.iterdir()):
         fs.put_file(str(path), f"{url.removeprefix('s3://')}/{path.name}")
 
@@ -161,14 +161,14 @@ def main() -> None:
         local = {s: load_or_build_index(str(tmp / f"{s}s"), workers=1, progress=False) for s in lengths}
         with moto_server() as endpoint:
             os.environ.update(s3_environment(endpoint))
-            storage.filesystem("s3://bench").mkdir("bench")
+            remote.filesystem("s3://bench").mkdir("bench")
             for s in lengths:
                 upload(tmp / f"{s}s", f"s3://bench/{s}s")
                 before = storage.COUNTS["bytes"]
-                remote = load_or_build_index(f"s3://bench/{s}s", workers=1, progress=False)
+                on_s3 = load_or_build_index(f"s3://bench/{s}s", workers=1, progress=False)
                 figures[f"index_read_over_stored_{s}s"] = (storage.COUNTS["bytes"] - before) / stored[s]
                 for ranged in (True, False):
-                    found = fetched(remote, args.samples, ranged=ranged)
+                    found = fetched(on_s3, args.samples, ranged=ranged)
                     way = "ranged" if ranged else "lazy"
                     figures[f"fetched_over_member_{s}s_{way}"] = found["fetched_over_member"]
                     figures[f"requests_per_sample_{s}s_{way}"] = found["requests_per_sample"]
@@ -177,18 +177,18 @@ def main() -> None:
         with moto_server(latency=args.latency) as endpoint:
             os.environ.update(s3_environment(endpoint))
             s = lengths[0]
-            storage.filesystem("s3://bench").mkdir("bench")
+            remote.filesystem("s3://bench").mkdir("bench")
             upload(tmp / f"{s}s", f"s3://bench/{s}s")
-            remote = load_or_build_index(f"s3://bench/{s}s", workers=1, progress=False)
+            on_s3 = load_or_build_index(f"s3://bench/{s}s", workers=1, progress=False)
             figures["clips_per_s_local"] = clips_per_s(local[s], workers=args.workers, batches=args.batches)
-            figures["clips_per_s_s3"] = clips_per_s(remote, workers=args.workers, batches=args.batches)
+            figures["clips_per_s_s3"] = clips_per_s(on_s3, workers=args.workers, batches=args.batches)
             figures["s3_over_local"] = figures["clips_per_s_s3"] / figures["clips_per_s_local"]
         with moto_server() as endpoint:  # the server's own CPU time, without the latency: a 2-core machine shares it
             os.environ.update(s3_environment(endpoint))
-            storage.filesystem("s3://bench").mkdir("bench")
+            remote.filesystem("s3://bench").mkdir("bench")
             upload(tmp / f"{s}s", f"s3://bench/{s}s")
-            remote = load_or_build_index(f"s3://bench/{s}s", workers=1, progress=False)
-            figures["clips_per_s_s3_no_latency"] = clips_per_s(remote, workers=args.workers, batches=args.batches)
+            on_s3 = load_or_build_index(f"s3://bench/{s}s", workers=1, progress=False)
+            figures["clips_per_s_s3_no_latency"] = clips_per_s(on_s3, workers=args.workers, batches=args.batches)
             figures["clip_seconds"] = s
     line = json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()})
     print(line)

@@ -18,28 +18,17 @@ processes in the environment (``OPTIONS_VARIABLE``). Plain Python: no decoder, n
 from __future__ import annotations
 
 import io
-import json
 import os
-import random
-import re
 import stat as statlib
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-# JSON {URL prefix: keyword arguments of fsspec.filesystem} (data.storage_options per dataset root)
-OPTIONS_VARIABLE = "CVRL_STORAGE_OPTIONS"
+from dali_pipelines.remote import COUNTS, filesystem, mtime_ns, retrying
+
 BLOCK = 1 << 16  # bytes a remote read fetches where nothing was fetched ahead
-RETRIES = 5  # attempts after the first for a transient error
-BACKOFF = 0.1  # seconds before the first retry, doubled each time (with jitter), at most BACKOFF_MAX
-BACKOFF_MAX = 5.0
-# Per process: ranged reads ("requests"), calls that waited for them ("rounds": their ranges in flight together),
-# bytes fetched, retried transient errors, files and members opened.
-COUNTS: Counter = Counter()
 
 
 @dataclass(frozen=True)
@@ -89,110 +78,6 @@ def absolute(ref: str) -> str:
     return ref.rstrip("/") if is_url(ref) else os.path.abspath(_local(ref))
 
 
-# ----------------------------------------------------------------------------------------------------- remote access
-
-
-def configure(prefix: str, options: dict[str, Any] | None) -> None:
-    """Keyword arguments for the fsspec filesystems that read URLs under ``prefix`` (a dataset root), in this
-    process and its children (None or {}: the environment's defaults alone)."""
-    table = json.loads(os.environ.get(OPTIONS_VARIABLE, "{}"))
-    table.pop(prefix, None)
-    if options:
-        table[prefix] = dict(options)
-    if table:
-        os.environ[OPTIONS_VARIABLE] = json.dumps(table, sort_keys=True)
-    else:
-        os.environ.pop(OPTIONS_VARIABLE, None)
-
-
-def options_for(url: str) -> dict[str, Any]:
-    """The options ``configure`` gave the longest prefix of ``url`` ({} if none)."""
-    table = json.loads(os.environ.get(OPTIONS_VARIABLE, "{}"))
-    found = [prefix for prefix in table if url.startswith(prefix)]
-    return table[max(found, key=len)] if found else {}
-
-
-_CLIENTS: dict[tuple[int, str, str], Any] = {}  # by process, scheme, options and AWS_* environment
-_CLIENTS_LOCK = threading.Lock()
-
-
-def filesystem(url: str):
-    """This process's fsspec filesystem for ``url`` (its scheme and configured options), made on first use in
-    this process: never inherited through a fork, as s3fs's event loop does not survive one."""
-    import fsspec  # imported here: local datasets need no fsspec
-
-    protocol, options = url.partition("://")[0], options_for(url)
-    environment = sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))  # what a client read
-    key = (os.getpid(), protocol, json.dumps([options, environment], sort_keys=True))
-    with _CLIENTS_LOCK:
-        if key not in _CLIENTS:
-            _CLIENTS[key] = fsspec.filesystem(protocol, skip_instance_cache=True, **options)
-        return _CLIENTS[key]
-
-
-def transient(exc: BaseException) -> bool:
-    """Whether a remote error may pass if tried again: timeouts, dropped connections, 5xx and 429 answers; not a
-    missing object, a refused credential, or a bad request."""
-    if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError | NotADirectoryError):
-        return False
-    if isinstance(exc, TimeoutError | ConnectionError):
-        return True
-    status = getattr(exc, "status", None) or getattr(exc, "code", None)
-    if isinstance(status, int) and 400 <= status < 600:
-        return status >= 500 or status == 429
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    if names & {
-        "ClientConnectionError",
-        "ClientPayloadError",
-        "ServerTimeoutError",
-        "ConnectionClosedError",
-        "EndpointConnectionError",
-        "ReadTimeoutError",
-        "ConnectTimeoutError",
-        "IncompleteRead",
-    }:
-        return True
-    text = str(exc)
-    return bool(re.search(r"\b(5\d\d|SlowDown|ServiceUnavailable|InternalError|RequestTimeout|reset)\b", text))
-
-
-def retrying(what: str, call: Callable[[], Any]) -> Any:
-    """``call()`` (reading ``what``), tried again after a transient error (``RETRIES`` times, exponential backoff
-    with jitter); the error of the last try, or a non-transient one, is raised as an OSError (a client's own
-    error type, aiohttp's or botocore's, named in its message)."""
-    for attempt in range(RETRIES + 1):
-        try:
-            return call()
-        except Exception as exc:
-            if not transient(exc) or attempt == RETRIES:
-                if isinstance(exc, OSError):
-                    raise
-                raise OSError(f"{what}: {type(exc).__name__}: {exc}") from exc  # one contract for every client
-            COUNTS["retries"] += 1
-            time.sleep(min(BACKOFF_MAX, BACKOFF * 2**attempt) * (0.5 + random.random()))
-    raise AssertionError("unreachable")
-
-
-def _mtime_ns(info: dict) -> int:
-    """An fsspec ``info``'s modification time in ns (S3's LastModified, a local mtime, HTTP's Last-Modified)."""
-    for key in ("LastModified", "last_modified", "mtime", "created"):
-        value = info.get(key)
-        if value is None:
-            continue
-        if hasattr(value, "timestamp"):
-            return int(value.timestamp() * 1e9)
-        if isinstance(value, int | float):
-            return int(value * 1e9)
-        if isinstance(value, str):
-            from email.utils import parsedate_to_datetime
-
-            try:
-                return int(parsedate_to_datetime(value).timestamp() * 1e9)
-            except (TypeError, ValueError):
-                continue
-    return 0
-
-
 def _fetch(ref: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
     """The bytes [start, end) of each range of the file ``ref``, all ranges of a remote file in flight together."""
     if not ranges:
@@ -234,7 +119,7 @@ def stat(ref: Ref) -> Stat:
         st = os.stat(_local(ref))
         return Stat(st.st_size, st.st_mtime_ns, statlib.S_ISREG(st.st_mode))
     info = retrying(ref, lambda: filesystem(ref).info(ref))
-    return Stat(int(info.get("size") or 0), _mtime_ns(info), info.get("type", "file") == "file")
+    return Stat(int(info.get("size") or 0), mtime_ns(info), info.get("type", "file") == "file")
 
 
 def gaps(ranges: Sequence[tuple[int, int]], covered: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -403,5 +288,5 @@ def list_folder(ref: str) -> list[tuple[str, Stat]]:
     out = []
     for info in found:
         name = info["name"].rstrip("/").rpartition("/")[2]
-        out.append((name, Stat(int(info.get("size") or 0), _mtime_ns(info), info.get("type") == "file")))
+        out.append((name, Stat(int(info.get("size") or 0), mtime_ns(info), info.get("type") == "file")))
     return sorted(out)

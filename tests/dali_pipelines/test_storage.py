@@ -1,5 +1,5 @@
 """The storage layer's parts on their own: the ranges still to fetch, the file object over byte ranges (what it
-fetches, how often), members of a shard, which errors are transient and the retries."""
+fetches, how often), members of a shard read as their own bytes."""
 
 from __future__ import annotations
 
@@ -73,53 +73,3 @@ def test_a_member_reads_and_stats_as_its_own_bytes(blob):
     assert storage.stat(member).size == 50
     with pytest.raises(OSError, match="the member ends at byte 17000, the shard holds 16384"):
         storage.stat(storage.Member(path, "x.mp4", 16000, 1000))
-
-
-class _Status(Exception):
-    def __init__(self, status: int):
-        super().__init__(f"HTTP {status}")
-        self.status = status
-
-
-def test_transient_errors_are_told_from_lasting_ones():
-    assert storage.transient(TimeoutError()) and storage.transient(ConnectionResetError())
-    assert storage.transient(_Status(503)) and storage.transient(_Status(500)) and storage.transient(_Status(429))
-    assert storage.transient(OSError("An error occurred (SlowDown) when calling GetObject"))
-    assert not storage.transient(_Status(404)) and not storage.transient(_Status(403))
-    assert not storage.transient(FileNotFoundError("s3://b/k")) and not storage.transient(PermissionError())
-    assert not storage.transient(ValueError("bad range"))
-
-
-def test_retrying_backs_off_counts_and_gives_up(monkeypatch):
-    slept = []
-    monkeypatch.setattr(storage.time, "sleep", slept.append)
-    calls = []
-
-    def flaky():
-        calls.append(1)
-        if len(calls) < 3:
-            raise _Status(503)
-        return "ok"
-
-    before = storage.COUNTS["retries"]
-    assert storage.retrying("x", flaky) == "ok"
-    assert storage.COUNTS["retries"] - before == 2 and len(slept) == 2
-    b = storage.BACKOFF
-    assert b * 0.5 <= slept[0] <= b * 1.5 and b <= slept[1] <= b * 3  # doubled, with jitter
-    with pytest.raises(OSError, match="x: _Status: HTTP 503"):  # a client's own error, as an OSError naming it
-        storage.retrying("x", lambda: (_ for _ in ()).throw(_Status(503)))
-    assert len(slept) == 2 + storage.RETRIES
-    with pytest.raises(FileNotFoundError):  # never retried
-        storage.retrying("x", lambda: (_ for _ in ()).throw(FileNotFoundError("gone")))
-    assert len(slept) == 2 + storage.RETRIES
-
-
-def test_options_go_to_the_longest_configured_prefix(monkeypatch):
-    monkeypatch.delenv(storage.OPTIONS_VARIABLE, raising=False)
-    storage.configure("s3://a", {"key": "1"})
-    storage.configure("s3://a/deep", {"key": "2"})
-    assert storage.options_for("s3://a/deep/x.tar") == {"key": "2"}
-    assert storage.options_for("s3://a/x.tar") == {"key": "1"} and storage.options_for("s3://b/x") == {}
-    storage.configure("s3://a", None)
-    storage.configure("s3://a/deep", None)
-    assert storage.OPTIONS_VARIABLE not in __import__("os").environ

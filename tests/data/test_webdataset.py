@@ -21,7 +21,7 @@ from cvrl_pl.data.index import load_or_build_index
 from cvrl_pl.data.layouts.webdataset import FAILED
 from cvrl_pl.data.loader import DaliLoader, video_table
 from cvrl_pl.errors import DatasetError
-from dali_pipelines import storage
+from dali_pipelines import remote, storage
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
 from dali_pipelines.sources import PretrainSource
@@ -41,7 +41,7 @@ def s3(shard_set):
     with moto_server() as endpoint, pytest.MonkeyPatch.context() as env:
         for name, value in s3_environment(endpoint).items():
             env.setenv(name, value)
-        fs = storage.filesystem(f"s3://{BUCKET}")
+        fs = remote.filesystem(f"s3://{BUCKET}")
         fs.mkdir(BUCKET)
         for path in sorted(shard_set.folder.iterdir()):
             fs.put_file(str(path), f"{BUCKET}/wv/{path.name}")
@@ -190,16 +190,16 @@ def test_storage_options_reach_the_filesystem(s3, tmp_path, monkeypatch):
         monkeypatch.delenv(name)
     monkeypatch.setenv("CVRL_CACHE", str(tmp_path / "cache"))
     options = {"endpoint_url": s3, "key": "testing", "secret": "testing"}
-    storage.configure(f"s3://{BUCKET}/wv", options)
+    remote.configure(f"s3://{BUCKET}/wv", options)
     try:
         index = build(f"s3://{BUCKET}/wv", tmp_path)
         assert len(index.videos) == 4
     finally:
-        storage.configure(f"s3://{BUCKET}/wv", None)
+        remote.configure(f"s3://{BUCKET}/wv", None)
 
 
 def test_shards_over_http_with_transient_errors_are_retried_and_counted(shard_set, tmp_path, monkeypatch):
-    monkeypatch.setattr(storage, "BACKOFF", 0.01)
+    monkeypatch.setattr(remote, "BACKOFF", 0.01)
     local = build(shard_set.folder, tmp_path)
     with http_server(shard_set.folder, fail=3) as url:
         before = storage.COUNTS["retries"]
@@ -209,7 +209,7 @@ def test_shards_over_http_with_transient_errors_are_retried_and_counted(shard_se
 
 
 def test_a_server_that_keeps_failing_names_the_shard(shard_set, tmp_path, monkeypatch):
-    monkeypatch.setattr(storage, "BACKOFF", 0.001)
+    monkeypatch.setattr(remote, "BACKOFF", 0.001)
     with (
         http_server(shard_set.folder, fail=1000) as url,
         pytest.raises(DatasetError, match="every file was rejected") as raised,

@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks.object_store import moto_server, s3_environment
 from cvrl_pl.data.index import VideoIndex
-from dali_pipelines import storage
+from dali_pipelines import remote
 from tests.helpers.shard_data import write_shard_set
 
 EPOCHS = 2
@@ -52,19 +52,19 @@ def test_pretraining_from_s3_equals_the_local_shards_batch_for_batch(tmp_path, t
     with moto_server() as endpoint:
         for name, value in {**s3_environment(endpoint), "CVRL_CACHE": str(tmp_path / "cache")}.items():
             monkeypatch.setenv(name, value)
-        fs = storage.filesystem("s3://videos")
+        fs = remote.filesystem("s3://videos")
         fs.mkdir("videos")
         for path in sorted(shard_set.folder.iterdir()):
             fs.put_file(str(path), f"videos/wv/{path.name}")
-        remote = _run(train, tmp_path, "s3://videos/wv", "s3")
+        from_s3 = _run(train, tmp_path, "s3://videos/wv", "s3")
     local = _run(train, tmp_path, str(shard_set.folder), "local")
     index = VideoIndex.load(shard_set.folder / ".cvrl_index")
     keys = [path.rpartition("/")[2].partition(".")[0] for path in index.videos.paths]
     assert sorted(keys) == sorted(shard_set.keys)
     for epoch in range(EPOCHS):
-        seen = Counter(keys[v] for s in remote if s["epoch"] == epoch for v in s["video_ids"])
+        seen = Counter(keys[v] for s in from_s3 if s["epoch"] == epoch for v in s["video_ids"])
         assert seen == Counter(shard_set.keys)  # every key with a video, exactly once, on one of the two ranks
-    assert [(s["step"], s["rank"], s["video_ids"]) for s in remote] == [
+    assert [(s["step"], s["rank"], s["video_ids"]) for s in from_s3] == [
         (s["step"], s["rank"], s["video_ids"]) for s in local
     ]
-    assert [s["loss"] for s in remote] == pytest.approx([s["loss"] for s in local], rel=1e-6, abs=1e-7)
+    assert [s["loss"] for s in from_s3] == pytest.approx([s["loss"] for s in local], rel=1e-6, abs=1e-7)

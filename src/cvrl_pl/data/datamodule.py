@@ -28,7 +28,7 @@ from cvrl_pl.data.loader import DaliLoader, fit_progress, placement, video_table
 from cvrl_pl.data.multilabel import action_targets
 from cvrl_pl.errors import DatasetKeyError
 from cvrl_pl.runtime.distributed import per_device_batch
-from dali_pipelines import storage
+from dali_pipelines import remote, storage
 from dali_pipelines.evaluate import OUTPUTS as EVAL_OUTPUTS
 from dali_pipelines.evaluate import eval_pipeline
 from dali_pipelines.params import ViewAugConfig, per_clip
@@ -47,7 +47,7 @@ def split_index(
     under the root from here on, in this process and the workers it starts. What happened is logged, timed."""
     options = split.get("storage_options") or {}
     options = OmegaConf.to_container(options) if isinstance(options, DictConfig) else dict(options)
-    storage.configure(base_folder(storage.absolute(str(split["root"]))), options)
+    remote.configure(base_folder(storage.absolute(str(split["root"]))), options)
     try:
         return load_or_build_index(
             split["root"],

@@ -8,11 +8,8 @@ that no other module opens, stats or reads a video by path).
 
 Remote bytes come in ranged GETs. ``open_file`` gives a file object over them that fetches a block where its reader
 goes (PyAV's demuxer then asks only for the ranges it needs: header, index, packets) and serves ranges fetched ahead
-(``ranges=``, all in flight at once: an object store's first byte takes tens of milliseconds). Transient errors (5xx,
-timeouts, resets) are retried with backoff and counted (``COUNTS``). A filesystem client is made in the process that
-uses it, after it starts: s3fs breaks in a child forked after its event loop ran. Options (endpoint, credentials)
-come from the usual environment (AWS_ENDPOINT_URL, AWS_*) or ``configure`` per dataset root; they travel to spawned
-processes in the environment (``OPTIONS_VARIABLE``). Plain Python: no decoder, no NumPy.
+(``ranges=``, all in flight at once: an object store's first byte takes tens of milliseconds). The clients, their
+options and the retries of transient errors are dali_pipelines.remote's. Plain Python: no decoder, no NumPy.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from benchmarks.object_store import http_server, moto_server, s3_environment
+from cvrl_pl.data.bad_videos import BadVideoGuard
 from cvrl_pl.data.batches import pretrain_batch
 from cvrl_pl.data.decoding import choose_decoders
 from cvrl_pl.data.index import load_or_build_index
@@ -48,9 +49,9 @@ def s3(shard_set):
         yield endpoint
 
 
-def _two_epochs(index) -> list[dict]:
+def _two_epochs(index, guard: BadVideoGuard | None = None) -> list[dict]:
     """Two epochs of pretraining batches of ``index``: H.264 by PyAV, VP9 by DALI's CPU decoder, in one forked
-    worker."""
+    worker; videos that fail are found and left out by ``guard``."""
     view = ViewAugConfig(crop_size=16)
     source = PretrainSource(
         video_table(index),
@@ -68,6 +69,7 @@ def _two_epochs(index) -> list[dict]:
         names=OUTPUTS,
         progress=lambda: (0, 0),
         transform=partial(pretrain_batch, num_views=2),
+        guard=guard,
     )
     return [batch for _ in range(2) for batch in itertools.islice(iter(loader), len(loader))]
 
@@ -242,3 +244,21 @@ def test_an_index_built_in_parts_and_merged_is_the_whole_index(shard_set, tmp_pa
     assert "part 0 of 3 is not built" in capsys.readouterr().err
     assert main([str(shard_set.folder), "--part", "2/2", "--quiet"]) == 2
     assert "--part 2/2: the part is counted from 0 to 1" in capsys.readouterr().err
+
+
+def test_a_shard_cut_after_indexing_costs_its_videos_not_the_run(shard_set, tmp_path):
+    """A shard re-uploaded short after indexing: its members are reported by name, like any bad video, and the run
+    trains on the rest."""
+    folder = tmp_path / "wv"
+    shutil.copytree(shard_set.folder, folder)
+    index = build(folder, tmp_path)
+    (folder / "00001.tar").write_bytes((folder / "00001.tar").read_bytes()[:3000])  # inside its first member
+    record = tmp_path / "bad_videos.jsonl"
+    guard = BadVideoGuard(record, max_batch_share=1.0, max_epoch_share=1.0)
+    batches = _two_epochs(index, guard)
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    lost = [p for p in index.videos.paths if p.startswith("00001.tar/")]
+    assert sorted(line["path"] for line in lines) == sorted(f"{folder}/{p.replace('.tar/', '.tar:')}" for p in lost)
+    assert {line["stage"] for line in lines} == {"reading"}
+    trained = {int(v) for batch in batches for v in batch["video_id"].view(-1).tolist()}
+    assert trained == {i for i, p in enumerate(index.videos.paths) if p.startswith("00000.tar/")}

@@ -36,7 +36,7 @@ from cvrl_pl.data.index.records import (
 from cvrl_pl.data.index.store import IndexWriter, record_listing, record_meta, replace_folder
 from cvrl_pl.data.index.video_index import NOTHING, VideoIndex, describe_saved
 from cvrl_pl.data.layouts import LAYOUTS, list_candidates, resolve_layout
-from cvrl_pl.data.layouts.files import Candidate, ListSpec, video_ref
+from cvrl_pl.data.layouts.files import Candidate, ListSpec, is_pattern, video_ref
 from cvrl_pl.errors import DatasetError, DatasetKeyError
 from dali_pipelines import storage
 
@@ -213,7 +213,7 @@ def finish_index(index: VideoIndex, path: str) -> VideoIndex:
 def _check_root(root: str) -> None:
     """DatasetError if the dataset root is not there, or cannot be reached (a refused credential, no such bucket,
     no endpoint): said before anything is read. A brace pattern's shards are checked one by one when listed."""
-    if "{" in root:
+    if is_pattern(root):
         return
     try:
         found = storage.is_folder(root)

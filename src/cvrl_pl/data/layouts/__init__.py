@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 from cvrl_pl.data.layouts import charades, hmdb51, ssv2, ucf101
 from cvrl_pl.data.layouts.csv_list import csv_candidates
-from cvrl_pl.data.layouts.files import Candidate, ListSpec, annotation_folder, some_names, video_ref
+from cvrl_pl.data.layouts.files import Candidate, ListSpec, annotation_folder, is_pattern, some_names, video_ref
 from cvrl_pl.data.layouts.folder import folder_candidates, log_ignored, root_entries
 from cvrl_pl.data.layouts.kinetics import kinetics_candidates
 from cvrl_pl.data.layouts.unlabelled import unlabelled_candidates
-from cvrl_pl.data.layouts.webdataset import is_pattern, is_shard, webdataset_candidates
+from cvrl_pl.data.layouts.webdataset import is_shard, webdataset_candidates
 from cvrl_pl.errors import DatasetError, DatasetKeyError
 from dali_pipelines import storage
 from dali_pipelines.targets import Action

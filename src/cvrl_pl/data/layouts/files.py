@@ -109,10 +109,15 @@ def abspath(root: str, rel: str) -> str:
     return os.path.join(root, *rel.split("/"))
 
 
+def is_pattern(root: str) -> bool:
+    """Whether ``root`` names its shards with braces (``{00000..10741}.tar``) rather than being their folder."""
+    return "{" in root
+
+
 def base_folder(root: str) -> str:
     """The folder (or URL prefix) that a dataset's paths are relative to: the root, or the folder part of a brace
     pattern of shards (``s3://b/wv/{00000..10741}.tar`` -> ``s3://b/wv``)."""
-    return root[: root.index("{")].rpartition("/")[0] if "{" in root else root
+    return root[: root.index("{")].rpartition("/")[0] if is_pattern(root) else root
 
 
 def video_ref(root: str, path: str, *, offset: int = -1, size: int = -1) -> storage.Ref:

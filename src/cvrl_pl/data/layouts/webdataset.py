@@ -14,7 +14,7 @@ import posixpath
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 
-from cvrl_pl.data.layouts.files import Candidate, ListSpec, base_folder, has_video_extension, visible
+from cvrl_pl.data.layouts.files import Candidate, ListSpec, base_folder, has_video_extension, is_pattern, visible
 from cvrl_pl.data.layouts.tar_shards import expand_braces, tar_members
 from cvrl_pl.errors import DatasetError
 from dali_pipelines import storage
@@ -22,11 +22,6 @@ from dali_pipelines import storage
 SHARD_SUFFIX = ".tar"
 FAILED = "failed sample: no video in the shard"  # video2dataset's failed_to_download / failed_to_subsample
 LISTING_THREADS = 32  # shards whose headers are read at once: each is a chain of small ranged reads
-
-
-def is_pattern(root: str) -> bool:
-    """Whether ``root`` names its shards with braces (``{00000..10741}.tar``) rather than being their folder."""
-    return "{" in root
 
 
 def shards_of(root: str) -> tuple[str, list[str]]:

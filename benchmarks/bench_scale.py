@@ -1,13 +1,17 @@
 """What the dataset index costs at web scale, the columnar index beside the JSON index it replaced; one JSON line.
 
 For each size, a synthetic index (no video files: 400 class folders, 250-300 frames a video, a keyframe every 13
-frames, about 20 per video) is built and measured as a training run uses it:
+frames, about 20 per video; or with ``--shards N``, Panda-70M's clips as members of N video2dataset tar shards, 60-450
+frames, a keyframe every 60, about 5 per clip, and a failed sample for every 10 clips) is built and measured as a
+training run uses it:
 
 - build_s: the whole build (the synthetic probes and writing them); save_s: the writing alone;
 - load_s: what a rank does to open it (load, the sources' table, the decoder routing, the shared-memory check), in a
   fresh process; rank_peak_rss_mb: that process's peak resident memory, with the source built and an epoch's
   coverage checked; rank_rss_before_index_mb: what it held before (torch, DALI and Lightning imported);
   rank_mapped_file_mb: the index's page-cache pages it maps at the end (shared by every process of the node);
+- report_s, rank0_peak_rss_mb: the index's report (which the rank preparing the data logs at every start) and that
+  rank's peak with it;
 - worker_rss_mb: the private memory a spawned source worker adds when it unpickles the pretraining source and
   reads 10 batches from it (DALI's workers on a GPU are spawned); worker_mapped_mb: the page-cache pages of the
   index those reads map (shared, not copied); pickled_kb: the source as pickled;
@@ -18,6 +22,7 @@ The JSON index (cvrl-pl before version 3: one file of per-video objects, a Video
 at the sizes in --json-sizes with the same fields, under "json"; it does not reach 10M on this machine.
 
     python benchmarks/bench_scale.py --sizes 100000,1000000,10000000 --json-sizes 100000,1000000
+    python benchmarks/bench_scale.py --sizes 70700000 --json-sizes "" --shards 38000   # Panda-70M
 """
 
 from __future__ import annotations
@@ -36,13 +41,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from synthetic_index import CHUNK, description, memory, rounded, synthetic
+from synthetic_index import CHUNK, description, failed_samples, memory, rounded, synthetic
 
 from cvrl_pl.data.datamodule import check_epoch_coverage
 from cvrl_pl.data.decoding import choose_decoders
 from cvrl_pl.data.index.records import VideoRecord
 from cvrl_pl.data.index.store import IndexWriter
 from cvrl_pl.data.index.video_index import VideoIndex
+from cvrl_pl.data.layouts.webdataset import FAILED
 from cvrl_pl.data.loader import video_table
 from cvrl_pl.data.shared_memory import largest_samples
 from dali_pipelines.plan import EpochPlan
@@ -52,40 +58,47 @@ BATCH, RANKS = 64, 8
 TEMPORAL = {"distribution": "decreasing", "power": 1.0, "gap": 0}
 
 
-def build_columnar(folder: Path, n: int) -> dict:
+def build_columnar(folder: Path, n: int, shards: int = 0) -> dict:
     start = time.perf_counter()
     writing = 0.0
     writer = IndexWriter(folder)
+    per_shard = -(-n // shards) if shards else 0
     for first in range(0, n, CHUNK):
-        paths, columns = synthetic(first, min(n, first + CHUNK))
+        paths, columns = synthetic(first, min(n, first + CHUNK), per_shard)
+        failed = failed_samples(first, min(n, first + CHUNK), per_shard) if per_shard else []
         t = time.perf_counter()
+        writer.add([], [(key, FAILED, {}) for key in failed])
         writer.add_columns(paths, columns)
         writer.commit()
         writing += time.perf_counter() - t
     t = time.perf_counter()
-    writer.finish(description(str(folder.parent)))
+    writer.finish(description(str(folder.parent), shards))
     writing += time.perf_counter() - t
     size = sum(f.stat().st_size for f in folder.iterdir())
     return {"build_s": time.perf_counter() - start, "save_s": writing, "disk_mb": size / 2**20}
 
 
-def build_json(path: Path, n: int) -> dict:
+def build_json(path: Path, n: int, shards: int = 0) -> dict:
     """The JSON index as cvrl-pl wrote it before version 3: every video an object of one file."""
     start = time.perf_counter()
     videos = []
+    per_shard = -(-n // shards) if shards else 0
     for first in range(0, n, CHUNK):
-        paths, c = synthetic(first, min(n, first + CHUNK))
+        paths, c = synthetic(first, min(n, first + CHUNK), per_shard)
         kf, counts = c["keyframes"].values.tolist(), c["keyframes"].lengths.tolist()
         ends = np.cumsum(counts).tolist()
+        fixed = {k: np.asarray(c[k]).tolist() for k in ("label", "num_frames", "fps", "width", "height", "size")}
+        stream = {k: c[k][0] for k in ("codec", "profile", "pix_fmt", "chroma")}  # one format per synthetic set
         for i, p in enumerate(paths):
             keys = tuple(kf[ends[i] - counts[i] : ends[i]])
+            row = {k: v[i] for k, v in fixed.items()}
             videos.append(
                 VideoRecord(
-                    p, int(c["label"][i]), int(c["num_frames"][i]), 25.0, "vp9", 340, 256, "Profile 0", "yuv420p", 8,
-                    "4:2:0", int(c["size"][i]), int(c["mtime_ns"][i]), keys, tuple(k * 40 for k in keys),
+                    p, **row, **stream, bit_depth=8, mtime_ns=int(c["mtime_ns"][i]), keyframes=keys,
+                    keyframe_pts=tuple(k * 40 for k in keys),
                 )
             )  # fmt: skip
-    data = {**description(str(path.parent)), "videos": [asdict(v) for v in videos], "excluded": []}
+    data = {**description(str(path.parent), shards), "videos": [asdict(v) for v in videos], "excluded": []}
     built = time.perf_counter()
     with open(path, "w") as f:
         json.dump(data, f, indent=1)
@@ -132,7 +145,12 @@ def rank(kind: str, path: str) -> None:
     pickled = pickle.dumps(source)
     end = memory()
     figures = {"load_s": loaded, "rank_peak_rss_mb": end["VmHWM"], "rank_rss_before_index_mb": imported}
-    print(json.dumps({**figures, "rank_mapped_file_mb": end["RssFile"], "pickled_kb": len(pickled) / 1024}))
+    figures.update({"rank_mapped_file_mb": end["RssFile"], "pickled_kb": len(pickled) / 1024})
+    if kind == "columnar":  # the rank that prepares the data also logs the index's report at every start
+        start = time.perf_counter()
+        index.report()
+        figures.update({"report_s": time.perf_counter() - start, "rank0_peak_rss_mb": memory()["VmHWM"]})
+    print(json.dumps(figures))
     sys.stdout.flush()
     with open(pickled_path(kind, Path(path)), "wb") as f:
         f.write(pickled)
@@ -148,7 +166,7 @@ def lookup(source: PretrainSource, index_keyframes, batch: int) -> None:
         vid = source.video_of(source.item_at(0, i % len(source))[0])
         t = source.table
         int(t.num_frames[vid]), int(t.widths[vid]), int(t.heights[vid]), int(t.labels[vid])
-        len(t.paths[vid])
+        str(t.paths[vid])
         if index_keyframes is not None:
             len(index_keyframes[vid])
 
@@ -204,6 +222,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000,10000000", help="index sizes, comma separated")
     parser.add_argument("--json-sizes", default="100000,1000000", help="sizes to measure the JSON index at too")
+    parser.add_argument("--shards", type=int, default=0, help="Panda-70M's clips in this many tar shards")
     parser.add_argument("--dir", type=Path, help="where to build (default: a temporary folder, removed)")
     parser.add_argument("--rank", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -211,16 +230,16 @@ def main() -> None:
         return rank(*args.rank)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     json_sizes = {int(s) for s in args.json_sizes.split(",") if s}
-    result: dict = {"sizes": {}}
+    result: dict = {"shards": args.shards, "sizes": {}}
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         for n in sizes:
             folder = Path(tmp) / f"n{n}" / ".cvrl_index"
-            figures = build_columnar(folder, n)
+            figures = build_columnar(folder, n, args.shards)
             figures.update(measure("columnar", folder, n))
             shutil.rmtree(folder.parent)
             if n in json_sizes:
                 path = Path(tmp) / f"n{n}.json"
-                old = build_json(path, n)
+                old = build_json(path, n, args.shards)
                 old.update(measure("json", path, n))
                 path.unlink()
                 figures["json"] = old

@@ -59,7 +59,7 @@ def pipeline_kwargs(
     source: ClipSource, device_id: int | None, *, num_threads: int, py_workers: int, seed: int, prefetch: int
 ) -> dict:
     """Arguments of a ``pipeline_def`` graph fed by ``source``; ``device_id=None`` builds a CPU-only pipeline."""
-    if device_id is None and (source.decoders == NVDEC).any():
+    if device_id is None and source.decoders.uses(NVDEC):
         raise ValueError("a CPU pipeline cannot decode with NVDEC: route the videos for the CPU (capability None)")
     return {
         "batch_size": source.batch_size,

@@ -4,48 +4,59 @@ Every shard shuffles with the same seed, so the shards of an epoch are disjoint 
 have the same number of whole batches, so a DDP step never meets an empty batch on one rank.
 
 The permutation is never stored: position p of an epoch's order is a keyed bijection of [0, n) (a Feistel network
-on the next power of four, walked until it lands inside [0, n)), so a source worker finds its sample's video in
+on a rectangle of about n cells, walked until it lands inside [0, n)), so a source worker finds its sample's video in
 O(1) time and memory, however many videos the dataset holds (10M videos would be an 80 MB array per worker).
 """
 
 from __future__ import annotations
 
+from math import isqrt
+
 import numpy as np
 
-_ROUNDS = 6
-_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser: a cheap hash of uint64 values (wrapping arithmetic)."""
-    x = (x ^ (x >> np.uint64(30))) * _MIX1
-    x = (x ^ (x >> np.uint64(27))) * _MIX2
-    return x ^ (x >> np.uint64(31))
+# Rounds of the network: four with random round functions leave no trace of the positions (Luby-Rackoff's bound).
+_ROUNDS = 4
+BLOCK = 1 << 13  # positions permuted at once: 64 KiB temporaries stay in the CPU's cache (twice as fast as 2^16)
 
 
 class Permutation:
-    """A pseudo-random permutation of [0, n) drawn from ``key``, evaluated at any positions without storing it."""
+    """A pseudo-random permutation of [0, n) drawn from ``key``, evaluated at any positions without storing it.
+
+    A Feistel network on pairs (u, v) in [0, a) x [0, b), a = ceil(sqrt(n)), b = ceil(n / a): a position is u * b + v,
+    and a round makes (v, (u + T[v]) mod a), the table T of random values drawn from ``key``, the two sides' sizes
+    trading places each round. a * b - n < a, so a position almost never lands outside [0, n) (it then walks on:
+    cycle walking). Adding a looked-up value and one conditional subtraction is what NumPy does fastest: one epoch's
+    plan of 70.7M videos (Panda-70M) takes 3.3 to 3.6 s here, against 11 s with a power-of-two domain.
+    """
 
     def __init__(self, n: int, key: list[int]):
         self.n = n
-        bits = max(2, int(n - 1).bit_length())
-        self.half = np.uint64((bits + 1) // 2)
-        self.mask = np.uint64((1 << int(self.half)) - 1)
-        self.keys = np.random.default_rng(key).integers(0, 2**63, _ROUNDS, dtype=np.uint64)
+        self.sides = (isqrt(n - 1) + 1, -(-n // (isqrt(n - 1) + 1)))  # (a, b); (1, 1) for one video
+        rng = np.random.default_rng(key)
+        self.tables = []
+        for r in range(_ROUNDS):  # (size of the changed side, its table: one value in [0, size) per other-side value)
+            changed, looked_up = self.sides if r % 2 == 0 else self.sides[::-1]
+            self.tables.append((changed, rng.integers(0, changed, looked_up)))
 
     def _feistel(self, x: np.ndarray) -> np.ndarray:
-        left, right = x >> self.half, x & self.mask
-        for k in self.keys:
-            left, right = right, left ^ (_mix(right ^ k) & self.mask)
-        return (left << self.half) | right
+        u, v = np.divmod(x, self.sides[1])
+        for size, table in self.tables:
+            w = u + table.take(v)
+            u, v = v, w - size * (w >= size)  # (u + T[v]) mod size: the sum is below twice the size
+        return u * self.sides[1] + v
 
     def __call__(self, positions: np.ndarray) -> np.ndarray:
-        x = self._feistel(np.asarray(positions, np.uint64))
-        outside = np.flatnonzero(x >= self.n)
-        while outside.size:  # cycle walking: a bijection of the power-of-four domain, restricted to [0, n)
-            x[outside] = self._feistel(x[outside])
-            outside = outside[x[outside] >= self.n]
-        return x.astype(np.int64)
+        positions = np.asarray(positions, np.int64)
+        out = np.empty(positions.shape, np.int64)
+        flat, result = positions.reshape(-1), out.reshape(-1)
+        for start in range(0, len(flat), BLOCK):
+            x = self._feistel(flat[start : start + BLOCK])
+            outside = np.flatnonzero(x >= self.n)
+            while outside.size:  # cycle walking: a bijection of [0, a * b), restricted to [0, n)
+                x[outside] = self._feistel(x[outside])
+                outside = outside[x[outside] >= self.n]
+            result[start : start + BLOCK] = x
+        return out
 
 
 class EpochPlan:
@@ -89,7 +100,12 @@ class EpochPlan:
     def at(self, positions: np.ndarray) -> np.ndarray:
         """The items at ``positions`` (0 <= position < len) of this shard's plan."""
         # The shard's slice repeats to fill its batches, and the order repeats from its start to fill the shards.
-        p = (self.first + np.asarray(positions, np.int64) % self.per_shard) % self.n
+        p = np.asarray(positions, np.int64)
+        if p.size and p.max() >= self.per_shard:  # modulo only where needed: an int64 division costs ~10 ns a value
+            p = p % self.per_shard
+        p = self.first + p
+        if p.size and p.max() >= self.n:
+            p %= self.n
         return p if self.order is None else self.order(p)
 
     def __getitem__(self, i: int) -> int:

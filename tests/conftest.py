@@ -1,5 +1,5 @@
 """Shared fixtures: run the real entry point in a subprocess; small video datasets written once per session. The
-costliest test files are collected first."""
+longest test files are handed to the xdist workers first."""
 
 import os
 import subprocess
@@ -41,22 +41,26 @@ def class_videos(tmp_path_factory):
     return get
 
 
-# The costliest test files (--durations, docs/benchmarks.md), in this order before all others: the two xdist workers
-# (pyproject.toml) share them and the many short files fill in at the end, instead of one worker running a long file
-# alone while the other waits. The TensorFlow environment is built first, while the other worker tests.
-HEAVY_FIRST = (
-    "tests/tools/test_convert_official.py",
-    "tests/entry/test_quickstart.py",
-    "tests/entry/",
-    "tests/cluster/",
-    "tests/benchmarks/",
-    "tests/data/test_datamodule.py",
-)
+# The two longest test files (--durations, docs/benchmarks.md "The test suite"), handed out first, one to each xdist
+# worker. pytest-xdist's loadfile order (files with the most tests first) would leave them, one test each, to the end,
+# where one worker runs the quickstart for minutes while the other has nothing left to do.
+LONGEST_FIRST = ("tests/entry/test_quickstart.py", "tests/tools/test_convert_official.py")
 
 
-def pytest_collection_modifyitems(items):
-    """HEAVY_FIRST's files first; a stable sort, so each file's tests stay together and in their order."""
-    items.sort(key=lambda item: next((i for i, p in enumerate(HEAVY_FIRST) if item.nodeid.startswith(p)), 99))
+def pytest_xdist_make_scheduler(config, log):
+    """Under ``--dist loadfile`` (pyproject.toml): xdist's own scheduler, LONGEST_FIRST's files handed out first."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling  # only where xdist runs the suite
+
+    class LongestFirst(LoadFileScheduling):
+        def _assign_work_unit(self, node) -> None:
+            for scope in reversed(LONGEST_FIRST):
+                if scope in self.workqueue:
+                    self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
+
+    return LongestFirst(config, log)
 
 
 @pytest.hookimpl(hookwrapper=True)

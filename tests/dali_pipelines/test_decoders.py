@@ -1,9 +1,12 @@
 """The per-video decoder routing table: NVDEC by GPU generation and DALI's limits, DALI's CPU decoder, PyAV."""
 
+import pickle
+
 import numpy as np
 import pytest
 
 from dali_pipelines.decoders import (
+    _PACK_CHUNK,
     DALI_CPU,
     FRAME_SIZE,
     HIDDEN_FRAMES,
@@ -64,13 +67,27 @@ def test_capabilities_parse_and_codes_check():
     for bad in ("9,0", "Hopper", "9.x", ""):
         with pytest.raises(ValueError, match="MAJOR.MINOR"):
             parse_capability(bad)
-    assert decoder_codes("pyav", 3).tolist() == [PYAV] * 3
-    assert decoder_codes(np.array([0, 1, 2]), 3).dtype == np.int8
+    assert [decoder_codes("pyav", 3)[v] for v in range(3)] == [PYAV] * 3
     with pytest.raises(ValueError, match="one of nvdec, dali_cpu, pyav"):
         decoder_codes("dali", 2)
     with pytest.raises(ValueError, match="expected 2 decoder codes"):
         decoder_codes(np.array([0, 3]), 2)
     assert decoder_counts(np.array([2, 2, 1])) == {"nvdec": 0, "dali_cpu": 1, "pyav": 2}
+
+
+@pytest.mark.parametrize("n", [1, 4, 7, 2 * _PACK_CHUNK + 5])
+def test_packed_decoder_codes_read_back_every_video_at_a_quarter_byte_each(n):
+    codes = np.random.default_rng(n).integers(NVDEC, PYAV + 1, n).astype(np.int8)
+    packed = decoder_codes(codes, n)
+    assert packed.packed.nbytes == -(-n // 4)  # what a worker receives pickled: a quarter of a byte a video
+    rows = np.unique(np.r_[0, n - 1, np.random.default_rng(0).integers(0, n, 2000)])
+    assert [packed[int(v)] for v in rows] == codes[rows].tolist()
+    assert len(pickle.dumps(packed)) < n // 4 + 400
+    assert {c for c in (NVDEC, DALI_CPU, PYAV) if packed.uses(c)} == set(np.unique(codes).tolist())
+    with pytest.raises(IndexError, match=f"video {n} of {n}"):
+        packed[n]
+    uniform = decoder_codes("dali_cpu", n)
+    assert uniform[n - 1] == DALI_CPU and not uniform.uses(NVDEC) and decoder_codes(uniform, n) is uniform
 
 
 def test_frame_sizes_nvdec_cannot_take():

@@ -28,13 +28,14 @@ def test_epoch_plans_partition_the_index(n, shards, batch, drop):
     )  # reshuffled
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 17, 64, 65, 1000, 4097])
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 17, 64, 65, 1000, 4097, 100_000])  # 100k: 17 bits, several blocks
 def test_the_permutation_is_a_bijection_of_every_size(n):
     for key in ([0, 0], [7, 3]):
         order = Permutation(n, key)(np.arange(n))
         assert sorted(order.tolist()) == list(range(n))
-    if n >= 64:  # a shuffle, not the identity or a rotation
+    if n >= 64:  # a shuffle, not the identity or a rotation, and no trace of the positions' order left in it
         assert (np.diff(order) == 1).mean() < 0.2
+        assert abs(np.corrcoef(np.arange(n), order)[0, 1]) < 0.25
 
 
 def test_a_position_is_looked_up_without_the_whole_plan():

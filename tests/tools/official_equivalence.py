@@ -36,7 +36,7 @@ from cvrl_pl.tools import convert_official  # noqa: E402
 # The block specs and stem of the official cvrl_pretrain_k600_200ep.yaml, per depth (temporal kernels 1 in
 # res2/res3, 3 in res4/res5; no temporal strides after the stem).
 BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
-CASES = [(50, (2, 16, 224, 224)), (50, (2, 8, 113, 97)), (101, (1, 8, 113, 97)), (152, (1, 8, 113, 97))]
+CASES = [(50, (1, 16, 224, 224)), (50, (2, 8, 113, 97)), (101, (1, 8, 113, 97)), (152, (1, 8, 113, 97))]
 
 
 def official_model(model_id: int, shape: tuple[int, ...]):

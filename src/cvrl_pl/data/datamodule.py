@@ -23,6 +23,8 @@ from cvrl_pl.data.bad_videos import BAD_VIDEOS_FILE, BadVideoGuard
 from cvrl_pl.data.batches import eval_batch, pretrain_batch
 from cvrl_pl.data.decoding import decoding
 from cvrl_pl.data.index import VideoIndex, load_or_build_index
+from cvrl_pl.data.index.columns import read_rows
+from cvrl_pl.data.index.records import CHUNK
 from cvrl_pl.data.layouts.files import base_folder
 from cvrl_pl.data.loader import DaliLoader, fit_progress, placement, video_table
 from cvrl_pl.data.multilabel import action_targets
@@ -193,8 +195,9 @@ def check_epoch_coverage(source: PretrainSource, world: int) -> None:
     total = 0
     for r in range(world):
         options = {"epoch": source.first_epoch, "seed": source.seed, "shuffle": source.shuffle}
-        plan = EpochPlan(n, world, r, source.batch_size, drop_last=source.drop_last, **options).items()
-        seen[plan] = True
+        plan = EpochPlan(n, world, r, source.batch_size, drop_last=source.drop_last, **options)
+        for start in range(0, len(plan), CHUNK):  # in chunks: the plan's temporaries stay small at 70M videos
+            seen[plan.at(np.arange(start, min(len(plan), start + CHUNK)))] = True
         total += len(plan)
     read = int(seen.sum())
     expected = total if source.drop_last else n
@@ -218,7 +221,8 @@ class CVRLDataModule(pl.LightningDataModule):
         # Runs once per node before setup(): probes new files and writes the index that every rank then reuses.
         index = self._index(progress=True)
         clip = (self.cfg.data.num_frames - 1) * self.cfg.data.stride + 1
-        short = int((index.videos.column("num_frames") < clip).sum())
+        frames = index.videos.columns["num_frames"]
+        short = sum(int((read_rows(frames, s, s + CHUNK) < clip).sum()) for s in range(0, len(frames), CHUNK))
         note = f"\n{short} videos are shorter than one clip ({clip} frames) and will be looped" if short else ""
         rank_zero_info(index.report() + note)
 

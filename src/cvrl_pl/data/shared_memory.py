@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from cvrl_pl.data.index import VideoIndex
+from cvrl_pl.data.index.columns import read_rows
 from cvrl_pl.data.index.records import CHUNK
 from cvrl_pl.errors import ConfigError
 from dali_pipelines.decoders import PYAV
@@ -21,21 +22,21 @@ SHM_PATH = "/dev/shm"
 
 
 def sample_bytes(
-    index: VideoIndex, decoders: np.ndarray, frames_per_sample: int, rows: slice = slice(None)
+    index: VideoIndex, decoders: np.ndarray, frames_per_sample: int, start: int = 0, stop: int | None = None
 ) -> np.ndarray:
-    """Per video (of ``rows``), the bytes one sample of it passes through shared memory: the file for DALI's
-    decoders, the decoded RGB frames (at the video's own size) for PyAV."""
-    columns = index.videos.columns
-    files = np.asarray(columns["size"][rows], np.int64)
-    frames = np.asarray(columns["width"][rows], np.int64) * columns["height"][rows] * 3 * frames_per_sample
-    return np.where(np.asarray(decoders[rows]) == PYAV, frames, files)
+    """Per video (``start`` to ``stop``), the bytes one sample of it passes through shared memory: the file for
+    DALI's decoders, the decoded RGB frames (at the video's own size) for PyAV."""
+    columns, stop = index.videos.columns, len(index.videos) if stop is None else stop
+    files = read_rows(columns["size"], start, stop).astype(np.int64)
+    width, height = (read_rows(columns[side], start, stop).astype(np.int64) for side in ("width", "height"))
+    return np.where(np.asarray(decoders[start:stop]) == PYAV, width * height * 3 * frames_per_sample, files)
 
 
 def largest_samples(index: VideoIndex, decoders: np.ndarray, frames_per_sample: int, count: int) -> np.ndarray:
     """The ``count`` largest of ``sample_bytes``, computed in chunks (no index-long temporaries)."""
     largest = np.empty(0, np.int64)
     for start in range(0, len(index.videos), CHUNK):
-        sizes = np.concatenate([largest, sample_bytes(index, decoders, frames_per_sample, slice(start, start + CHUNK))])
+        sizes = np.concatenate([largest, sample_bytes(index, decoders, frames_per_sample, start, start + CHUNK)])
         largest = np.sort(sizes)[-count:] if len(sizes) > count else sizes
     return np.sort(largest)[::-1]
 

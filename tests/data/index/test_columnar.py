@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from cvrl_pl.data.index import build as index_build
-from cvrl_pl.data.index import load_or_build_index, probe_video
-from cvrl_pl.data.index.columns import ColumnWriter, Spec, open_tables
+from cvrl_pl.data.index import load_or_build_index, probe_video, video_index
+from cvrl_pl.data.index.columns import ColumnWriter, Spec, open_tables, read_rows
 from cvrl_pl.data.loader import video_table
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.sources import PretrainSource, TestViewSource, TrainClipSource, VideoTable
@@ -63,6 +63,66 @@ def test_columns_pickle_as_their_file_names_not_their_values(tmp_path):
     assert len(blob) < 2000  # the values are 2.8 MB
     copy = pickle.loads(blob)
     assert copy["x"][n - 1] == n - 1 and copy["name"][123_456] == "v123456" and copy["runs"][7].tolist() == [0, 1]
+
+
+def _mapped_mib() -> float:
+    """This process's resident file-backed memory (RssFile) in MiB: the mapped pages it touched."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("RssFile:")) / 1024
+
+
+def test_a_scan_by_read_rows_keeps_a_column_out_of_the_process_where_the_map_keeps_it_in(tmp_path):
+    """A rank scans whole columns at its start (stream formats, shared-memory sizes): through read_rows they cost
+    the rank nothing resident; through the map each touched page stays in its memory (and its peak) for good."""
+    n = 16 << 20  # a 64 MiB int32 column
+    writer = ColumnWriter(tmp_path / "scan", {"t": {"x": Spec("<i4")}})
+    writer.append("t", {"x": np.arange(n, dtype=np.int32)})
+    writer.commit()
+    column = open_tables(tmp_path / "scan")[1]["t"]["x"]
+    before = _mapped_mib()
+    total = sum(int(read_rows(column, start, start + (1 << 20)).sum(dtype=np.int64)) for start in range(0, n, 1 << 20))
+    assert total == n * (n - 1) // 2
+    scanned = _mapped_mib()
+    assert scanned - before < 4  # read from the file: nothing of the column stays resident
+    assert int(np.asarray(column).sum(dtype=np.int64)) == total
+    assert _mapped_mib() - scanned > 56  # the same scan through the map: the column's 64 MiB stay in the process
+    assert read_rows(column, n - 2, n + 5).tolist() == [n - 2, n - 1] and len(read_rows(column, 5, 2)) == 0
+    assert read_rows(np.arange(6), 2, 4).tolist() == [2, 3]
+
+
+class _Columns:
+    """What column_stats reads of VideoColumns: its columns (plain arrays here) and its length."""
+
+    def __init__(self, columns: dict):
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns["num_frames"])
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 1001])
+def test_the_reports_column_figures_read_in_chunks_equal_numpys_on_the_whole_columns(n, monkeypatch):
+    monkeypatch.setattr(video_index, "CHUNK", 64)  # several chunks, the last one short
+    rng = np.random.default_rng(n)
+    columns = {
+        "num_frames": rng.integers(1, 300, n),
+        "fps": rng.uniform(10, 60, n),
+        "width": rng.integers(64, 400, n),
+        "height": rng.integers(64, 400, n),
+        "label": rng.integers(-1, 4, n),  # -1: a video without one (charades)
+    }
+    stats = video_index.column_stats(_Columns(columns), 4)
+    frames, labels = columns["num_frames"], columns["label"]
+    assert stats["frames"] == {
+        "min": frames.min(),
+        "max": frames.max(),
+        "median": np.median(frames),
+        "total": frames.sum(),
+    }
+    assert stats["fps"] == [columns["fps"].min(), columns["fps"].max()]
+    short = np.minimum(columns["width"], columns["height"])
+    assert stats["short_side"] == [short.min(), short.max()]
+    assert stats["per_class"].tolist() == np.bincount(labels[labels >= 0], minlength=4).tolist()
 
 
 def _decoded_keyframes(path: Path) -> tuple[list[int], list[int]]:

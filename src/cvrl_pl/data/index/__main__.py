@@ -1,7 +1,8 @@
 """``python -m cvrl_pl.data.index ROOT [--layout L] [--csv FILE | --annotations A [--split N] [--subset S]]
-[--verify first|full] [--workers N] [--out INDEX] [--gpu-capability X.Y] [--json]``: index a dataset by hand, print
-the report (counts, codecs and formats, which decoder takes how many videos, frames, every excluded file with its
-reason); ``--json`` adds the figures as one JSON object on the last line of stdout. A shard set in parts, on many
+[--verify first|full] [--workers N] [--out INDEX] [--gpu-capability X.Y] [--json] [--excluded]``: index a dataset by
+hand, print the report (counts, codecs and formats, which decoder takes how many videos, frames, the excluded files
+by reason, the first 50 of each by name); ``--excluded`` lists every excluded file with its reason instead of the
+report; ``--json`` adds the figures as one JSON object on the last line of stdout. A shard set in parts, on many
 machines: ``--part K/N`` on each (K = 0..N-1, a Slurm array's task id), then ``--merge N`` once."""
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         "(default: this machine's GPU, or the CPU without one)",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON on the last line of stdout")
+    parser.add_argument("--excluded", action="store_true", help="print every excluded file (PATH<tab>REASON)")
     parser.add_argument(
         "--part", type=part_arg, help="index only part K of N of a shard set (K from 0; e.g. $SLURM_ARRAY_TASK_ID/N)"
     )
@@ -114,7 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     capability = args.gpu_capability or device_capability(0 if torch.cuda.is_available() else None)  # this machine
-    print(index.report(capability))
+    if args.excluded:
+        print("\n".join(f"{path}\t{reason}" for path, reason in index.excluded))
+    else:
+        print(index.report(capability))
     out = index.folder
     print(f"index: {out}")
     if args.json:

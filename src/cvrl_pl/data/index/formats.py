@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cvrl_pl.data.index.columns import read_rows
 from cvrl_pl.data.index.records import CATEGORIES, CHUNK, VideoRecord
 from cvrl_pl.data.index.views import VideoColumns
 from dali_pipelines.decoders import FRAME_SIZE, nvdec_minimum, nvdec_size_fault
@@ -17,20 +18,22 @@ def stream_formats(videos: VideoColumns) -> tuple[list[dict], np.ndarray]:
     names = (*CATEGORIES, "bit_depth")
     minimum = np.array([nvdec_minimum(c) for c in videos.vocab["codec"]], np.int64).reshape(-1, 2)  # per codec code
     n = len(videos)
-    which = np.empty(n, np.int32)
+    which = np.empty(n, np.uint16)  # a handful of formats in any real dataset; uint16 halves a 70M-video temporary
     keys: dict[int, int] = {}  # packed codes -> format number
     for start in range(0, n, CHUNK):  # in chunks: no 10M-long temporaries
         stop = min(n, start + CHUNK)
         key = np.zeros(stop - start, np.int64)  # the five small codes and the fault bits packed into one number
         for name in names:
-            key = (key << 12) | np.asarray(videos.columns[name][start:stop], np.int64)
-        size = [np.asarray(videos.columns[side][start:stop]) for side in ("width", "height")]
-        codecs = np.asarray(videos.columns["codec"][start:stop], np.int64)
-        faults = np.asarray(videos.columns["stream_faults"][start:stop], np.int64)
+            key = (key << 12) | read_rows(videos.columns[name], start, stop).astype(np.int64)
+        size = [read_rows(videos.columns[side], start, stop) for side in ("width", "height")]
+        codecs = read_rows(videos.columns["codec"], start, stop).astype(np.int64)
+        faults = read_rows(videos.columns["stream_faults"], start, stop).astype(np.int64)
         key = (key << 3) | faults | FRAME_SIZE * nvdec_size_fault(*size, minimum[codecs])
         distinct, inverse = np.unique(key, return_inverse=True)
         numbers = [keys.setdefault(k, len(keys)) for k in distinct.tolist()]
-        which[start:stop] = np.asarray(numbers, np.int32)[inverse.reshape(-1)]
+        if len(keys) > np.iinfo(which.dtype).max + 1:
+            raise ValueError(f"{len(keys)} distinct stream formats: more than the index's routing counts")
+        which[start:stop] = np.asarray(numbers, which.dtype)[inverse.reshape(-1)]
     formats = []
     for packed in keys:
         codes = [(packed >> (3 + 12 * (len(names) - 1 - k))) & 0xFFF for k in range(len(names))]

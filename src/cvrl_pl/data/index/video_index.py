@@ -8,15 +8,16 @@ import json
 import os
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from cvrl_pl.data.index.columns import MANIFEST, open_tables, read_manifest
+from cvrl_pl.data.index.columns import MANIFEST, open_tables, read_manifest, read_rows
 from cvrl_pl.data.index.formats import format_name, stream_formats
-from cvrl_pl.data.index.records import FORMAT_NAME, FORMAT_VERSION, index_description
-from cvrl_pl.data.index.views import VideoColumns
+from cvrl_pl.data.index.records import CHUNK, FORMAT_NAME, FORMAT_VERSION, index_description
+from cvrl_pl.data.index.views import ExcludedFiles, VideoColumns
 from cvrl_pl.data.layouts.files import ListSpec, video_ref
 from cvrl_pl.errors import DatasetError
 from dali_pipelines import storage
@@ -38,7 +39,7 @@ class VideoIndex:
     root: str  # absolute path of the dataset root
     classes: list[str]  # class names; label i is classes[i]; [] when unlabelled
     videos: VideoColumns  # usable videos, sorted by path
-    excluded: list[tuple[str, str]]  # (path relative to root, reason) for every rejected file
+    excluded: Sequence[tuple[str, str]]  # (path relative to root, reason) for every rejected file
     layout: str = "unlabelled"  # the resolved layout (never "auto")
     csv: str | None = None  # absolute path of the CSV for the csv and kinetics layouts
     annotations: str | None = None  # absolute path of the official lists (ucf101, hmdb51, ssv2, charades)
@@ -86,13 +87,11 @@ class VideoIndex:
         try:
             meta, tables = open_tables(path)
             excluded = tables["excluded"]
-            rows = range(len(excluded["reason"]))
-            infos = [excluded["info"][i] for i in rows]
             return cls(
                 root=meta["root"],
                 classes=list(meta["classes"]),
                 videos=VideoColumns(tables["videos"], tables["dirs"]["name"], meta["vocab"]),
-                excluded=[(excluded["path"][i], excluded["reason"][i]) for i in rows],
+                excluded=ExcludedFiles(excluded["path"], excluded["reason"]),
                 layout=meta["layout"],
                 csv=meta["csv"],
                 annotations=meta["annotations"],
@@ -103,15 +102,7 @@ class VideoIndex:
                 folder=str(path.resolve()),
                 listing=meta.get("listing"),
                 part=tuple(meta["part"]) if meta.get("part") else None,
-                excluded_meta={
-                    excluded["path"][i]: {
-                        "size": int(excluded["size"][i]),
-                        "mtime_ns": int(excluded["mtime_ns"][i]),
-                        **({"info": json.loads(infos[i])} if infos[i] else {}),
-                    }
-                    for i in rows
-                    if excluded["size"][i] >= 0
-                },
+                excluded_meta=_excluded_meta(excluded),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DatasetError(f"{path}: not a valid video index: {exc}") from exc
@@ -146,6 +137,23 @@ class VideoIndex:
             "nvdec_faults": faults,
         }
 
+    def _excluded_lines(self) -> list[str]:
+        """The excluded files' counts by reason, then up to REPORT_EXCLUDED files of each reason by name: a shard set
+        of Panda-70M's size has millions of failed samples, which a log at every start cannot list."""
+        named: dict[str, list[str]] = {}
+        counts: Counter[str] = Counter()
+        for path, reason in self.excluded:
+            kind = reason.split(":")[0]
+            counts[kind] += 1
+            if counts[kind] <= REPORT_EXCLUDED:
+                named.setdefault(kind, []).append(f"  {path}: {reason}")
+        lines = ["excluded (" + ", ".join(f"{r} {n}" for r, n in counts.most_common()) + "):"]
+        for kind, n in counts.most_common():
+            lines.extend(named[kind])
+            if n > REPORT_EXCLUDED:
+                lines.append(f"  ... and {n - REPORT_EXCLUDED} more {kind} (all: the index command's --excluded)")
+        return lines
+
     def report(self, capability: tuple[int, int] | None = None) -> str:
         """A human summary: counts, codecs and formats, which decoder takes how many videos on a GPU of compute
         ``capability`` (None: on a CPU), frame counts, and one line per excluded file with its reason."""
@@ -158,31 +166,71 @@ class VideoIndex:
         ]
         if self.videos:
             summary = self.summary(capability)
-            frames, fps = self.videos.column("num_frames"), self.videos.column("fps")
+            stats = column_stats(self.videos, len(self.classes))
             lines.append("  codecs: " + ", ".join(f"{c} {n}" for c, n in summary["codecs"].items()))
             lines.append("  formats: " + ", ".join(f"{f} {n}" for f, n in summary["formats"].items()))
             lines.append(f"  decoders {decoders_where(capability)}: " + counts_text(summary["decoders"]))
             if any(summary["nvdec_faults"].values()):
                 lines.append("  kept off NVDEC on any GPU: " + counts_text(summary["nvdec_faults"]))
+            frames = stats["frames"]
             lines.append(
-                f"  frames: {frames.min()} to {frames.max()} (median {np.median(frames):g}, "
-                f"total {frames.sum(dtype=np.int64)})"
+                f"  frames: {frames['min']} to {frames['max']} (median {frames['median']:g}, total {frames['total']})"
             )
-            lines.append(f"  fps: {fps.min():g} to {fps.max():g}")
-            short = np.minimum(self.videos.column("width"), self.videos.column("height"))
-            lines.append(f"  short side: {short.min()} to {short.max()} pixels")
-            labels = self.videos.column("label")
-            if self.classes and (labels >= 0).any():  # a multi-label dataset (charades) labels every video -1
-                labelled = np.bincount(labels[labels >= 0], minlength=len(self.classes))
+            lines.append("  fps: {:g} to {:g}".format(*stats["fps"]))
+            lines.append("  short side: {} to {} pixels".format(*stats["short_side"]))
+            labelled = stats["per_class"]
+            if self.classes and labelled.any():  # a multi-label dataset (charades) labels every video -1
                 empty = [c for i, c in enumerate(self.classes) if not labelled[i]]
                 if empty:
                     shown = ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else "")
                     lines.append(f"  classes without a usable video: {len(empty)} ({shown})")
         if self.excluded:
-            reasons = Counter(r.split(":")[0] for _, r in self.excluded)
-            lines.append("excluded (" + ", ".join(f"{r} {n}" for r, n in reasons.most_common()) + "):")
-            lines.extend(f"  {p}: {r}" for p, r in self.excluded)
+            lines.extend(self._excluded_lines())
         return "\n".join(lines)
+
+
+def column_stats(videos: VideoColumns, classes: int) -> dict:
+    """The report's figures of whole columns: frames (min, max, median, total), fps and short side (min, max), the
+    videos of each of ``classes`` labels. Read in chunks (read_rows): at 70M videos no column is mapped whole into the
+    process (the report runs at every start, on the rank that prepares the data)."""
+    frame_counts = np.zeros(1, np.int64)  # videos per frame count: the median without sorting a whole column
+    fps, short, per_class = [np.inf, -np.inf], [np.inf, -np.inf], np.zeros(classes, np.int64)
+    for start in range(0, len(videos), CHUNK):
+        counts = np.bincount(read_rows(videos.columns["num_frames"], start, start + CHUNK))
+        frame_counts = np.pad(frame_counts, (0, max(0, len(counts) - len(frame_counts))))
+        frame_counts[: len(counts)] += counts
+        rate = read_rows(videos.columns["fps"], start, start + CHUNK)
+        side = np.minimum(*(read_rows(videos.columns[k], start, start + CHUNK) for k in ("width", "height")))
+        fps = [min(fps[0], rate.min()), max(fps[1], rate.max())]
+        short = [min(short[0], int(side.min())), max(short[1], int(side.max()))]
+        labels = read_rows(videos.columns["label"], start, start + CHUNK)
+        per_class += np.bincount(labels[labels >= 0], minlength=classes)[:classes]
+    present = np.flatnonzero(frame_counts)
+    seen = np.cumsum(frame_counts)
+    n = int(seen[-1])
+    middle = np.searchsorted(seen, [(n - 1) // 2, n // 2], side="right")  # the middle video(s) in frame order
+    total = int((np.arange(len(frame_counts)) * frame_counts).sum())
+    frames = {"min": int(present[0]), "max": int(present[-1]), "median": float(middle.mean()), "total": total}
+    return {"frames": frames, "fps": fps, "short_side": short, "per_class": per_class}
+
+
+def _excluded_meta(excluded: dict) -> dict[str, dict]:
+    """Per excluded file that had a stat (size >= 0; a failed sample or a missing file has none): its stat, and the
+    probe of a too-short video. The size column is scanned in chunks, never turned into an object per row."""
+    meta = {}
+    for start in range(0, len(excluded["path"]), CHUNK):
+        sizes = read_rows(excluded["size"], start, start + CHUNK)
+        for i in (start + np.flatnonzero(sizes >= 0)).tolist():
+            info = excluded["info"][i]
+            meta[excluded["path"][i]] = {
+                "size": int(excluded["size"][i]),
+                "mtime_ns": int(excluded["mtime_ns"][i]),
+                **({"info": json.loads(info)} if info else {}),
+            }
+    return meta
+
+
+REPORT_EXCLUDED = 50  # files of each reason the report names; the index command's --excluded lists them all
 
 
 UNFINISHED = "an unfinished build"

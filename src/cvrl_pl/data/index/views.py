@@ -48,6 +48,28 @@ class References(Sequence[storage.Ref]):
         return (self[i] for i in range(len(self)))
 
 
+class ExcludedFiles(Sequence[tuple[str, str]]):
+    """An index's rejected files as (path, reason), read from its columns when asked: a shard set with millions of
+    failed samples opens without a Python object for each."""
+
+    def __init__(self, paths: Strings, reasons: Strings):
+        self.paths, self.reasons = paths, reasons
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[str, str]:  # type: ignore[override]
+        return self.paths[i], self.reasons[i]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and len(self) == len(other) and all(map(tuple.__eq__, self, other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class VideoColumns(Sequence[VideoRecord]):
     """The usable videos of an index, column by column, memory-mapped from its folder: ``videos[i]`` is video i's
     VideoRecord; ``videos.column(name)`` a whole column as a numpy array, for vectorised use."""

@@ -142,12 +142,13 @@ class DecoderCodes:
         present = np.zeros(len(DECODER_NAMES), bool)
         for start in range(0, self.n, _PACK_CHUNK):
             chunk = np.asarray(codes[start : start + _PACK_CHUNK], np.uint8)
-            present[np.unique(chunk)] = True
+            present |= np.bincount(chunk, minlength=len(DECODER_NAMES)) > 0
             padded = np.zeros(-(-len(chunk) // CODES_PER_BYTE) * CODES_PER_BYTE, np.uint8)
             padded[: len(chunk)] = chunk
-            quads = padded.reshape(-1, CODES_PER_BYTE) << np.arange(0, 8, 2, dtype=np.uint8)
+            quads = padded.reshape(-1, CODES_PER_BYTE)
+            byte = quads[:, 0] | quads[:, 1] << 2 | quads[:, 2] << 4 | quads[:, 3] << 6
             first = start // CODES_PER_BYTE
-            self.packed[first : first + len(quads)] = np.bitwise_or.reduce(quads, axis=1)
+            self.packed[first : first + len(byte)] = byte
         self.present = frozenset(np.flatnonzero(present).tolist())
 
     def __len__(self) -> int:

@@ -37,7 +37,7 @@ def largest_samples(index: VideoIndex, decoders: np.ndarray, frames_per_sample: 
     largest = np.empty(0, np.int64)
     for start in range(0, len(index.videos), CHUNK):
         sizes = np.concatenate([largest, sample_bytes(index, decoders, frames_per_sample, start, start + CHUNK)])
-        largest = np.sort(sizes)[-count:] if len(sizes) > count else sizes
+        largest = np.partition(sizes, len(sizes) - count)[-count:] if len(sizes) > count else sizes  # no sort
     return np.sort(largest)[::-1]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cvrl_pl.data.index import build as index_build
-from cvrl_pl.data.index import load_or_build_index, probe_video, video_index
+from cvrl_pl.data.index import columns, load_or_build_index, probe_video, video_index
 from cvrl_pl.data.index.columns import ColumnWriter, Spec, open_tables, read_rows
 from cvrl_pl.data.loader import video_table
 from dali_pipelines.params import ViewAugConfig
@@ -88,6 +88,17 @@ def test_a_scan_by_read_rows_keeps_a_column_out_of_the_process_where_the_map_kee
     assert _mapped_mib() - scanned > 56  # the same scan through the map: the column's 64 MiB stay in the process
     assert read_rows(column, n - 2, n + 5).tolist() == [n - 2, n - 1] and len(read_rows(column, 5, 2)) == 0
     assert read_rows(np.arange(6), 2, 4).tolist() == [2, 3]
+
+
+def test_a_string_column_read_in_chunks_equals_it_read_row_by_row(tmp_path, monkeypatch):
+    monkeypatch.setattr(columns, "ITER_CHUNK", 7)  # chunks that split the rows unevenly
+    names = [f"vidéo {i}" if i % 3 else "" for i in range(40)]  # UTF-8 of two bytes, and empty strings
+    writer = ColumnWriter(tmp_path / "s", {"t": {"s": Spec("u1", ragged=True)}})
+    writer.append("t", {"s": names})
+    writer.commit()
+    column = open_tables(tmp_path / "s")[1]["t"]["s"]
+    assert list(column) == [column[i] for i in range(40)] == names
+    assert column.rows(38, 45) == names[38:] and column.rows(5, 2) == [] and column.rows(0, 1) == [""]
 
 
 class _Columns:

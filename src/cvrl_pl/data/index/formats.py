@@ -10,6 +10,17 @@ from cvrl_pl.data.index.records import CATEGORIES, CHUNK, VideoRecord
 from cvrl_pl.data.index.views import VideoColumns
 from dali_pipelines.decoders import FRAME_SIZE, nvdec_minimum, nvdec_size_fault
 
+SIDES = ("width", "height")
+
+
+def _packed(parts: list[np.ndarray]) -> np.ndarray:
+    """The five small codes (12 bits each), then the packets' fault bits and the frame-size fault, as one number."""
+    *codes, faults, size_fault = (np.asarray(part, np.int64) for part in parts)
+    key = np.zeros(len(faults), np.int64)
+    for code in codes:
+        key = (key << 12) | code
+    return (key << 3) | faults | FRAME_SIZE * size_fault
+
 
 def stream_formats(videos: VideoColumns) -> tuple[list[dict], np.ndarray]:
     """The distinct stream formats (codec, profile, pix_fmt, bit_depth, chroma, and ``faults``: what keeps the
@@ -22,18 +33,17 @@ def stream_formats(videos: VideoColumns) -> tuple[list[dict], np.ndarray]:
     keys: dict[int, int] = {}  # packed codes -> format number
     for start in range(0, n, CHUNK):  # in chunks: no 10M-long temporaries
         stop = min(n, start + CHUNK)
-        key = np.zeros(stop - start, np.int64)  # the five small codes and the fault bits packed into one number
-        for name in names:
-            key = (key << 12) | read_rows(videos.columns[name], start, stop).astype(np.int64)
-        size = [read_rows(videos.columns[side], start, stop) for side in ("width", "height")]
-        codecs = read_rows(videos.columns["codec"], start, stop).astype(np.int64)
-        faults = read_rows(videos.columns["stream_faults"], start, stop).astype(np.int64)
-        key = (key << 3) | faults | FRAME_SIZE * nvdec_size_fault(*size, minimum[codecs])
-        distinct, inverse = np.unique(key, return_inverse=True)
+        read = {name: read_rows(videos.columns[name], start, stop) for name in (*names, "stream_faults", *SIDES)}
+        read["size_fault"] = nvdec_size_fault(*(read[side] for side in SIDES), minimum[read["codec"]])
+        parts = [read[name] for name in (*names, "stream_faults", "size_fault")]
+        if all(part.min() == part.max() for part in parts):  # one format in the chunk, as in most datasets
+            distinct, inverse = _packed([part[:1] for part in parts]), None
+        else:
+            distinct, inverse = np.unique(_packed(parts), return_inverse=True)
         numbers = [keys.setdefault(k, len(keys)) for k in distinct.tolist()]
         if len(keys) > np.iinfo(which.dtype).max + 1:
             raise ValueError(f"{len(keys)} distinct stream formats: more than the index's routing counts")
-        which[start:stop] = np.asarray(numbers, which.dtype)[inverse.reshape(-1)]
+        which[start:stop] = numbers[0] if inverse is None else np.asarray(numbers, which.dtype)[inverse.reshape(-1)]
     formats = []
     for packed in keys:
         codes = [(packed >> (3 + 12 * (len(names) - 1 - k))) & 0xFFF for k in range(len(names))]

@@ -142,11 +142,12 @@ class VideoIndex:
         of Panda-70M's size has millions of failed samples, which a log at every start cannot list."""
         named: dict[str, list[str]] = {}
         counts: Counter[str] = Counter()
-        for path, reason in self.excluded:
+        reasons = getattr(self.excluded, "reasons", None) or [r for _, r in self.excluded]
+        for i, reason in enumerate(reasons):  # the paths of the files named only: 7M decoded would take minutes
             kind = reason.split(":")[0]
             counts[kind] += 1
             if counts[kind] <= REPORT_EXCLUDED:
-                named.setdefault(kind, []).append(f"  {path}: {reason}")
+                named.setdefault(kind, []).append(f"  {self.excluded[i][0]}: {reason}")
         lines = ["excluded (" + ", ".join(f"{r} {n}" for r, n in counts.most_common()) + "):"]
         for kind, n in counts.most_common():
             lines.extend(named[kind])

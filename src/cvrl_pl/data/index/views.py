@@ -62,7 +62,7 @@ class ExcludedFiles(Sequence[tuple[str, str]]):
         return self.paths[i], self.reasons[i]
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        return (self[i] for i in range(len(self)))
+        return zip(self.paths, self.reasons, strict=True)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and len(self) == len(other) and all(map(tuple.__eq__, self, other))

@@ -17,6 +17,7 @@ import socket
 import tempfile
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
@@ -156,7 +157,8 @@ def _build(
             earlier.add(other, usable_only=True)
         todo = [i for i in todo if earlier.get(i) is None]
     refs = [video_ref(root, found[i].path, offset=found[i].offset, size=found[i].size) for i in todo]
-    probes = probe_iter(refs, workers, progress and bool(todo), verify)
+    read: Counter = Counter()
+    probes = probe_iter(refs, workers, progress and bool(todo), verify, read)
     folder = f"{path}.partial-{socket.gethostname()}-{os.getpid()}"
     writer = IndexWriter(folder)
     options = {"layout": layout, "min_frames": min_frames, "verify": verify, **_lists(lists), "listing": listing}
@@ -179,7 +181,14 @@ def _build(
                 meta, result = record_meta(record), f"too short: {result.num_frames} frames (< {min_frames})"
             excluded.append((c.path, result, meta))
         writer.add(videos, excluded)
-    return writer.finish(description)
+    stored = sum(max(0, found[i].size) for i in todo)
+    return writer.finish({**description, "probing": probing_figures(len(todo), read["bytes"], stored)})
+
+
+def probing_figures(videos: int, read: int, stored: int) -> dict:
+    """What a build's probes read: the bytes read through ranged reads (shard members, URLs) against the bytes those
+    videos hold; the report shows it (the issue's "bytes read against bytes stored")."""
+    return {"videos": videos, "bytes_read": read, "bytes_stored": stored}
 
 
 def _lists(lists: ListSpec) -> dict:

@@ -17,6 +17,7 @@ from cvrl_pl.data.index.build import (
     default_index_path,
     finish_index,
     part_path,
+    probing_figures,
     same_source,
 )
 from cvrl_pl.data.index.columns import Ragged, Runs
@@ -89,8 +90,10 @@ def merge_parts(
             writer.commit()
         writer.add([], [(path, reason, index.excluded_meta.get(path, {})) for path, reason in index.excluded])
     listing = listing_signature(root, lists, [], shards=True)
+    probed = [index.probing or probing_figures(0, 0, 0) for index in loaded]
+    probing = probing_figures(*(sum(p[key] for p in probed) for key in ("videos", "bytes_read", "bytes_stored")))
     description = index_description(
-        root, [], layout=layout, min_frames=min_frames, verify=verify, **vars(lists), listing=listing
+        root, [], layout=layout, min_frames=min_frames, verify=verify, **vars(lists), listing=listing, probing=probing
     )
     merged = finish_index(writer.finish(description), final)
     note(

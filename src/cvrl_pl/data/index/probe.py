@@ -8,6 +8,7 @@ import functools
 import multiprocessing
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import BinaryIO
@@ -232,24 +233,39 @@ def _whole_header(file: BinaryIO) -> TrackPackets | None:
     return packets if int((packets.positions + packets.sizes).max()) <= file.tell() else None
 
 
+def _probe_counted(path: storage.Ref, verify: str) -> tuple[VideoInfo | str, int]:
+    """``probe_video``, and the bytes it read through storage's ranged reads (a shard's member, a URL; 0 for a file
+    opened as such)."""
+    before = storage.COUNTS["bytes"]
+    return probe_video(path, verify), storage.COUNTS["bytes"] - before
+
+
 def probe_iter(
-    paths: list[storage.Ref], workers: int | None = None, progress: bool = True, verify: str = "first"
+    paths: list[storage.Ref],
+    workers: int | None = None,
+    progress: bool = True,
+    verify: str = "first",
+    read: Counter | None = None,
 ) -> Iterator[VideoInfo | str]:
     """``probe_video`` over ``paths``, yielded in order as they finish, from a process pool (spawned: safe from a
-    threaded parent)."""
-    probe = functools.partial(probe_video, verify=verify)
+    threaded parent); ``read["bytes"]`` counts the bytes the probes read from shard members and URLs."""
+    read = Counter() if read is None else read
+    probe = functools.partial(_probe_counted, verify=verify)
     workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
     bar = tqdm(total=len(paths), desc="probing videos", unit="video", disable=not progress, dynamic_ncols=True)
     with bar:
         if workers == 1:
             for path in paths:
-                yield probe(path)
+                result, count = probe(path)
+                read["bytes"] += count
+                yield result
                 bar.update()
             return
         chunksize = max(1, min(64, len(paths) // (workers * 8)))
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for result in pool.map(probe, paths, chunksize=chunksize):
+            for result, count in pool.map(probe, paths, chunksize=chunksize):
+                read["bytes"] += count
                 yield result
                 bar.update()
 

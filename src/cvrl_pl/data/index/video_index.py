@@ -52,6 +52,8 @@ class VideoIndex:
     excluded_meta: dict[str, dict] = field(default_factory=dict, repr=False)
     listing: dict | None = field(default=None, repr=False)  # what a start compares: listing.listing_signature
     part: tuple[int, int] | None = None  # (k, n): the index of part k of n of the shards (build.PART_SUFFIX)
+    # What its build probed: videos, bytes read through ranged reads (shard members, URLs), the bytes they hold
+    probing: dict | None = field(default=None, repr=False)
 
     def lists(self) -> ListSpec:
         """Which list of the dataset this index was built from."""
@@ -102,6 +104,7 @@ class VideoIndex:
                 folder=str(path.resolve()),
                 listing=meta.get("listing"),
                 part=tuple(meta["part"]) if meta.get("part") else None,
+                probing=meta.get("probing"),
                 excluded_meta=_excluded_meta(excluded),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -185,6 +188,12 @@ class VideoIndex:
                 if empty:
                     shown = ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else "")
                     lines.append(f"  classes without a usable video: {len(empty)} ({shown})")
+        if self.probing and self.probing["bytes_read"]:
+            p = self.probing
+            lines.append(
+                f"  probing read {p['bytes_read'] / 2**20:.1f} MiB of the {p['bytes_stored'] / 2**20:.1f} MiB its "
+                f"{p['videos']} videos hold ({p['bytes_read'] / max(p['bytes_stored'], 1):.3f}): headers, first frames"
+            )
         if self.excluded:
             lines.extend(self._excluded_lines())
         return "\n".join(lines)

@@ -16,7 +16,7 @@ import numpy as np
 
 # Rounds of the network: four with random round functions leave no trace of the positions (Luby-Rackoff's bound).
 _ROUNDS = 4
-BLOCK = 1 << 13  # positions permuted at once: 64 KiB temporaries stay in the CPU's cache (twice as fast as 2^16)
+BLOCK = 1 << 13  # positions permuted at once: 64 KiB temporaries stay in the CPU's cache (2^16 was slower, ad hoc)
 
 
 class Permutation:
@@ -25,8 +25,9 @@ class Permutation:
     A Feistel network on pairs (u, v) in [0, a) x [0, b), a = ceil(sqrt(n)), b = ceil(n / a): a position is u * b + v,
     and a round makes (v, (u + T[v]) mod a), the table T of random values drawn from ``key``, the two sides' sizes
     trading places each round. a * b - n < a, so a position almost never lands outside [0, n) (it then walks on:
-    cycle walking). Adding a looked-up value and one conditional subtraction is what NumPy does fastest: one epoch's
-    plan of 70.7M videos (Panda-70M) takes 3.3 to 3.6 s here, against 11 s with a power-of-two domain.
+    cycle walking). Adding a looked-up value and one conditional subtraction is what NumPy does fastest: the plans of
+    8 ranks for 70.7M videos (Panda-70M) take 4.1 s, where a power-of-four domain (3.8 walks a position) took 32.7 s
+    (bench_scale.py, docs/benchmarks.md).
     """
 
     def __init__(self, n: int, key: list[int]):

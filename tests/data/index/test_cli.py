@@ -80,4 +80,5 @@ def test_the_report_names_fifty_excluded_files_a_reason_and_the_command_lists_th
     index = VideoIndex.load(tmp_path / "idx")
     assert index.excluded[0] == ("a/2.mp4", "empty file") and len(index.excluded) == REPORT_EXCLUDED + 8
     assert index.excluded == [tuple(line.split("\t")) for line in listed[: REPORT_EXCLUDED + 8]]
+    assert index.excluded == [list(row) for row in index.excluded] != [[path, "x"] for path, _ in index.excluded]
     assert index.excluded_meta["a/2.mp4"]["size"] == 0 and len(index.excluded_meta) == REPORT_EXCLUDED + 8

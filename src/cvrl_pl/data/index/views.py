@@ -65,7 +65,9 @@ class ExcludedFiles(Sequence[tuple[str, str]]):
         return zip(self.paths, self.reasons, strict=True)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and len(self) == len(other) and all(map(tuple.__eq__, self, other))
+        if not isinstance(other, Sequence) or len(self) != len(other):
+            return False
+        return all(mine == tuple(theirs) for mine, theirs in zip(self, other, strict=True))
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -22,7 +22,7 @@ SHM_PATH = "/dev/shm"
 
 
 def sample_bytes(
-    index: VideoIndex, decoders: np.ndarray, frames_per_sample: int, start: int = 0, stop: int | None = None
+    index: VideoIndex, decoders: np.ndarray, frames_per_sample: int, *, start: int = 0, stop: int | None = None
 ) -> np.ndarray:
     """Per video (``start`` to ``stop``), the bytes one sample of it passes through shared memory: the file for
     DALI's decoders, the decoded RGB frames (at the video's own size) for PyAV."""
@@ -36,7 +36,8 @@ def largest_samples(index: VideoIndex, decoders: np.ndarray, frames_per_sample: 
     """The ``count`` largest of ``sample_bytes``, computed in chunks (no index-long temporaries)."""
     largest = np.empty(0, np.int64)
     for start in range(0, len(index.videos), CHUNK):
-        sizes = np.concatenate([largest, sample_bytes(index, decoders, frames_per_sample, start, start + CHUNK)])
+        chunk = sample_bytes(index, decoders, frames_per_sample, start=start, stop=start + CHUNK)
+        sizes = np.concatenate([largest, chunk])
         largest = np.partition(sizes, len(sizes) - count)[-count:] if len(sizes) > count else sizes  # no sort
     return np.sort(largest)[::-1]
 

@@ -34,9 +34,9 @@ def probe_counter(monkeypatch) -> list[str]:
     probed: list[str] = []
     real = index_build.probe_iter
 
-    def counting(paths, workers=None, progress=True, verify="first", read=None):
+    def counting(paths, workers=None, progress=True, verify="first", **kwargs):
         probed.extend(os.path.basename(p) for p in paths)
-        yield from real(paths, workers, progress, verify, read)
+        yield from real(paths, workers, progress, verify, **kwargs)
 
     monkeypatch.setattr(index_build, "probe_iter", counting)
     return probed

@@ -183,8 +183,8 @@ def test_a_killed_build_resumes_without_probing_what_it_committed(clips, tmp_pat
     monkeypatch.setattr(index_build, "CHUNK", 2)  # commit every 2 files
     real = index_build.probe_iter
 
-    def killed_after_five(paths, *args):
-        for k, result in enumerate(real(paths, *args)):
+    def killed_after_five(paths, *args, **kwargs):
+        for k, result in enumerate(real(paths, *args, **kwargs)):
             if k == 5:
                 raise KeyboardInterrupt  # Ctrl-C while probing the 6th file
             yield result

@@ -158,7 +158,7 @@ def _build(
         todo = [i for i in todo if earlier.get(i) is None]
     refs = [video_ref(root, found[i].path, offset=found[i].offset, size=found[i].size) for i in todo]
     read: Counter = Counter()
-    probes = probe_iter(refs, workers, progress and bool(todo), verify, read)
+    probes = probe_iter(refs, workers, progress and bool(todo), verify, read=read)
     folder = f"{path}.partial-{socket.gethostname()}-{os.getpid()}"
     writer = IndexWriter(folder)
     options = {"layout": layout, "min_frames": min_frames, "verify": verify, **_lists(lists), "listing": listing}

@@ -245,6 +245,7 @@ def probe_iter(
     workers: int | None = None,
     progress: bool = True,
     verify: str = "first",
+    *,
     read: Counter | None = None,
 ) -> Iterator[VideoInfo | str]:
     """``probe_video`` over ``paths``, yielded in order as they finish, from a process pool (spawned: safe from a

@@ -33,6 +33,9 @@ class ViewAugConfig:
     flip_prob: float = 0.5
     jitter_prob: float = 0.8
     strength: float = 1.0
+    # The colour jitter's maximal [brightness, contrast, saturation, hue] changes (torchvision's ColorJitter
+    # arguments); None: SimCLR's, from the strength s: 0.8 s, 0.8 s, 0.8 s, 0.2 s.
+    jitter: tuple[float, float, float, float] | None = None
     grayscale_prob: float = 0.2
     blur_prob: float = 0.0
     blur_sigma: tuple[float, float] = (0.1, 2.0)
@@ -126,21 +129,27 @@ def saturation_matrix(factor: float) -> np.ndarray:
 
 
 def colour_maps(
-    rng: np.random.Generator, jitter: bool, strength: float, grayscale: bool
+    rng: np.random.Generator,
+    jitter: bool,
+    strength: float,
+    grayscale: bool,
+    *,
+    maxima: tuple[float, float, float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(A, B) of y = A x + B mu for one frame: colour jitter in a random order, then optional grayscale.
 
     Each op maps (A, B) so that the current image is A x + B mu. Linear ops L give (L A, L B); contrast c
-    pivots on the current mean (A + B) mu, giving (c A, c B + (1 - c)(A + B)).
+    pivots on the current mean (A + B) mu, giving (c A, c B + (1 - c)(A + B)). ``maxima``: the jitter's largest
+    changes (ViewAugConfig.jitter), instead of the strength's.
     """
     a, b = np.eye(3), np.zeros((3, 3))
     if jitter:
-        s = strength
+        bright, contrast, saturation, hue = maxima or (0.8 * strength, 0.8 * strength, 0.8 * strength, 0.2 * strength)
         factors = {
-            "brightness": rng.uniform(max(0.0, 1 - 0.8 * s), 1 + 0.8 * s),
-            "contrast": rng.uniform(max(0.0, 1 - 0.8 * s), 1 + 0.8 * s),
-            "saturation": rng.uniform(max(0.0, 1 - 0.8 * s), 1 + 0.8 * s),
-            "hue": rng.uniform(-0.2 * s, 0.2 * s),
+            "brightness": rng.uniform(max(0.0, 1 - bright), 1 + bright),
+            "contrast": rng.uniform(max(0.0, 1 - contrast), 1 + contrast),
+            "saturation": rng.uniform(max(0.0, 1 - saturation), 1 + saturation),
+            "hue": rng.uniform(-hue, hue),
         }
         for op in rng.permutation(list(factors)):
             f = factors[op]
@@ -164,7 +173,8 @@ def draw_view_params(
     for _ in range(draws):
         box = random_resized_crop_box(rng, size, cfg.crop_area, cfg.crop_aspect)
         warp = crop_flip_matrix(box, cfg.crop_size, flip=rng.random() < cfg.flip_prob)
-        a, b = colour_maps(rng, rng.random() < cfg.jitter_prob, cfg.strength, rng.random() < cfg.grayscale_prob)
+        jitter, gray = rng.random() < cfg.jitter_prob, rng.random() < cfg.grayscale_prob
+        a, b = colour_maps(rng, jitter, cfg.strength, gray, maxima=cfg.jitter)
         sigma = rng.uniform(*cfg.blur_sigma) if rng.random() < cfg.blur_prob else 0.0
         solarize = 1.0 if rng.random() < cfg.solarize_prob else 0.0
         per_draw.append((warp, a, b, sigma, blur_window(cfg.crop_size, sigma), solarize))

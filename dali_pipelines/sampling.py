@@ -7,10 +7,15 @@ the first start is uniform over the positions that leave room for the gap, and t
 probability 1/2. Each further clip (rho > 2) is drawn from that pair law given the first clip's start, so every
 pair (clip 1, clip k) has exactly the two-clip law. A video shorter than one clip (M < 1) is looped
 (``clip_frame_indices``).
+
+Clips may also be sampled by time (the evaluation's ``eval.fps``, as SEVERE samples them): a video of L frames at
+rate F holds ``resampled_length`` frames 1/fps seconds apart, and every start above then counts those, with a stride
+of 1 (``time_frame_indices`` maps them back to stored frames).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -139,3 +144,29 @@ def eval_clip_start(k: int, num_clips: int, last_start: int) -> int:
 def clip_frame_indices(start: int, num_frames: int, stride: int, num_video_frames: int) -> np.ndarray:
     """Stored-frame indices of a clip; indices past the end wrap around (looping a short video)."""
     return (start + stride * np.arange(num_frames)) % num_video_frames
+
+
+def linspace_clip_start(k: int, num_clips: int, length: int, num_frames: int) -> int:
+    """Start of test clip k of ``num_clips`` as SEVERE's dense test places them: the integer part of
+    linspace(0, max(length - num_frames, 1), num_clips)[k]; 0 when the video is not longer than one clip."""
+    if num_frames >= length:
+        return 0
+    return int(np.linspace(0, max(length - num_frames, 1), num_clips)[k])
+
+
+def resampled_length(num_video_frames: int, video_fps: float, fps: float) -> int:
+    """How many frames 1/fps seconds apart a video of ``num_video_frames`` frames at ``video_fps`` holds: those at
+    times t < (L - 0.5) / F, as SEVERE's reader counts them (at least 1)."""
+    return max(1, math.ceil((num_video_frames - 0.5) * fps / video_fps))
+
+
+def time_frame_indices(
+    start: int, num_frames: int, *, video_fps: float, fps: float, num_video_frames: int
+) -> np.ndarray:
+    """Stored-frame indices of a clip of ``num_frames`` frames 1/fps seconds apart from resampled frame ``start``:
+    the frame shown at each time, floor(t F); times past the end wrap around (looping a short video)."""
+    m = resampled_length(num_video_frames, video_fps, fps)
+    times = ((start + np.arange(num_frames)) % m) / fps
+    # The small margin keeps a product that is a whole number in exact arithmetic (2 / 16 * 24 = 3) from flooring
+    # to the frame before through a rounding error.
+    return np.minimum(np.floor(times * video_fps + 1e-6).astype(np.int64), num_video_frames - 1)

@@ -25,8 +25,11 @@ from dali_pipelines.pyav_decode import decode_pyav
 from dali_pipelines.sampling import (
     clip_frame_indices,
     eval_clip_start,
+    linspace_clip_start,
+    resampled_length,
     sample_clip_starts,
     start_range,
+    time_frame_indices,
     train_clip_start,
 )
 from dali_pipelines.targets import ActionTargets
@@ -65,6 +68,8 @@ class VideoTable:
     # Per video, its codec and profile as the index found them ("av1", "Main"): a failure report names them.
     codecs: Sequence[str] | None = None
     profiles: Sequence[str] | None = None
+    # Per video, its frame rate: clips sampled by time (a source's ``fps``) need it.
+    fps: Sequence[float] | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -82,6 +87,9 @@ class ClipSource:
 
     An epoch enumerates ``len(table) * items_per_video`` items (several clips per video for the test views). A
     concrete source's ``sample`` builds its outputs by name; they reach the graph in its class's ``OUTPUTS`` order.
+
+    Clips are ``num_frames`` frames every ``stride`` stored frames, or, with ``fps``, frames 1/fps seconds apart
+    (sampling.time_frame_indices): then a clip's start and a video's ``length`` count those resampled frames.
     """
 
     OUTPUTS: tuple[str, ...] = ()
@@ -100,8 +108,11 @@ class ClipSource:
         shuffle: bool = True,
         drop_last: bool = False,
         decoders: str | np.ndarray = "dali_cpu",
+        fps: float | None = None,
     ):
-        self.table, self.num_frames, self.stride = table, num_frames, stride
+        if fps is not None and table.fps is None:
+            raise ValueError("clips sampled by time (fps) need the videos' frame rates (VideoTable.fps)")
+        self.table, self.num_frames, self.stride, self.fps = table, num_frames, stride, fps
         self.batch_size, self.shard_id, self.num_shards = batch_size, shard_id, num_shards
         self.seed, self.shuffle, self.drop_last = seed, shuffle, drop_last
         # Per video: decoders.NVDEC, DALI_CPU or PYAV (one name given: that decoder for every video).
@@ -202,9 +213,23 @@ class ClipSource:
             )
         return {name: outputs[name] for name in self.OUTPUTS}
 
+    @property
+    def step(self) -> int:
+        """The distance between a clip's frames, in the units of ``length``."""
+        return 1 if self.fps else self.stride
+
+    def length(self, vid: int) -> int:
+        """Video ``vid``'s frames, in the units a clip's start counts: stored frames, or resampled ones (``fps``)."""
+        n = int(self.table.num_frames[vid])
+        return resampled_length(n, float(self.table.fps[vid]), self.fps) if self.fps else n
+
     def clip(self, vid: int, start: int) -> np.ndarray:
-        """Stored-frame indices of the clip of video ``vid`` that starts at ``start``."""
-        return clip_frame_indices(start, self.num_frames, self.stride, int(self.table.num_frames[vid]))
+        """Stored-frame indices of the clip of video ``vid`` that starts at ``start`` (in ``length``'s units)."""
+        n = int(self.table.num_frames[vid])
+        if self.fps:
+            rate = float(self.table.fps[vid])
+            return time_frame_indices(start, self.num_frames, video_fps=rate, fps=self.fps, num_video_frames=n)
+        return clip_frame_indices(start, self.num_frames, self.stride, n)
 
     def video(self, vid: int, frames: np.ndarray) -> tuple[np.ndarray, ...]:
         """VIDEO_OUTPUTS of video ``vid`` for its frames ``frames`` (any order, repeats allowed): only the packets
@@ -328,21 +353,23 @@ class LabelledSource(ClipSource):
 
 
 class TrainClipSource(LabelledSource):
-    """Linear evaluation's training clips: one per video from a random start, shuffled each epoch, with its crop and
-    flip parameters (``view``, params.PARAM_NAMES); a multi-label clip takes the actions its frames overlap."""
+    """The protocols' training clips: ``clips_per_video`` per video and epoch (SEVERE draws 10), each from a random
+    start, shuffled each epoch, with its crop, flip and colour parameters (``view``, params.PARAM_NAMES); a
+    multi-label clip takes the actions its frames overlap."""
 
     OUTPUTS = (*VIDEO_OUTPUTS, "frames", *PARAM_NAMES, "label", "video_id", "clip_idx")
 
-    def __init__(self, table: VideoTable, view: ViewAugConfig, **kwargs):
+    def __init__(self, table: VideoTable, view: ViewAugConfig, *, clips_per_video: int = 1, **kwargs):
         super().__init__(table, **kwargs)
-        self.view = view
+        self.view, self.items_per_video = view, clips_per_video
 
-    def sample(self, vid: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """A clip of video ``vid`` and its view's parameters, drawn with ``rng``."""
-        start = train_clip_start(int(self.table.num_frames[vid]), self.num_frames, self.stride, rng)
+    def sample(self, item: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Clip ``k`` of video ``vid`` and its view's parameters, drawn with ``rng``."""
+        vid, k = divmod(item, self.items_per_video)
+        start = train_clip_start(self.length(vid), self.num_frames, self.step, rng)
         frames = self.clip(vid, start)
         params = stack_clips([draw_view_params(rng, self.view, self.num_frames, self.size(vid))])
-        return self.labelled(vid, 0, frames, params)
+        return self.labelled(vid, k, frames, params)
 
     def multi_hot(self, vid: int, frames: np.ndarray) -> np.ndarray:
         """The clip's actions (ActionTargets.clip)."""
@@ -350,7 +377,8 @@ class TrainClipSource(LabelledSource):
 
 
 class TestViewSource(LabelledSource):
-    """The test views: ``num_temporal`` clips per video with evenly spaced starts, one sample each, in plan order
+    """The test views: ``num_temporal`` clips per video with evenly spaced starts (sampling.eval_clip_start; by time,
+    sampling.linspace_clip_start), one sample each, in plan order
     (not shuffled unless ``shuffle``), with the normalised positions of ``num_spatial`` crops along the long side
     (``crop_pos`` (S, 2), after the graph's short-side resize); a multi-label view takes its whole video's actions."""
 
@@ -367,8 +395,11 @@ class TestViewSource(LabelledSource):
     def sample(self, item: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Test view ``item``: clip ``k`` of video ``vid`` (``rng`` unused: nothing is drawn)."""
         vid, k = divmod(item, self.items_per_video)
-        length = int(self.table.num_frames[vid])
-        start = eval_clip_start(k, self.items_per_video, start_range(length, self.num_frames, self.stride) - 1)
+        length, n = self.length(vid), self.items_per_video
+        if self.fps:  # SEVERE's dense test places its clips so
+            start = linspace_clip_start(k, n, length, self.num_frames)
+        else:
+            start = eval_clip_start(k, n, start_range(length, self.num_frames, self.stride) - 1)
         width, height = self.size(vid)
         centre = np.full(self.num_spatial, 0.5, np.float32)
         xy = (self._along, centre) if width >= height else (centre, self._along)

@@ -9,9 +9,11 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.trainer.states import TrainerFn
 
 from cvrl_pl.config import ConfigError, as_schema
 from cvrl_pl.data.batches import batch_views
+from cvrl_pl.eval.accuracy import clip_top1, mean_class_top1
 from cvrl_pl.eval.features import Features, clip_rows, video_features
 from cvrl_pl.eval.knn import topk_accuracy
 from cvrl_pl.eval.multilabel import mean_average_precision
@@ -20,7 +22,7 @@ from cvrl_pl.losses import NTXentLoss, positive_top1, update_scale
 from cvrl_pl.models import R3D, ProjectionHead, build_encoder
 from cvrl_pl.models.encoder_file import arch_of, load_encoder_weights
 from cvrl_pl.models.heads import build_head
-from cvrl_pl.optim import build_optimizer, lr_at, peak_lr
+from cvrl_pl.optim import build_optimizer, lr_at, multistep_lr, peak_lr
 from cvrl_pl.runtime.lightning_private import is_logging_step
 from cvrl_pl.tasks import TASKS
 
@@ -78,15 +80,26 @@ def log_lr(module: pl.LightningModule, batch_size: int) -> None:
 
 
 def optimizer_and_schedule(module: pl.LightningModule, cfg: DictConfig, *, decay_factor: float = 1.0) -> dict:
-    """SGD, LARS or AdamW over the trainable parameters, LR scaled by the global batch, per-step warm-up then cosine;
-    ``decay_factor`` multiplies ``optim.weight_decay`` (``loss.update_scale=official``)."""
+    """An optimiser of ``optim.name`` over the trainable parameters, LR scaled by the global batch, per-step warm-up
+    then ``optim.schedule``; ``decay_factor`` multiplies ``optim.weight_decay`` (``loss.update_scale=official``)."""
     o = cfg.optim
     peak = peak_lr(o.base_lr, cfg.data.batch_size)
     decay = o.weight_decay * decay_factor
     optimizer = build_optimizer(o.name, module, peak, momentum=o.momentum, weight_decay=decay, lars_eta=o.lars_eta)
     total = int(module.trainer.estimated_stepping_batches)
-    warmup = round(o.warmup_epochs * module.trainer.num_training_batches)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step, total, warmup, peak) / peak)
+    per_epoch = module.trainer.num_training_batches
+    warmup = round(o.warmup_epochs * per_epoch)
+    if o.schedule == "multistep":
+        steps = [m * per_epoch for m in o.milestones]
+
+        def at(step: int) -> float:
+            return multistep_lr(step, warmup, peak, milestone_steps=steps, gamma=o.gamma)
+    else:
+
+        def at(step: int) -> float:
+            return lr_at(step, total, warmup, peak)
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: at(step) / peak)
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
@@ -106,6 +119,9 @@ def initial_encoder(cfg: DictConfig) -> torch.nn.Module:
         except (FileNotFoundError, ValueError) as exc:
             raise ConfigError(f"model.init: {exc}") from exc
     return encoder
+
+
+SELECT_SCORE = "select/score"  # what eval.selection=best_on_test's checkpoint callback monitors
 
 
 class ClassifierModule(pl.LightningModule):
@@ -163,20 +179,33 @@ class ClassifierModule(pl.LightningModule):
         self._val.append(clip_rows(batch, scores, combine=self.combine))
 
     def on_validation_epoch_end(self) -> None:
-        videos = video_features(self._val, combine=self.combine)
+        rows = list(self._val)
         self._val.clear()
+        videos = video_features(rows, combine=self.combine)
+        if self.trainer.state.fn == TrainerFn.FITTING:
+            # eval.selection=best_on_test's pass after an epoch: SEVERE scores each test clip alone (single-label).
+            score = self._map(videos) if self.multilabel else clip_top1(rows)
+            self.log(SELECT_SCORE, score, sync_dist=False)
+            return
         self.predictions = videos
         if self.multilabel:  # top-1 means nothing for multi-hot targets
-            scores = {"mAP": mean_average_precision(videos.features.cpu().numpy(), videos.labels.cpu().numpy())}
+            scores, counts = {"mAP": self._map(videos)}, {}
         else:
             acc = topk_accuracy(videos.features, videos.labels)
-            scores = {"top1": acc[1], "top5": acc[5]}
+            per_class, tested = mean_class_top1(videos.features, videos.labels)
+            scores = {"top1": acc[1], "top5": acc[5], "mean_class_top1": per_class}
+            counts = {"classes_tested": tested}
         self.results = {
             **scores,
+            **counts,
             "videos": len(videos.video_ids),
             "views_per_video": float(videos.views.float().mean()),
         }
         self.log_dict({f"val/{k}": v for k, v in scores.items()}, sync_dist=False)
+
+    @staticmethod
+    def _map(videos: Features) -> float:
+        return mean_average_precision(videos.features.cpu().numpy(), videos.labels.cpu().numpy())
 
     def configure_optimizers(self):
         return optimizer_and_schedule(self, self.cfg)

@@ -1,9 +1,10 @@
-"""Optimisers and the learning-rate schedule: SGD, LARS or AdamW, linear scaling, per-step warm-up then cosine."""
+"""Optimisers and the learning-rate schedules: SGD, LARS, Adam or AdamW, linear scaling, per-step warm-up then cosine
+decay or steps at given epochs."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
@@ -21,6 +22,14 @@ def lr_at(step: int, total_steps: int, warmup_steps: int, peak: float) -> float:
     decay_steps = max(1, total_steps - warmup_steps)
     progress = min(1.0, (step - warmup_steps) / decay_steps)
     return peak * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def multistep_lr(step: int, warmup_steps: int, peak: float, *, milestone_steps: Sequence[int], gamma: float) -> float:
+    """Learning rate at optimiser step ``step``: linear warm-up from 0 to ``peak``, then ``peak`` times ``gamma`` for
+    every milestone already reached (torch's MultiStepLR stepped once an epoch, as SEVERE's fine-tuning runs it)."""
+    if step < warmup_steps:
+        return peak * step / warmup_steps
+    return peak * gamma ** sum(step >= m for m in milestone_steps)
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -104,6 +113,11 @@ def _sgd_keras(groups: list[dict], lr: float, momentum: float, lars_eta: float) 
     return LARS([{**g, "lars_adapt": False} for g in groups], lr=lr, momentum=momentum, keras_momentum=True)
 
 
+def _adam(groups: list[dict], lr: float, momentum: float, lars_eta: float) -> torch.optim.Optimizer:
+    # Adam's weight decay is an L2 term in the gradient (SEVERE's fine-tuning: Adam, weight decay 0).
+    return torch.optim.Adam(_plain(groups), lr=lr, fused=True)
+
+
 def _adamw(groups: list[dict], lr: float, momentum: float, lars_eta: float) -> torch.optim.Optimizer:
     # fused: one kernel per step, and the step counts stay on the device (the default reads them with .item()).
     return torch.optim.AdamW(_plain(groups), lr=lr, fused=True)
@@ -112,13 +126,16 @@ def _adamw(groups: list[dict], lr: float, momentum: float, lars_eta: float) -> t
 # name -> (parameter groups, lr, momentum, lars_eta) -> optimiser. Adding one here is all it takes: the config's
 # choices (optim.name) are these names. SGD is the paper's default; LARS its large-batch option; AdamW (momentum
 # unused) suits small models trained for few steps, such as the CPU demo; sgd_keras is SGD as the official code
-# applies it.
+# applies it; Adam is SEVERE's fine-tuning optimiser.
 OPTIMIZERS: dict[str, Callable[[list[dict], float, float, float], torch.optim.Optimizer]] = {
     "sgd": _sgd,
     "sgd_keras": _sgd_keras,  # the official TF code's SGD (LARS's docstring): with loss.update_scale=official
     "lars": _lars,
+    "adam": _adam,
     "adamw": _adamw,
 }
+
+SCHEDULES = ("cosine", "multistep")  # after the warm-up: cosine decay to 0, or steps at optim.milestones
 
 
 def build_optimizer(

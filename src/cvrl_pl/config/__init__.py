@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from cvrl_pl.config.renamed import RENAMED, DeprecatedKeyWarning, current_name, upgrade_keys
@@ -65,8 +65,32 @@ def choices() -> dict[str, tuple[str, ...]]:
 def _check_choices(cfg: DictConfig) -> None:
     for key, allowed in choices().items():
         value = OmegaConf.select(cfg, key)
-        if value not in allowed:
+        values = list(value) if isinstance(value, ListConfig) else [value]  # a list: each of its items
+        wrong = [v for v in values if v not in allowed]
+        if wrong or not values:
             raise ConfigError(f"config key '{key}' is '{value}'; allowed values: {', '.join(allowed)}")
+
+
+def _check_eval(cfg: DictConfig) -> None:
+    """The protocols' clip keys that no type check covers: counts, the sampling rate, the jitter's four values and
+    the schedule's milestones."""
+    e, o = cfg.eval, cfg.optim
+    for key in ("train_clips", "select_clips"):
+        if e[key] < 1:
+            raise ConfigError(f"config key 'eval.{key}' is {e[key]}; allowed values: a positive integer")
+    if e.fps is not None and not e.fps > 0:
+        raise ConfigError(f"config key 'eval.fps' is {e.fps}; allowed values: null or a positive rate")
+    if len(e.jitter) not in (0, 4) or any(v < 0 for v in e.jitter):
+        raise ConfigError(
+            f"config key 'eval.jitter' is {list(e.jitter)}; allowed values: [] or four non-negative maxima "
+            "[brightness, contrast, saturation, hue]"
+        )
+    if len(set(e.selection)) != len(e.selection):
+        raise ConfigError(f"config key 'eval.selection' is {list(e.selection)}: a rule is listed twice")
+    if list(o.milestones) != sorted(set(o.milestones)) or any(m < 1 for m in o.milestones):
+        raise ConfigError(
+            f"config key 'optim.milestones' is {list(o.milestones)}; allowed values: ascending epochs >= 1"
+        )
 
 
 def _check_threads(cfg: DictConfig) -> None:
@@ -140,6 +164,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     _check_clips(cfg)
     _check_threads(cfg)
     _check_labels(cfg)
+    _check_eval(cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg
 

@@ -15,7 +15,7 @@ from cvrl_pl.data.layouts import LAYOUT_CHOICES
 from cvrl_pl.models.heads import HEADS
 from cvrl_pl.models.padding import PADDINGS
 from cvrl_pl.models.r3d import SPECS
-from cvrl_pl.optim import OPTIMIZERS
+from cvrl_pl.optim import OPTIMIZERS, SCHEDULES
 from cvrl_pl.tasks import TASKS
 from dali_pipelines.sampling import DISTRIBUTIONS
 
@@ -189,6 +189,11 @@ class OptimConfig:
     momentum: float = _f(0.9, "momentum of SGD and LARS (AdamW ignores it)")
     weight_decay: float = _f(1e-6, "weight decay on conv and linear weights (never on BN or biases)")
     warmup_epochs: float = _f(5.0, "epochs of per-step linear warm-up from 0 to the peak LR")
+    schedule: str = _f(
+        "cosine", "after the warm-up: {choices}: cosine decay to 0, or times optim.gamma at each milestone", SCHEDULES
+    )
+    milestones: list[int] = _f([], "optim.schedule=multistep: the epochs at which the LR is multiplied by optim.gamma")
+    gamma: float = _f(0.1, "optim.schedule=multistep: the factor at each milestone")
     lars_eta: float = _f(0.001, "LARS trust coefficient")
 
 
@@ -251,8 +256,31 @@ class EvalConfig:
 
     batch_size: int = _f(32, "GLOBAL batch of test views")
     num_frames: int = _f(32, "frames per clip (the paper: 32)")
-    stride: int = _f(2, "temporal stride")
+    stride: int = _f(2, "temporal stride, in stored frames (unless eval.fps is set)")
+    fps: float | None = _f(
+        None,
+        "sample clips by time: frames 1/fps seconds apart at every video's own frame rate, a short video looped "
+        "(SEVERE: 16); null: every eval.stride-th stored frame",
+    )
     crop_size: int = _f(224, "training crop")
+    crop_area: list[float] = _f([0.3, 1.0], "training clips' random resized crop: range of the area fraction")
+    crop_aspect: list[float] = _f([0.5, 2.0], "training clips' random resized crop: range of the aspect ratio")
+    flip_prob: float = _f(0.5, "training clips' probability of a horizontal flip")
+    jitter: list[float] = _f(
+        [],
+        "training clips' colour jitter, once per clip: the maximal [brightness, contrast, saturation, hue] changes "
+        "as torchvision's ColorJitter takes them (SEVERE: [0.4, 0.4, 0.4, 0.2]); []: none",
+    )
+    train_clips: int = _f(1, "training clips drawn from each video per epoch (SEVERE: 10)")
+    selection: list[str] = _f(
+        ["last"],
+        "which weights are tested: any of {choices}: the last epoch's (the clean protocol), and the epoch whose "
+        "test-split score is best (SEVERE's rule: it sees the test split; reported under that name)",
+        ("last", "best_on_test"),
+    )
+    select_clips: int = _f(
+        3, "eval.selection=best_on_test: clips per test video (one centre crop each) scored after every epoch"
+    )
     num_temporal: int = _f(10, "test views: clips per video, evenly spaced")
     num_spatial: int = _f(3, "test views: square crops along the long side of each clip")
     short_side: int = _f(256, "test views: short side after resizing")

@@ -104,9 +104,10 @@ def bad_video_guard(cfg: DictConfig, trainer: pl.Trainer | None, device_id: int 
 
 @dataclass(frozen=True)
 class EvalClips:
-    """What an evaluation loader cuts from each video: clips of ``num_frames`` frames every ``stride``, square
-    crops of ``crop_size``; test views: ``num_temporal`` x ``num_spatial`` per video, after resizing the short side
-    to ``short_side`` (default: the crop size)."""
+    """What an evaluation loader cuts from each video: clips of ``num_frames`` frames every ``stride`` stored frames
+    (or, with ``fps``, 1/fps seconds apart), square crops of ``crop_size``; test views: ``num_temporal`` x
+    ``num_spatial`` per video, after resizing the short side to ``short_side`` (default: the crop size); training
+    clips: ``train_clips`` per video and epoch."""
 
     num_frames: int
     stride: int
@@ -114,6 +115,8 @@ class EvalClips:
     num_temporal: int = 1
     num_spatial: int = 1
     short_side: int | None = None
+    fps: float | None = None
+    train_clips: int = 1
 
 
 def eval_loader(
@@ -137,13 +140,16 @@ def eval_loader(
     crop_size = clips.crop_size
     world, rank, device_id = placement(trainer)
     d = cfg.data
-    # Linear evaluation trains on random resized crops and flips only (docs/recipe.md).
+    # The protocols train on random resized crops and flips, and colour jitter where eval.jitter sets it
+    # (docs/recipe.md).
+    e = cfg.eval
     view = ViewAugConfig(
         crop_size=crop_size,
-        crop_area=tuple(cfg.aug.crop_area),
-        crop_aspect=tuple(cfg.aug.crop_aspect),
-        flip_prob=cfg.aug.flip_prob,
-        jitter_prob=0.0,
+        crop_area=tuple(e.crop_area),
+        crop_aspect=tuple(e.crop_aspect),
+        flip_prob=e.flip_prob,
+        jitter_prob=1.0 if e.jitter else 0.0,
+        jitter=tuple(e.jitter) if e.jitter else None,
         grayscale_prob=0.0,
     )
     batch = per_device_batch(batch_size, world)
@@ -158,9 +164,12 @@ def eval_loader(
         "drop_last": False,
         "decoders": decoders,
         "targets": action_targets(index, whole_video=cfg.eval.clip_targets == "video"),
+        "fps": clips.fps,
     }
     if mode == "train":
-        source: TrainClipSource | TestViewSource = TrainClipSource(video_table(index), view, **options)
+        source: TrainClipSource | TestViewSource = TrainClipSource(
+            video_table(index), view, clips_per_video=clips.train_clips, **options
+        )
     elif mode == "test":
         source = TestViewSource(
             video_table(index), num_temporal=clips.num_temporal, num_spatial=clips.num_spatial, **options

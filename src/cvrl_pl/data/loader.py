@@ -38,6 +38,7 @@ def video_table(index: VideoIndex) -> VideoTable:
         mtimes=v.columns["mtime_ns"],
         codecs=Coded(v.columns["codec"], v.vocab["codec"]),
         profiles=Coded(v.columns["profile"], v.vocab["profile"]),
+        fps=v.columns["fps"],
     )
 
 

@@ -397,7 +397,7 @@ def run_splits(cfg: DictConfig, splits: list[int]) -> Path:
             split_cfg.data.split = split_cfg.val.split = n
             split_cfg.trainer.run_name = f"{cfg.trainer.run_name}/split{n}"
         done = out / f"split{n}"
-        if not _finished(done, split_cfg):
+        if not finished(done, split_cfg):
             done = run(split_cfg)
         if rank_zero_only.rank == 0:
             per_split[n] = json.loads((done / "metrics.json").read_text())
@@ -411,10 +411,12 @@ def run_splits(cfg: DictConfig, splits: list[int]) -> Path:
     return out
 
 
-def _finished(run_dir: Path, cfg: DictConfig) -> bool:
-    """Whether ``run_dir`` holds the metrics of a finished run of exactly ``cfg``."""
+def finished(run_dir: Path, cfg: DictConfig) -> bool:
+    """Whether ``run_dir`` holds the metrics of a finished run of exactly ``cfg`` (of every selection rule)."""
     saved = run_dir / "config.yaml"
-    return (run_dir / "metrics.json").is_file() and saved.is_file() and OmegaConf.load(saved) == cfg
+    rules = cfg.eval.selection if TASKS[cfg.task].trains else ["frozen"]
+    written = all((run_dir / rule_file("metrics.json", rule, cfg)).is_file() for rule in rules)
+    return written and saved.is_file() and OmegaConf.load(saved) == cfg
 
 
 def split_numbers(text: str) -> list[int]:

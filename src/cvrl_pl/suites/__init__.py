@@ -1,0 +1,1 @@
+"""Benchmark suites: many protocol runs from one command, summarised beside published results."""

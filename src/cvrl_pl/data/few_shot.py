@@ -120,16 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="the list file to write (data.label_subset)")
     args = parser.parse_args(argv)
     try:
-        draw = draw_few_shot(
-            args.root,
-            args.annotations,
-            args.out,
-            layout=args.layout,
-            subset=args.subset,
-            split=args.split,
-            examples=args.examples,
-            seed=args.seed,
-        )
+        draw = draw_few_shot(**vars(args))  # the options are named as its parameters
     except DatasetError as exc:
         print(f"error: {exc.named('--' + exc.key) if isinstance(exc, DatasetKeyError) else exc}", file=sys.stderr)
         return 2

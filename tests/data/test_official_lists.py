@@ -1,5 +1,6 @@
-"""The ucf101, hmdb51 and ssv2 layouts on generated datasets in the official formats: every split and subset,
-the datasets' quirks, transcoded copies, the index CLI, and every bad input named by file and line."""
+"""The ucf101, hmdb51, ssv2, gym99 and FineGym-set layouts on generated datasets in the official formats: every
+split and subset, the datasets' quirks, transcoded copies, the index CLI, the few-shot CLI's file read back, and
+every bad input named by file and line."""
 
 from __future__ import annotations
 
@@ -11,11 +12,24 @@ import sys
 
 import pytest
 
+from cvrl_pl.data import few_shot
 from cvrl_pl.data.index import DatasetError, VideoIndex, build_index, load_or_build_index
+from cvrl_pl.data.label_subset import read_label_subset
 from cvrl_pl.data.prepare import prepare_dataset
 from cvrl_pl.errors import DatasetKeyError
 from tests.helpers.index import by_path
-from tests.helpers.official import HMDB_CLASSES, SSV2_TEMPLATES, UCF_CLASSES, write_hmdb51, write_ssv2, write_ucf101
+from tests.helpers.official import (
+    GYM_LABELS,
+    HMDB_CLASSES,
+    SSV2_TEMPLATES,
+    UCF_CLASSES,
+    distinct_video,
+    gym_clip,
+    write_gym99,
+    write_hmdb51,
+    write_ssv2,
+    write_ucf101,
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +45,11 @@ def hmdb(tmp_path_factory):
 @pytest.fixture(scope="module")
 def ssv2(tmp_path_factory):
     return write_ssv2(tmp_path_factory.mktemp("ssv2"))
+
+
+@pytest.fixture(scope="module")
+def gym(tmp_path_factory):
+    return write_gym99(tmp_path_factory.mktemp("gym"))
 
 
 def _index(root, lists, subset, split=1, layout="auto", **kwargs):
@@ -86,6 +105,72 @@ def test_numeric_ssv2_ids_and_a_labels_file_in_another_order(ssv2, tmp_path):
     )
     val = _index(root, mine, "validation", layout="ssv2")
     assert val.classes == SSV2_TEMPLATES and [v.label for v in val.videos] == [0, 1, 2]
+
+
+def test_ssv2_videos_converted_to_avi_are_found_beside_webm(ssv2, tmp_path):
+    root, lists = ssv2
+    mine = tmp_path / "something-something-v2-videos_avi"
+    for n, video_id in enumerate(("78689", "78699")):
+        distinct_video(mine / f"{video_id}.avi", 400 + n)  # MPEG-4 part 2 in AVI, as SEVERE converts SSv2
+    os.link(root / "78709.webm", mine / "78709.webm")
+    val = _index(mine, lists, "validation")
+    assert [(v.path, v.label) for v in val.videos] == [("78689.avi", 0), ("78699.avi", 1), ("78709.webm", 2)]
+    assert val.excluded == []
+
+
+def _gym_label(path):
+    return int(path[3:6])  # gym_clip names a clip after its Gym99 label
+
+
+def test_gym99_and_severes_finegym_sets_filter_and_relabel_the_lists(gym):
+    root, lists = gym
+    train, val = (_index(root, lists, subset) for subset in ("train", "val"))
+    assert train.layout == val.layout == "gym99" and train.classes == [f"{n:03d}" for n in range(99)]
+    listed = sorted(gym_clip(label, i)[:-4] for label in GYM_LABELS for i in (0, 1))
+    assert sorted(os.path.splitext(v.path)[0] for v in train.videos) == listed  # .avi and .mp4 both found
+    assert {os.path.splitext(v.path)[1] for v in [*train.videos, *val.videos]} == {".avi", ".mp4", ".webm"}
+    assert all(v.label == _gym_label(v.path) for v in [*train.videos, *val.videos]) and len(val.videos) == 6
+    assert train.excluded == [(gym_clip(6, 3), "missing")] and val.excluded == []
+
+    fx = _index(root, lists, "train", layout="finegym_fx_s1")
+    assert fx.classes == [f"{n:03d}" for n in range(6, 17)] and fx.excluded == [(gym_clip(6, 3), "missing")]
+    assert sorted((_gym_label(v.path), v.label) for v in fx.videos) == [(6, 0), (6, 0), (16, 10), (16, 10)]
+    ub = _index(root, lists, "val", layout="finegym_ub_s1")
+    assert ub.classes == [f"{n:03d}" for n in range(74, 89)] and ub.excluded == []
+    assert sorted((_gym_label(v.path), v.label) for v in ub.videos) == [(74, 0), (88, 14)]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x.avi", r"line 14: expected '<clip>.avi <label 0-98>', got 'x.avi'"),
+        ("x.avi 99", r"line 14: expected '<clip>.avi <label 0-98>', got 'x.avi 99'"),
+        ("x.avi six", r"line 14: expected '<clip>.avi <label 0-98>', got 'x.avi six'"),
+        ("../x.avi 6", r"line 14: path '../x.avi' is not relative"),
+    ],
+)
+def test_gym99_bad_lines_name_the_file_and_line(gym, tmp_path, text, message):
+    root, lists = gym
+    mine = _copy_lists(lists, tmp_path)
+    (mine / "gym99_train.txt").write_text((mine / "gym99_train.txt").read_text() + text + "\n")
+    with pytest.raises(DatasetError, match=r"gym99_train.txt, " + message):
+        _index(root, mine, "train", layout="finegym_fx_s1")
+
+
+def test_few_shot_cli_warns_of_missing_clips_and_its_file_reads_back(gym, tmp_path, capsys):
+    root, lists = gym
+    out = tmp_path / "fx_s1_few_shot.txt"
+    argv = ["--layout", "finegym_fx_s1", "--root", str(root), "--annotations", str(lists), "--examples", "3"]
+    assert few_shot.main([*argv, "--out", str(out)]) == 0
+    stdout, stderr = capsys.readouterr()
+    assert "list: 5 clips, 4 found, 1 missing\ndrawn: 4 clips, up to 2 from each of 2 classes" in stdout
+    assert f"warning: 1 listed clips are missing ({gym_clip(6, 3)}): missing clips change which clips" in stderr
+    index = _index(root, lists, "train", layout="finegym_fx_s1")
+    rows = read_label_subset(out, index)
+    assert sorted(index.videos.paths[int(r)] for r in rows) == sorted(out.read_text().split())
+    assert len(rows) == 4
+    assert few_shot.main([*argv, "--subset", "test", "--out", str(out)]) == 2
+    assert "error: --subset must be train or val for layout 'finegym_fx_s1'" in capsys.readouterr().err
 
 
 def test_transcoded_copy_is_found_under_the_listed_names(ucf, tmp_path):
@@ -201,7 +286,7 @@ def test_hmdb51_and_ssv2_bad_files_name_the_file_and_line(hmdb, ssv2, tmp_path):
         ("ucf101", {"subset": "validation"}, "subset", "subset must be train or test for layout 'ucf101'"),
         ("ssv2", {"subset": "test"}, "subset", "subset must be train or validation for layout 'ssv2'"),
         ("ucf101", {}, "subset", "subset must be train or test for layout 'ucf101', got None"),
-        ("folder", {"subset": "train"}, "subset", "subset is read by the ucf101, hmdb51, ssv2, charades layouts only"),
+        ("folder", {"subset": "train"}, "subset", "subset is read by the ucf101, hmdb51, ssv2, charades, gym99, "),
     ],
 )
 def test_settings_that_do_not_fit_the_layout_name_the_setting(ucf, layout, kwargs, key, message):

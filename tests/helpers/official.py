@@ -1,8 +1,8 @@
-"""Generated datasets in the exact on-disk formats of UCF-101, HMDB-51 and Something-Something v2: the videos
-where the datasets put them, and the official annotation files with their quirks (Windows line endings in the
-UCF-101 lists, the ``HandstandPushups`` folder of ``v_HandStandPushups_*`` files, HMDB-51's trailing spaces,
-SSv2's string ids and bracketed templates). Each video's frames carry its index and a per-video colour, so every
-video is distinct."""
+"""Generated datasets in the exact on-disk formats of UCF-101, HMDB-51, Something-Something v2 and Gym99 (as the
+SEVERE benchmark ships its lists): the videos where the datasets put them, and the official annotation files with
+their quirks (Windows line endings in the UCF-101 lists, the ``HandstandPushups`` folder of
+``v_HandStandPushups_*`` files, HMDB-51's trailing spaces, SSv2's string ids and bracketed templates). Each
+video's frames carry its index and a per-video colour, so every video is distinct."""
 
 from __future__ import annotations
 
@@ -85,4 +85,33 @@ def write_ssv2(root: Path, *, per_class: int = 3) -> tuple[Path, Path]:
             subsets["validation" if i == per_class - 1 else "train"].append(entry)
     for subset, entries in subsets.items():
         (lists / f"something-something-v2-{subset}.json").write_text(json.dumps(entries, indent=1))
+    return videos, lists
+
+
+# Gym99 labels of the generated lists: outside both SEVERE sets, FX-S1's first and last, UB-S1's first and last.
+GYM_LABELS = [0, 6, 16, 74, 88, 98]
+GYM_STORED = {".avi": "mpeg4", ".mp4": "h264", ".webm": "vp9"}  # SEVERE's conversion, then prepare's copies
+
+
+def gym_clip(label: int, i: int) -> str:
+    """A clip name in FineGym's form (``<video>_E_<event span>_A_<action span>``), ``.avi`` as SEVERE lists it."""
+    return f"Gym{label:03d}v{i}_E_000{label:03d}_001{label:03d}_A_{i:04d}_{i + 1:04d}.avi"
+
+
+def write_gym99(root: Path, *, clips: int = 2) -> tuple[Path, Path]:
+    """``root/videos/<clip>`` in one flat folder and ``root/annotations/gym99_{train,val}.txt`` (``<clip>.avi
+    <label>``, labels in descending order so that list order is not path order): per label of ``GYM_LABELS``,
+    ``clips`` train clips and one val clip, stored in turn as .avi, .mp4 and .webm; the train list names one more
+    clip of label 6, not on disk. Returns (videos root, annotation folder)."""
+    videos, lists = root / "videos", root / "annotations"
+    lists.mkdir(parents=True)
+    subsets: dict[str, list[str]] = {"train": [], "val": []}
+    for n, (label, i) in enumerate((label, i) for label in reversed(GYM_LABELS) for i in range(clips + 1)):
+        name = gym_clip(label, i)
+        ext = list(GYM_STORED)[n % len(GYM_STORED)]
+        distinct_video(videos / (name[:-4] + ext), 300 + n, codec=GYM_STORED[ext])
+        subsets["val" if i == clips else "train"].append(f"{name} {label}\n")
+    subsets["train"].append(f"{gym_clip(6, clips + 1)} 6\n")
+    for subset, lines in subsets.items():
+        (lists / f"gym99_{subset}.txt").write_text("".join(lines))
     return videos, lists

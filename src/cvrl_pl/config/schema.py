@@ -43,10 +43,11 @@ class SplitConfig:
     layout: str = _f("auto", "dataset layout: {choices} (README, Datasets)", LAYOUT_CHOICES)
     csv: str | None = _f(None, "list file: path,label CSV, or the Kinetics annotation CSV")
     annotations: str | None = _f(
-        None, "folder of the official lists (layouts ucf101, hmdb51, ssv2, charades; README, Datasets)"
+        None,
+        "folder of the official lists (layouts ucf101, hmdb51, ssv2, charades, gym99, finegym_*; README, Datasets)",
     )
-    split: int = _f(1, "official split of the annotations: 1-3 for ucf101 and hmdb51, 1 for ssv2 and charades")
-    subset: str | None = _f(None, "subset of the split: train or test (ssv2: train or validation)")
+    split: int = _f(1, "official split of the annotations: 1-3 for ucf101 and hmdb51, 1 for the others")
+    subset: str | None = _f(None, "subset of the split: train or test (ssv2: train or validation; gym99: train or val)")
     index: str | None = _f(
         None, "index folder to build or reuse (default: <root>/.cvrl_index; for a URL root ~/.cache/cvrl-pl/index/)"
     )

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         help="folder of the official lists (ucf101: ucfTrainTestlist; hmdb51: testTrainMulti_7030_splits)",
     )
     parser.add_argument("--split", type=int, default=1, help="official split of ucf101/hmdb51 (1-3; default: 1)")
-    parser.add_argument("--subset", help="subset of the split: train or test (ssv2: train or validation)")
+    parser.add_argument("--subset", help="subset of the split: train or test (ssv2: train or validation; gym99: val)")
     parser.add_argument("--min-frames", type=int, default=1, help="exclude videos with fewer frames (default: 1)")
     parser.add_argument(
         "--verify",

@@ -11,8 +11,9 @@ from __future__ import annotations
 import csv as csvlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
-from cvrl_pl.data.layouts import charades, hmdb51, ssv2, ucf101
+from cvrl_pl.data.layouts import charades, gym99, hmdb51, ssv2, ucf101
 from cvrl_pl.data.layouts.csv_list import csv_candidates
 from cvrl_pl.data.layouts.files import Candidate, ListSpec, annotation_folder, is_pattern, some_names, video_ref
 from cvrl_pl.data.layouts.folder import folder_candidates, log_ignored, root_entries
@@ -37,6 +38,16 @@ class Layout:
     recognises: Callable[[str], bool] | None = None  # does an annotation folder hold this dataset's lists?
     actions: Callable[[ListSpec, Sequence[str]], list[tuple[Action, ...]]] | None = None
     parts: bool = False  # its candidates can be listed a part at a time (``part=(k, n)``): shards
+
+
+def _gym99(labels: range, recognises: Callable[[str], bool] | None = None) -> Layout:
+    """The layout of the Gym99 classes ``labels``, read through the Gym99 lists."""
+    return Layout(
+        partial(gym99.gym_candidates, labels=labels),
+        subsets=tuple(gym99.SUBSET_FILES),
+        splits=gym99.SPLITS,
+        recognises=recognises,
+    )
 
 
 LAYOUTS: dict[str, Layout] = {
@@ -64,10 +75,14 @@ LAYOUTS: dict[str, Layout] = {
         recognises=charades.is_charades_folder,
         actions=charades.video_actions,
     ),
+    "gym99": _gym99(range(gym99.NUM_CLASSES), recognises=gym99.is_gym99_folder),
+    "finegym_fx_s1": _gym99(gym99.FX_S1),  # SEVERE's sets of Gym99 classes; auto takes the whole of Gym99
+    "finegym_ub_s1": _gym99(gym99.UB_S1),
 }
 # auto: recognised from the annotation files, the CSV's header or the folder structure
 LAYOUT_CHOICES = ("auto", *LAYOUTS)
 ANNOTATED = tuple(name for name, spec in LAYOUTS.items() if spec.subsets)  # read through official annotation files
+RECOGNISED = tuple(name for name, spec in LAYOUTS.items() if spec.recognises)  # auto tells them by their lists
 
 
 def _recognise(root: str, lists: ListSpec, skip: str | None) -> str:
@@ -76,10 +91,10 @@ def _recognise(root: str, lists: ListSpec, skip: str | None) -> str:
     it holds videos and folders."""
     if lists.annotations is not None:
         folder = annotation_folder(lists.annotations)
-        found = [name for name in ANNOTATED if LAYOUTS[name].recognises(folder)]
+        found = [name for name in RECOGNISED if LAYOUTS[name].recognises(folder)]
         if not found:
             raise DatasetKeyError(
-                "annotations", f"{{key}}: {folder} holds the official lists of none of {', '.join(ANNOTATED)}"
+                "annotations", f"{{key}}: {folder} holds the official lists of none of {', '.join(RECOGNISED)}"
             )
         return found[0]
     if lists.csv is not None:
@@ -144,11 +159,12 @@ def resolve_layout(root: str, lists: ListSpec, layout: str, skip: str | None) ->
     return layout
 
 
-def list_candidates(
+def listed_candidates(
     root: str, layout: str, lists: ListSpec, skip: str | None, *, part: tuple[int, int] | None = None
 ) -> tuple[list[str], list[Candidate]]:
-    """Classes and candidate files of a resolved layout, sorted by path, with their stat (or the reason 'missing');
-    with ``part`` (k, n), the k-th of n parts of a layout that lists in parts (``Layout.parts``)."""
+    """Classes and candidate files of a resolved layout in the layout's own order (an official list's: its line
+    order), with their stat (or the reason 'missing'); with ``part`` (k, n), the k-th of n parts of a layout that
+    lists in parts (``Layout.parts``)."""
     spec = LAYOUTS[layout]
     classes, found = spec.candidates(root, lists, skip, part=part) if part else spec.candidates(root, lists, skip)
     for c in found:
@@ -162,4 +178,12 @@ def list_candidates(
         c.size, c.mtime_ns = st.size, st.mtime_ns
         if not st.is_file:
             c.reason = c.reason or "not a file"
+    return classes, found
+
+
+def list_candidates(
+    root: str, layout: str, lists: ListSpec, skip: str | None, *, part: tuple[int, int] | None = None
+) -> tuple[list[str], list[Candidate]]:
+    """``listed_candidates`` sorted by path, as the index keeps them."""
+    classes, found = listed_candidates(root, layout, lists, skip, part=part)
     return classes, sorted(found, key=lambda c: c.path)

@@ -16,6 +16,8 @@ MEMBER_SEPARATOR = ".tar/"  # an indexed member's path: "<shard>.tar/<member nam
 
 # Extensions a listed video may have on disk besides its own: the copies ``python -m cvrl_pl.data.prepare`` writes.
 TRANSCODED_EXTENSIONS = (".webm", ".mp4", ".mkv")
+# ... and, for the datasets the SEVERE benchmark converts to .avi (SSv2, FineGym), that copy too.
+AVI_OR_TRANSCODED = (".avi", *TRANSCODED_EXTENSIONS)
 # Extensions of the files taken for videos where a layout must tell them from stray files without opening them (a
 # folder dataset's root, beside the class folders, where a README.txt or a manifest.json is ignored).
 VIDEO_EXTENSIONS = (
@@ -48,7 +50,7 @@ VIDEO_EXTENSIONS = (
 @dataclass(frozen=True)
 class ListSpec:
     """Which list of a dataset a layout reads besides the root: a CSV file (csv, kinetics), or a dataset's official
-    annotation files with the split number and subset to take (ucf101, hmdb51, ssv2, charades)."""
+    annotation files with the split number and subset to take (ucf101, hmdb51, ssv2, charades, gym99)."""
 
     csv: str | None = None
     annotations: str | None = None

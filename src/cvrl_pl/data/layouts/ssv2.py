@@ -4,8 +4,9 @@
 ``something-something-v2-train.json`` and ``-validation.json`` list the videos as entries
 ``{"id": "78687", "label": ..., "template": "Holding [something] next to [something]", "placeholders": [...]}``. A
 video's class is its template with the brackets removed (the labels file's keys have none), as the official
-loaders do. Videos are ``ROOT/<id>.webm`` (or a copy made by ``python -m cvrl_pl.data.prepare``). Ids are strings
-in the official files; numbers are accepted too.
+loaders do. Videos are ``ROOT/<id>.webm`` as distributed, ``ROOT/<id>.avi`` as the SEVERE benchmark converts them,
+or a copy made by ``python -m cvrl_pl.data.prepare``. Ids are strings in the official files; numbers are accepted
+too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from cvrl_pl.data.layouts.csv_list import add_row, clean_relpath, labelled
-from cvrl_pl.data.layouts.files import Candidate, Folders, ListSpec, annotation_folder, annotation_text
+from cvrl_pl.data.layouts.files import (
+    AVI_OR_TRANSCODED,
+    Candidate,
+    Folders,
+    ListSpec,
+    annotation_folder,
+    annotation_text,
+)
 from cvrl_pl.errors import DatasetError
 
 LABELS_FILE = "something-something-v2-labels.json"
@@ -78,5 +86,5 @@ def ssv2_candidates(root: str, lists: ListSpec, skip: str | None) -> tuple[list[
         if name not in ids:
             raise DatasetError(f"{path}, line {line}: template '{name}' of video {entry['id']} is not in {labels}")
         rel = clean_relpath(path, line, f"{entry['id']}.webm")
-        add_row(found, folders.find([rel]) or rel, name, csv=path, line=line)
+        add_row(found, folders.find([rel], AVI_OR_TRANSCODED) or rel, name, csv=path, line=line)
     return classes, labelled(found, ids)

@@ -17,7 +17,7 @@ from cvrl_pl.data.generated import random_resized_crop_flip
 from dali_pipelines.params import ViewAugConfig, blur_window, colour_maps
 from dali_pipelines.pyav_decode import decode_pyav
 from dali_pipelines.sampling import clip_frame_indices, sample_clip_starts
-from dali_pipelines.sources import VideoTable
+from dali_pipelines.table import VideoTable
 
 DECORD_MISSING = "not installed: pip install -r requirements-decord.txt"
 

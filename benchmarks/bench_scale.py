@@ -52,7 +52,8 @@ from cvrl_pl.data.layouts.webdataset import FAILED
 from cvrl_pl.data.loader import video_table
 from cvrl_pl.data.shared_memory import largest_samples
 from dali_pipelines.plan import EpochPlan
-from dali_pipelines.sources import PretrainSource, VideoTable
+from dali_pipelines.sources import PretrainSource
+from dali_pipelines.table import VideoTable
 
 BATCH, RANKS = 64, 8
 TEMPORAL = {"distribution": "decreasing", "power": 1.0, "gap": 0}

@@ -11,7 +11,7 @@ import numpy as np
 
 from cvrl_pl.data.generated import render_frames
 from cvrl_pl.data.index.probe import probe_video
-from dali_pipelines.sources import VideoTable
+from dali_pipelines.table import VideoTable
 
 ENCODERS = {  # codec -> (PyAV encoder, file extension, options); quality about that of web video
     "vp9": ("libvpx-vp9", "webm", {"deadline": "realtime", "cpu-used": "8", "crf": "32", "b:v": "0"}),

@@ -19,7 +19,8 @@ from nvidia.dali.pipeline import Pipeline, pipeline_def
 from dali_pipelines.decoders import DECODER_NAMES, PYAV
 from dali_pipelines.failures import ReadFailure, VideoReadError, first_line
 from dali_pipelines.graph import decode
-from dali_pipelines.sources import NO_FRAMES, VIDEO_OUTPUTS, ClipSource, VideoTable
+from dali_pipelines.sources import NO_FRAMES, VIDEO_OUTPUTS, ClipSource
+from dali_pipelines.table import VideoTable
 
 
 def error_message(exc: BaseException) -> str:

@@ -38,7 +38,9 @@ def test_file_then_overrides(tmp_path):
     assert (cfg.optim.base_lr, cfg.model.encoder, cfg.data.num_frames) == (0.2, "r3d18", 8)
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "conf").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted([*(ROOT / "conf").glob("*.yaml"), *(ROOT / "conf" / "severe").glob("*.yaml")]), ids=lambda p: p.name
+)
 def test_shipped_configs_load(path):
     load_config(path)
 
@@ -184,3 +186,34 @@ def test_label_subset_keys_are_checked_against_the_task():
         load_config(None, ["data.label_fraction=0.1"])
     with pytest.raises(ConfigError, match="data.label_subset selects .* not task=retrieval"):
         load_config(None, ["task=retrieval", "data.label_subset=l.txt"])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("eval.selection=[last,best]", "eval.selection' is .*allowed values: last, best_on_test"),
+        ("eval.selection=[]", "eval.selection' is"),
+        ("eval.selection=[last,last]", "listed twice"),
+        ("eval.jitter=[0.4,0.4]", "four non-negative maxima"),
+        ("eval.train_clips=0", "eval.train_clips' is 0"),
+        ("eval.fps=0", "eval.fps' is 0"),
+        ("optim.milestones=[10,6]", "ascending epochs"),
+        ("optim.schedule=steps", "optim.schedule' is 'steps'; allowed values: cosine, multistep"),
+    ],
+)
+def test_protocol_keys_are_checked_naming_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_severe_configs_read_their_data_tree_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SEVERE_DATA", "/data/severe")
+    cfg = load_config(ROOT / "conf" / "severe" / "gym99.yaml")
+    assert cfg.data.root == cfg.val.root == "/data/severe/gym/videos"
+    assert (cfg.optim.name, list(cfg.optim.milestones), cfg.eval.fps, cfg.eval.train_clips) == (
+        "adam",
+        [6, 10, 14],
+        16.0,
+        10,
+    )
+    assert list(cfg.eval.selection) == ["last", "best_on_test"]

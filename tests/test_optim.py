@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from cvrl_pl.optim import LARS, build_optimizer, lars_trust_ratio, lr_at, param_groups, peak_lr
+from cvrl_pl.optim import LARS, build_optimizer, lars_trust_ratio, lr_at, multistep_lr, param_groups, peak_lr
 
 
 def test_linear_scaling_rule_gives_the_papers_rate():
@@ -83,4 +83,21 @@ def test_build_optimizer(name):
     assert [g["weight_decay"] for g in opt.param_groups] == [1e-6, 0.0]
     assert all(g["lr"] == 0.3 for g in opt.param_groups)
     with pytest.raises(ValueError, match="adamw"):
-        build_optimizer("adam", _model(), 0.1, momentum=0.9, weight_decay=0.0, lars_eta=0.001)
+        build_optimizer("adamax", _model(), 0.1, momentum=0.9, weight_decay=0.0, lars_eta=0.001)
+
+
+def test_multistep_steps_down_at_each_milestone_after_the_warmup():
+    # SEVERE's fine-tuning: 1e-4, x0.3 at epochs 6, 10 and 14 (10 steps an epoch here), no warm-up.
+    steps = [60, 100, 140]
+    lrs = {s: multistep_lr(s, 0, 1e-4, milestone_steps=steps, gamma=0.3) for s in (0, 59, 60, 99, 100, 140, 159)}
+    assert lrs[0] == lrs[59] == pytest.approx(1e-4)
+    assert lrs[60] == lrs[99] == pytest.approx(3e-5)
+    assert lrs[100] == pytest.approx(9e-6)
+    assert lrs[140] == lrs[159] == pytest.approx(2.7e-6)
+    assert multistep_lr(5, 10, 1.0, milestone_steps=[20], gamma=0.1) == pytest.approx(0.5)  # warm-up first
+
+
+def test_adam_is_torchs_adam_with_l2_decay_on_weights_only():
+    opt = build_optimizer("adam", _model(), 1e-4, momentum=0.9, weight_decay=0.01, lars_eta=0.001)
+    assert type(opt) is torch.optim.Adam
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.01, 0.0]

@@ -31,23 +31,19 @@ from cvrl_pl.callbacks.report import ReportCallback
 from cvrl_pl.callbacks.throughput import ThroughputMonitor
 from cvrl_pl.callbacks.trace import BatchTraceCallback
 from cvrl_pl.config import load_config
-from cvrl_pl.data.datamodule import CVRLDataModule, EvalClips, eval_loader
+from cvrl_pl.data.datamodule import CVRLDataModule
 from cvrl_pl.data.generated import GeneratedDataModule
-from cvrl_pl.data.label_subset import training_subset
-from cvrl_pl.data.labelled import labelled_splits
-from cvrl_pl.data.multilabel import is_multilabel
 from cvrl_pl.data.synthetic import SyntheticSpec, generate
 from cvrl_pl.errors import ConfigError, DatasetError
-from cvrl_pl.eval.features import save_predictions
 from cvrl_pl.eval.splits import report_table, summarise_splits
 from cvrl_pl.models.temporal_fit import fitting_frames, temporal_overhangs
 from cvrl_pl.module import MODULES, SELECT_SCORE, model_encoder
+from cvrl_pl.protocols import BEST_ON_TEST, evaluate_protocol, finished
 from cvrl_pl.runtime.checkpoint_io import AtomicCheckpointIO
 from cvrl_pl.runtime.distributed import per_device_batch
 from cvrl_pl.tasks import TASKS
 
 EXIT_PREEMPTED = 3  # stopped on SIGUSR1 after saving: rerunning the command resumes
-BEST_ON_TEST = "best_on_test"  # the checkpoint eval.selection=best_on_test keeps: checkpoints/best_on_test.ckpt
 
 
 def resolve_precision(precision: str) -> str:
@@ -90,7 +86,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, loggers: list[Logger]) -> li
         LogStepProgressBar(),
     ]
     if TASKS[cfg.task].protocol:
-        if "best_on_test" in cfg.eval.selection:  # the epoch whose per-epoch test score is best (train.classify)
+        if "best_on_test" in cfg.eval.selection:  # the epoch whose per-epoch test score is best (protocols.classify)
             best = ModelCheckpoint(
                 dirpath=last.parent,
                 filename=BEST_ON_TEST,
@@ -243,145 +239,6 @@ def run(cfg: DictConfig) -> Path:
     return run_dir
 
 
-def evaluate_protocol(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, ckpt: str | None) -> dict:
-    """A protocol on the data.* (training) and val.* (test) splits, by the kind of module its task row names:
-    metrics.json (and, for each further rule of eval.selection, metrics_<rule>.json), each naming its checkpoint
-    selection rule, the test views and the seed, with the headline metrics printed. Returns the first."""
-    task = TASKS[cfg.task]
-    if not cfg.val.root:
-        raise ConfigError(f"task={cfg.task} needs val.root, the labelled split to test on")
-    if not cfg.model.init and trainer.is_global_zero:
-        print(f"warning: task={cfg.task} without model.init starts from a random encoder", file=sys.stderr)
-    splits = labelled_splits(cfg.data, cfg.val, sections=("data", "val"), multilabel=task.multilabel)
-    outcome = PROTOCOLS[task.module](cfg, trainer, splits, run_dir=run_dir, ckpt=ckpt)
-    written = []
-    for rule, results in outcome.items():
-        metrics = {
-            "task": cfg.task,
-            "init": cfg.model.init,
-            **({"selection": rule} if task.trains else {}),
-            **results,
-            "protocol": view_protocol(cfg),
-            "seed": cfg.trainer.seed,
-        }
-        if trainer.is_global_zero:
-            (run_dir / rule_file("metrics.json", rule, cfg)).write_text(json.dumps(metrics, indent=1))
-            shown = ", ".join(f"{_label(k)} {results[k]:.2f}" for k in task.headline(results))
-            named = f" ({SELECTION_NAMES[rule]})" if task.trains else ""
-            print(f"{cfg.task}{named}: {shown} over {len(splits[1].videos)} test videos")
-        written.append(metrics)
-    return written[0]
-
-
-# How each checkpoint selection rule (eval.selection) is named where it is reported.
-SELECTION_NAMES = {
-    "last": "last epoch",
-    "best_on_test": "best epoch on the test split, SEVERE's rule",
-}
-
-
-def rule_file(name: str, rule: str, cfg: DictConfig) -> str:
-    """The file a selection rule's results go to: ``name`` for eval.selection's first rule (or a protocol that
-    trains nothing), ``<stem>_<rule><suffix>`` for the others."""
-    if not TASKS[cfg.task].trains or rule == cfg.eval.selection[0]:
-        return name
-    stem, dot, suffix = name.partition(".")
-    return f"{stem}_{rule}{dot}{suffix}"
-
-
-def view_protocol(cfg: DictConfig) -> dict:
-    """How the test views were cut, as metrics.json records it: clips x crops per video, frames and their spacing
-    (a stride in stored frames, or a rate), the crop and the short side."""
-    e = cfg.eval
-    crops = 1 if cfg.task == "retrieval" else e.num_spatial
-    spacing = {"fps": e.fps} if e.fps else {"stride": e.stride}
-    return {
-        "clips": e.num_temporal,
-        "crops": crops,
-        "frames": e.num_frames,
-        **spacing,
-        "crop_size": e.test_crop_size,
-        "short_side": e.short_side,
-    }
-
-
-def _label(metric: str) -> str:
-    """How a metrics.json key is printed: top1 as top-1, the others as they are."""
-    return metric.replace("top", "top-") if metric[:3] == "top" else metric
-
-
-def classify(cfg: DictConfig, trainer: pl.Trainer, splits: tuple, *, run_dir: Path, ckpt: str | None) -> dict:
-    """Linear evaluation or fine-tuning: train a classifier head on data.*, then test val.* with eval.num_temporal x
-    eval.num_spatial views per video, once per rule of eval.selection (with best_on_test, the test split's
-    eval.select_clips centre crops are scored after every epoch and the best epoch kept); predictions.npz beside
-    metrics.json. Returns each rule's results."""
-    d, e = cfg.data, cfg.eval
-    train_index, val_index = splits
-    clip = {"num_frames": e.num_frames, "stride": e.stride, "fps": e.fps}
-    train_clips = EvalClips(crop_size=e.crop_size, train_clips=e.train_clips, **clip)
-    test_clips = EvalClips(
-        crop_size=e.test_crop_size,
-        num_temporal=e.num_temporal,
-        num_spatial=e.num_spatial,
-        short_side=e.short_side,
-        **clip,
-    )
-    train_index = training_subset(d, train_index, run_dir, resuming=ckpt is not None, write=trainer.is_global_zero)
-    train = eval_loader(cfg, train_index, trainer, mode="train", batch_size=d.batch_size, clips=train_clips)
-    test = eval_loader(cfg, val_index, trainer, mode="test", batch_size=e.batch_size, clips=test_clips)
-    select = None
-    if "best_on_test" in e.selection:
-        select_clips = EvalClips(
-            crop_size=e.test_crop_size, num_temporal=e.select_clips, short_side=e.short_side, **clip
-        )
-        select = eval_loader(cfg, val_index, trainer, mode="test", batch_size=e.batch_size, clips=select_clips)
-    module = MODULES["classifier"](cfg, len(train_index.classes), multilabel=is_multilabel(train_index))
-    trainer.fit(module, train_dataloaders=train, val_dataloaders=select, ckpt_path=ckpt, weights_only=True)
-    last = {key: value.detach().clone() for key, value in module.state_dict().items()}
-    outcome = {}
-    for rule in e.selection:
-        chosen = {}
-        if rule == "best_on_test":
-            chosen = load_best(module, run_dir)
-        else:
-            module.load_state_dict(last)
-        trainer.validate(module, dataloaders=test)
-        outcome[rule] = {**module.results, **chosen}
-        if trainer.is_global_zero:
-            path = run_dir / rule_file("predictions.npz", rule, cfg)
-            save_predictions(path, module.predictions, val_index.videos.paths, val_index.classes)
-    return outcome
-
-
-def load_best(module: pl.LightningModule, run_dir: Path) -> dict:
-    """Load the weights of the epoch that eval.selection=best_on_test kept; returns that epoch (1-based) and its
-    per-epoch test score."""
-    path = run_dir / "checkpoints" / f"{BEST_ON_TEST}.ckpt"
-    if not path.is_file():
-        raise ConfigError(f"eval.selection=best_on_test: no {path}: the run saved no per-epoch test score")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    module.load_state_dict(blob["state_dict"])
-    best = next(v for k, v in blob["callbacks"].items() if SELECT_SCORE in k)
-    return {"selected_epoch": int(blob["epoch"]) + 1, "selection_score": float(best["best_model_score"])}
-
-
-def retrieve(cfg: DictConfig, trainer: pl.Trainer, splits: tuple, *, run_dir: Path, ckpt: str | None) -> dict:
-    """Retrieval: val.* videos query data.* videos with the frozen encoder, eval.num_temporal clips each, one centre
-    crop per clip on gallery and queries alike."""
-    e = cfg.eval
-    clips = EvalClips(e.num_frames, e.stride, e.test_crop_size, e.num_temporal, 1, e.short_side, e.fps)
-    module = MODULES["retrieval"](cfg)
-    trainer.validate(
-        module, [eval_loader(cfg, i, trainer, mode="test", batch_size=e.batch_size, clips=clips) for i in splits]
-    )
-    return {"frozen": module.results}
-
-
-# How each kind of protocol module (cvrl_pl.tasks.Task.module) runs: (cfg, trainer, (train, test) indexes, *,
-# run_dir, ckpt) -> {selection rule: results}.
-PROTOCOLS = {"classifier": classify, "retrieval": retrieve}
-
-
 def run_splits(cfg: DictConfig, splits: list[int]) -> Path:
     """The protocol of ``cfg`` on each official split N (data.split = val.split = N, run folder
     <run_name>/split<N>), then <run_name>/metrics.json and report.md: per-split metrics, their mean and std.
@@ -409,14 +266,6 @@ def run_splits(cfg: DictConfig, splits: list[int]) -> Path:
         (out / "report.md").write_text(title + report_table(summary, metrics))
         print(report_table(summary, metrics), end="")
     return out
-
-
-def finished(run_dir: Path, cfg: DictConfig) -> bool:
-    """Whether ``run_dir`` holds the metrics of a finished run of exactly ``cfg`` (of every selection rule)."""
-    saved = run_dir / "config.yaml"
-    rules = cfg.eval.selection if TASKS[cfg.task].trains else ["frozen"]
-    written = all((run_dir / rule_file("metrics.json", rule, cfg)).is_file() for rule in rules)
-    return written and saved.is_file() and OmegaConf.load(saved) == cfg
 
 
 def split_numbers(text: str) -> list[int]:

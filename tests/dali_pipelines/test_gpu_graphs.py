@@ -7,7 +7,8 @@ import pytest
 from dali_pipelines.evaluate import eval_pipeline
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import pretrain_pipeline
-from dali_pipelines.sources import PretrainSource, TestViewSource, TrainClipSource, VideoTable
+from dali_pipelines.sources import PretrainSource, TestViewSource, TrainClipSource
+from dali_pipelines.table import VideoTable
 from dali_pipelines.verify import OneSample, check_pipeline
 
 TABLE = VideoTable(("a.mp4",), np.array([50]), np.array([64]), np.array([48]), np.array([0]))

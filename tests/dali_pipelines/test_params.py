@@ -158,3 +158,18 @@ def test_parameters_per_frame_and_stacked_clips():
     for name in PARAM_NAMES:
         assert len(stacked[name]) == 16
         np.testing.assert_array_equal(stacked[name][8:], getattr(views[1], name))
+
+
+def test_jitter_maxima_bound_each_change_and_keep_the_strengths_draws():
+    # Only hue allowed: brightness, contrast and saturation factors are exactly 1, so luma is kept.
+    a, b = colour_maps(np.random.default_rng(3), True, 1.0, False, maxima=(0.0, 0.0, 0.0, 0.2))
+    assert np.allclose(LUMA @ (a + b), LUMA, atol=1e-5) and not np.allclose(a, np.eye(3))
+    # Brightness alone, up to 0.4: a multiple of the identity within [0.6, 1.4].
+    for seed in range(20):
+        a, b = colour_maps(np.random.default_rng(seed), True, 1.0, False, maxima=(0.4, 0.0, 0.0, 0.0))
+        assert np.allclose(a, a[0, 0] * np.eye(3)) and 0.6 <= a[0, 0] <= 1.4 and not b.any()
+    # The strength's maxima (0.8 s, 0.8 s, 0.8 s, 0.2 s) draw exactly what no maxima draw.
+    s = 0.5
+    got = colour_maps(np.random.default_rng(7), True, s, False, maxima=(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s))
+    same = colour_maps(np.random.default_rng(7), True, s, False)
+    assert all(np.array_equal(x, y) for x, y in zip(got, same, strict=True))

@@ -16,7 +16,8 @@ from dali_pipelines.graph import pipeline_kwargs
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import pretrain_pipeline
 from dali_pipelines.sampling import clip_frame_indices, eval_clip_start
-from dali_pipelines.sources import PretrainSource, TestViewSource, TrainClipSource, VideoTable
+from dali_pipelines.sources import PretrainSource, TestViewSource, TrainClipSource
+from dali_pipelines.table import VideoTable
 from tests.helpers.videos import read_index, write_video
 
 T, STRIDE = 6, 2

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from dali_pipelines.params import ViewAugConfig, per_clip
-from dali_pipelines.sources import PretrainSource, VideoTable
+from dali_pipelines.sources import PretrainSource
+from dali_pipelines.table import VideoTable
 
 RECORDED = Path(__file__).parent / "recorded" / "two_clip_samples.json"
 T = 4

@@ -9,9 +9,12 @@ from dali_pipelines.sampling import (
     eval_clip_start,
     gap_from_uniform,
     gap_probabilities,
+    linspace_clip_start,
     pair_partner_law,
+    resampled_length,
     sample_clip_starts,
     start_range,
+    time_frame_indices,
     train_clip_start,
 )
 
@@ -190,3 +193,44 @@ def test_two_clips_are_the_only_draws_at_rho_two_and_rho_below_two_is_an_error()
     assert a.random() == b.random()  # the same random state after: nothing else drawn
     with pytest.raises(ValueError, match="at least two clips"):
         sample_clip_starts(64, 8, 2, a, num_clips=1)
+
+
+def _severe_reader_frames(start_time: float, num_frames: int, video_fps: float, fps: float, n: int) -> list[int]:
+    """The frames SEVERE's reader (utils/ioutils/av_wrappers.py, av_load_video) decodes for a clip, written from
+    its rule: times start, start + 1/fps, ... before min(start + duration - 0.5/F, end), the first
+    ``duration * fps`` of them, each shown frame int(t F)."""
+    duration, end = num_frames / fps, n / video_fps
+    times = np.arange(start_time, min(start_time + duration - 0.5 / video_fps, end), 1.0 / fps)[:num_frames]
+    return [int(t * video_fps) for t in times]
+
+
+@pytest.mark.parametrize(("video_fps", "n"), [(30.0, 300), (25.0, 250), (29.97, 91), (24.0, 48), (16.0, 64)])
+def test_clips_by_time_read_the_frames_severe_reads(video_fps, n):
+    m = resampled_length(n, video_fps, 16.0)
+    assert m == len(_severe_reader_frames(0.0, 10**6, video_fps, 16.0, n))  # every frame time of the whole video
+    for start in range(0, max(1, m - 32), 7):
+        got = time_frame_indices(start, 32, video_fps=video_fps, fps=16.0, num_video_frames=n)
+        if start + 32 <= m:  # a whole clip inside the video: SEVERE's reader, frame for frame
+            assert got.tolist() == _severe_reader_frames(start / 16.0, 32, video_fps, 16.0, n)
+
+
+def test_clips_by_time_hand_worked_and_looped():
+    # 30 fps, 100 frames: times k/16 show frames floor(30 k / 16); the 54 times before 99.5 / 30 s.
+    assert resampled_length(100, 30.0, 16.0) == 54
+    idx = time_frame_indices(0, 6, video_fps=30.0, fps=16.0, num_video_frames=100)
+    assert idx.tolist() == [0, 1, 3, 5, 7, 9]
+    # A video of 1 s at 24 fps holds 16 times: a 32-frame clip plays it twice.
+    idx = time_frame_indices(0, 32, video_fps=24.0, fps=16.0, num_video_frames=24)
+    assert idx[:16].tolist() == [0, 1, 3, 4, 6, 7, 9, 10, 12, 13, 15, 16, 18, 19, 21, 22]
+    assert idx[16:].tolist() == idx[:16].tolist()
+    # Exact products land on their frame, not the one before: 2/16 s at 24 fps is frame 3.
+    assert time_frame_indices(2, 1, video_fps=24.0, fps=16.0, num_video_frames=24).tolist() == [3]
+
+
+def test_linspace_clip_starts_are_severes_dense_test_positions():
+    # SEVERE: timestamps = np.linspace(0, max(nf - 32, 1), 10).astype(int) over the resampled frames.
+    for length in (33, 40, 100, 161):
+        expected = np.linspace(0, max(length - 32, 1), 10).astype(int).tolist()
+        assert [linspace_clip_start(k, 10, length, 32) for k in range(10)] == expected
+    assert [linspace_clip_start(k, 10, 20, 32) for k in range(10)] == [0] * 10  # not longer than a clip: all at 0
+    assert [linspace_clip_start(k, 3, 100, 32) for k in range(3)] == [0, 34, 68]

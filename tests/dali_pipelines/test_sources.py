@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from dali_pipelines.params import ViewAugConfig
-from dali_pipelines.sources import ClipSource, PretrainSource, TestViewSource, TrainClipSource, VideoTable
+from dali_pipelines.sources import ClipSource, PretrainSource, TestViewSource, TrainClipSource
+from dali_pipelines.table import VideoTable
 
 VIEW = ViewAugConfig(crop_size=32)
 CLIPS = {"num_frames": 4, "stride": 2, "batch_size": 2}
@@ -72,3 +73,41 @@ def test_exclude_adds_to_the_videos_left_out_and_says_whether_any_is_new(tmp_pat
     assert not source.exclude([1]) and source.excluded == frozenset({1})
     assert source.exclude([2]) and source.excluded == frozenset({1, 2})
     assert all(source.video_of(source.item_at(0, i)[0]) == 0 for i in range(len(source)))
+
+
+def test_training_clips_per_video_each_read_their_video_several_times_an_epoch(tmp_path):
+    source = TrainClipSource(_table(tmp_path), VIEW, clips_per_video=4, **{**CLIPS, "batch_size": 3})
+    assert len(source) == 12  # 3 videos x 4 clips
+    items = [int(i) for i in source.plan(0).items()]
+    assert sorted(source.video_of(i) for i in items) == [0] * 4 + [1] * 4 + [2] * 4
+    samples = [source.sample_at(0, i) for i in range(12)]
+    assert sorted(int(s["clip_idx"]) for s in samples) == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    starts = {int(s["frames"][0]) for s in samples if int(s["video_id"]) == 0}
+    assert len(starts) > 1  # each of a video's clips draws its own start
+
+
+def test_clips_by_time_count_starts_in_resampled_frames(tmp_path):
+    table = _table(tmp_path)
+    table = VideoTable(
+        table.paths,
+        np.array([100, 24, 40]),
+        table.widths,
+        table.heights,
+        table.labels,
+        fps=np.array([30.0, 24.0, 16.0]),
+    )
+    test = TestViewSource(table, num_temporal=3, num_spatial=1, fps=16.0, num_frames=8, stride=2, batch_size=3)
+    assert [test.length(v) for v in range(3)] == [54, 16, 40]
+    first = [int(test.sample(item, np.random.default_rng(0))["frames"][0]) for item in range(9)]
+    # video 0: starts 0, 23, 46 of 54 resampled frames (floor of linspace(0, 46, 3)) -> frames floor(30 s / 16)
+    assert first[:3] == [0, 43, 86]
+    assert first[3:6] == [0, 6, 12]  # 24 fps, 16 resampled frames: starts 0, 4, 8 -> frames 0, 6, 12
+    assert first[6:] == [0, 16, 32]  # 16 fps: resampled frames are the stored ones
+    train = TrainClipSource(table, VIEW, fps=16.0, num_frames=8, stride=2, batch_size=3)
+    frames = train.sample(1, np.random.default_rng(0))["frames"]
+    assert np.all(np.diff(frames) % 24 <= 2)  # 24 fps read at 16: steps of 1 or 2 frames, wrapping at the end
+
+
+def test_clips_by_time_need_the_frame_rates(tmp_path):
+    with pytest.raises(ValueError, match="need the videos' frame rates"):
+        TestViewSource(_table(tmp_path), fps=16.0, **CLIPS)

@@ -6,7 +6,8 @@ import pytest
 
 from dali_pipelines.decoders import DALI_CPU, PYAV
 from dali_pipelines.params import ViewAugConfig
-from dali_pipelines.sources import PretrainSource, VideoTable
+from dali_pipelines.sources import PretrainSource
+from dali_pipelines.table import VideoTable
 from dali_pipelines.verify import error_message, undecodable
 from tests.helpers.damage import damage_payload, replace_with_garbage, truncate
 from tests.helpers.videos import write_video

@@ -19,7 +19,8 @@ from cvrl_pl.data.loader import DaliLoader
 from dali_pipelines.failures import ReadFailure
 from dali_pipelines.params import ViewAugConfig
 from dali_pipelines.pretrain import OUTPUTS, pretrain_pipeline
-from dali_pipelines.sources import PretrainSource, VideoTable
+from dali_pipelines.sources import PretrainSource
+from dali_pipelines.table import VideoTable
 from tests.helpers.damage import damage_payload, replace_with_garbage, truncate
 from tests.helpers.videos import write_video
 

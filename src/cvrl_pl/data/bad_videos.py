@@ -22,7 +22,8 @@ import torch
 
 from cvrl_pl.errors import DatasetError
 from dali_pipelines.failures import ReadFailure
-from dali_pipelines.sources import ClipSource, VideoTable
+from dali_pipelines.sources import ClipSource
+from dali_pipelines.table import VideoTable
 from dali_pipelines.verify import undecodable
 
 BAD_VIDEOS_FILE = "bad_videos.jsonl"

@@ -17,7 +17,8 @@ from cvrl_pl.data.index import VideoIndex
 from cvrl_pl.data.index.columns import Coded
 from cvrl_pl.runtime.lightning_private import batches_done_in_epoch
 from cvrl_pl.runtime.signals import preemption_signal_ignored
-from dali_pipelines.sources import ClipSource, VideoTable
+from dali_pipelines.sources import ClipSource
+from dali_pipelines.table import VideoTable
 
 
 def video_table(index: VideoIndex) -> VideoTable:

@@ -25,10 +25,12 @@ from pytorch_lightning.utilities import rank_zero_only
 from cvrl_pl.callbacks.finite_loss import NonFiniteLossError
 from cvrl_pl.callbacks.preemption import Preempted
 from cvrl_pl.config import load_config
+from cvrl_pl.data.few_shot import FewShotDraw, draw_few_shot
 from cvrl_pl.errors import ConfigError, DatasetError
 from cvrl_pl.models.encoder_file import read_encoder
+from cvrl_pl.protocols import SELECTION_NAMES, finished
 from cvrl_pl.suites.severe_tasks import COLUMNS, PUBLISHED, PUBLISHED_ENCODER, TASKS
-from cvrl_pl.train import EXIT_PREEMPTED, SELECTION_NAMES, finished, run, split_numbers
+from cvrl_pl.train import EXIT_PREEMPTED, run, split_numbers
 
 DATA_ENV = "SEVERE_DATA"  # the configs' data tree: conf/severe/*.yaml read ${oc.env:SEVERE_DATA,data/severe}
 SUBSET_FILE = "subset.txt"  # a 1000-example task's draw, in <out>/<task>/
@@ -84,16 +86,19 @@ def task_config(
     return load_config(path, [*suite, *task_overrides(overrides, task)])
 
 
-def draw_subset(cfg: DictConfig, task: str, out: Path) -> None:
-    """Write <out>/<task>/subset.txt, SEVERE's draw of the task's training list, unless it is there already."""
-    from cvrl_pl.data.few_shot import draw_severe_subset  # only the 1000-example tasks need it
-
-    target = out / task / SUBSET_FILE
-    if target.is_file():
-        return
+def draw_subset(cfg: DictConfig, examples: int, target: Path) -> FewShotDraw:
+    """SEVERE's draw of ``examples`` clips from the training list of ``cfg.data``, written to ``target`` (atomically:
+    every rank of a run may draw it) and printed with the warning that missing clips change it."""
+    d = cfg.data
     target.parent.mkdir(parents=True, exist_ok=True)
-    report = draw_severe_subset(cfg.data, TASKS[task].examples, out=target)
-    print(report)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    lists = {"layout": d.layout, "subset": d.subset, "split": d.split}
+    draw = draw_few_shot(d.root, d.annotations, partial, **lists, examples=examples)
+    os.replace(partial, target)
+    print(f"{draw.summary()}\nwritten to {target}")
+    if draw.warning():
+        print(f"warning: {draw.warning()}", file=sys.stderr)
+    return draw
 
 
 def run_job(task: str, seed: int, *, conf_dir: Path, out: Path, encoder: list[str], overrides: Sequence[str]) -> Path:
@@ -103,8 +108,9 @@ def run_job(task: str, seed: int, *, conf_dir: Path, out: Path, encoder: list[st
     if finished(run_dir, cfg):
         print(f"{task} seed {seed}: finished in {run_dir}")
         return run_dir
-    if TASKS[task].examples:
-        draw_subset(cfg, task, out)
+    subset = out / task / SUBSET_FILE
+    if TASKS[task].examples and not subset.is_file():
+        draw_subset(cfg, TASKS[task].examples, subset)
     print(f"{task} seed {seed}: running in {run_dir}")
     return run(cfg)
 
@@ -233,11 +239,29 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def subset_main(argv: list[str]) -> int:
+    """``subset --data DIR --task T [--out FILE]``: print and save SEVERE's draw of a 1000-example task from its
+    list and the files on disk, decoding nothing."""
+    few = [name for name, task in TASKS.items() if task.examples]
+    p = argparse.ArgumentParser(prog="python -m cvrl_pl.suites.severe subset", description=subset_main.__doc__)
+    p.add_argument("--data", required=True, help="the data tree the configs read (SEVERE's layout)")
+    p.add_argument("--task", required=True, choices=few, help="a 1000-example task")
+    p.add_argument("--out", type=Path, help="the list to write (default: runs/severe/<task>/subset.txt)")
+    p.add_argument("--conf-dir", type=Path, default=Path("conf/severe"), help="the task configs (conf/severe)")
+    args = p.parse_args(argv)
+    os.environ[DATA_ENV] = str(Path(args.data).resolve())
+    try:
+        cfg = load_config(args.conf_dir / f"{args.task}.yaml")
+        draw_subset(cfg, TASKS[args.task].examples, args.out or Path("runs/severe") / args.task / SUBSET_FILE)
+    except (ConfigError, DatasetError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["subset"]:
-        from cvrl_pl.data.few_shot import main as subset_main
-
         return subset_main(argv[1:])
     args = parser().parse_args(argv)
     todo = jobs(args.tasks, args.seeds)

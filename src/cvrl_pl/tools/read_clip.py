@@ -21,7 +21,8 @@ from cvrl_pl.errors import ConfigError, DatasetError
 from dali_pipelines import storage
 from dali_pipelines.decoders import DALI_CPU, NVDEC, PYAV, decoder_for, nvdec_faults
 from dali_pipelines.failures import VideoReadError
-from dali_pipelines.sources import ClipSource, VideoTable
+from dali_pipelines.sources import ClipSource
+from dali_pipelines.table import VideoTable
 from dali_pipelines.verify import OneSample, check_pipeline, dali_failure
 
 

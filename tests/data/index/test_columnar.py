@@ -17,7 +17,8 @@ from cvrl_pl.data.index import columns, load_or_build_index, probe_video, video_
 from cvrl_pl.data.index.columns import ColumnWriter, Spec, open_tables, read_rows
 from cvrl_pl.data.loader import video_table
 from dali_pipelines.params import ViewAugConfig
-from dali_pipelines.sources import PretrainSource, TestViewSource, TrainClipSource, VideoTable
+from dali_pipelines.sources import PretrainSource, TestViewSource, TrainClipSource
+from dali_pipelines.table import VideoTable
 from tests.helpers.index import put
 from tests.helpers.videos import write_vfr, write_video
 

@@ -1,0 +1,171 @@
+"""The protocols (task=linear_eval|finetune|retrieval): a given encoder tested on val.* after data.*, written to
+metrics.json with the checkpoint selection rule, the test views and the seed; each rule of eval.selection (the last
+epoch's weights, or SEVERE's best epoch on the test split) gets its own metrics file and predictions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from cvrl_pl.data.datamodule import EvalClips, eval_loader
+from cvrl_pl.data.label_subset import training_subset
+from cvrl_pl.data.labelled import labelled_splits
+from cvrl_pl.data.multilabel import is_multilabel
+from cvrl_pl.errors import ConfigError
+from cvrl_pl.eval.features import save_predictions
+from cvrl_pl.module import MODULES, SELECT_SCORE
+from cvrl_pl.tasks import TASKS
+
+BEST_ON_TEST = "best_on_test"  # the checkpoint eval.selection=best_on_test keeps: checkpoints/best_on_test.ckpt
+
+
+def evaluate_protocol(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, ckpt: str | None) -> dict:
+    """A protocol on the data.* (training) and val.* (test) splits, by the kind of module its task row names:
+    metrics.json (and, for each further rule of eval.selection, metrics_<rule>.json), each naming its checkpoint
+    selection rule, the test views and the seed, with the headline metrics printed. Returns the first."""
+    task = TASKS[cfg.task]
+    if not cfg.val.root:
+        raise ConfigError(f"task={cfg.task} needs val.root, the labelled split to test on")
+    if not cfg.model.init and trainer.is_global_zero:
+        print(f"warning: task={cfg.task} without model.init starts from a random encoder", file=sys.stderr)
+    splits = labelled_splits(cfg.data, cfg.val, sections=("data", "val"), multilabel=task.multilabel)
+    outcome = PROTOCOLS[task.module](cfg, trainer, splits, run_dir=run_dir, ckpt=ckpt)
+    written = []
+    for rule, results in outcome.items():
+        metrics = {
+            "task": cfg.task,
+            "init": cfg.model.init,
+            **({"selection": rule} if task.trains else {}),
+            **results,
+            "protocol": view_protocol(cfg),
+            "seed": cfg.trainer.seed,
+        }
+        if trainer.is_global_zero:
+            (run_dir / rule_file("metrics.json", rule, cfg)).write_text(json.dumps(metrics, indent=1))
+            shown = ", ".join(f"{_label(k)} {results[k]:.2f}" for k in task.headline(results))
+            named = f" ({SELECTION_NAMES[rule]})" if task.trains else ""
+            print(f"{cfg.task}{named}: {shown} over {len(splits[1].videos)} test videos")
+        written.append(metrics)
+    return written[0]
+
+
+# How each checkpoint selection rule (eval.selection) is named where it is reported.
+SELECTION_NAMES = {
+    "last": "last epoch",
+    "best_on_test": "best epoch on the test split, SEVERE's rule",
+}
+
+
+def rule_file(name: str, rule: str, cfg: DictConfig) -> str:
+    """The file a selection rule's results go to: ``name`` for eval.selection's first rule (or a protocol that
+    trains nothing), ``<stem>_<rule><suffix>`` for the others."""
+    if not TASKS[cfg.task].trains or rule == cfg.eval.selection[0]:
+        return name
+    stem, dot, suffix = name.partition(".")
+    return f"{stem}_{rule}{dot}{suffix}"
+
+
+def view_protocol(cfg: DictConfig) -> dict:
+    """How the test views were cut, as metrics.json records it: clips x crops per video, frames and their spacing
+    (a stride in stored frames, or a rate), the crop and the short side."""
+    e = cfg.eval
+    crops = 1 if cfg.task == "retrieval" else e.num_spatial
+    spacing = {"fps": e.fps} if e.fps else {"stride": e.stride}
+    return {
+        "clips": e.num_temporal,
+        "crops": crops,
+        "frames": e.num_frames,
+        **spacing,
+        "crop_size": e.test_crop_size,
+        "short_side": e.short_side,
+    }
+
+
+def _label(metric: str) -> str:
+    """How a metrics.json key is printed: top1 as top-1, the others as they are."""
+    return metric.replace("top", "top-") if metric[:3] == "top" else metric
+
+
+def classify(cfg: DictConfig, trainer: pl.Trainer, splits: tuple, *, run_dir: Path, ckpt: str | None) -> dict:
+    """Linear evaluation or fine-tuning: train a classifier head on data.*, then test val.* with eval.num_temporal x
+    eval.num_spatial views per video, once per rule of eval.selection (with best_on_test, the test split's
+    eval.select_clips centre crops are scored after every epoch and the best epoch kept); predictions.npz beside
+    metrics.json. Returns each rule's results."""
+    d, e = cfg.data, cfg.eval
+    train_index, val_index = splits
+    clip = {"num_frames": e.num_frames, "stride": e.stride, "fps": e.fps}
+    train_clips = EvalClips(crop_size=e.crop_size, train_clips=e.train_clips, **clip)
+    test_clips = EvalClips(
+        crop_size=e.test_crop_size,
+        num_temporal=e.num_temporal,
+        num_spatial=e.num_spatial,
+        short_side=e.short_side,
+        **clip,
+    )
+    train_index = training_subset(d, train_index, run_dir, resuming=ckpt is not None, write=trainer.is_global_zero)
+    train = eval_loader(cfg, train_index, trainer, mode="train", batch_size=d.batch_size, clips=train_clips)
+    test = eval_loader(cfg, val_index, trainer, mode="test", batch_size=e.batch_size, clips=test_clips)
+    select = None
+    if "best_on_test" in e.selection:
+        select_clips = EvalClips(
+            crop_size=e.test_crop_size, num_temporal=e.select_clips, short_side=e.short_side, **clip
+        )
+        select = eval_loader(cfg, val_index, trainer, mode="test", batch_size=e.batch_size, clips=select_clips)
+    module = MODULES["classifier"](cfg, len(train_index.classes), multilabel=is_multilabel(train_index))
+    trainer.fit(module, train_dataloaders=train, val_dataloaders=select, ckpt_path=ckpt, weights_only=True)
+    last = {key: value.detach().clone() for key, value in module.state_dict().items()}
+    outcome = {}
+    for rule in e.selection:
+        chosen = {}
+        if rule == "best_on_test":
+            chosen = load_best(module, run_dir)
+        else:
+            module.load_state_dict(last)
+        trainer.validate(module, dataloaders=test)
+        outcome[rule] = {**module.results, **chosen}
+        if trainer.is_global_zero:
+            path = run_dir / rule_file("predictions.npz", rule, cfg)
+            save_predictions(path, module.predictions, val_index.videos.paths, val_index.classes)
+    return outcome
+
+
+def load_best(module: pl.LightningModule, run_dir: Path) -> dict:
+    """Load the weights of the epoch that eval.selection=best_on_test kept; returns that epoch (1-based) and its
+    per-epoch test score."""
+    path = run_dir / "checkpoints" / f"{BEST_ON_TEST}.ckpt"
+    if not path.is_file():
+        raise ConfigError(f"eval.selection=best_on_test: no {path}: the run saved no per-epoch test score")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    module.load_state_dict(blob["state_dict"])
+    best = next(v for k, v in blob["callbacks"].items() if SELECT_SCORE in k)
+    return {"selected_epoch": int(blob["epoch"]) + 1, "selection_score": float(best["best_model_score"])}
+
+
+def retrieve(cfg: DictConfig, trainer: pl.Trainer, splits: tuple, *, run_dir: Path, ckpt: str | None) -> dict:
+    """Retrieval: val.* videos query data.* videos with the frozen encoder, eval.num_temporal clips each, one centre
+    crop per clip on gallery and queries alike."""
+    e = cfg.eval
+    clips = EvalClips(e.num_frames, e.stride, e.test_crop_size, e.num_temporal, 1, e.short_side, e.fps)
+    module = MODULES["retrieval"](cfg)
+    trainer.validate(
+        module, [eval_loader(cfg, i, trainer, mode="test", batch_size=e.batch_size, clips=clips) for i in splits]
+    )
+    return {"frozen": module.results}
+
+
+# How each kind of protocol module (cvrl_pl.tasks.Task.module) runs: (cfg, trainer, (train, test) indexes, *,
+# run_dir, ckpt) -> {selection rule: results}.
+PROTOCOLS = {"classifier": classify, "retrieval": retrieve}
+
+
+def finished(run_dir: Path, cfg: DictConfig) -> bool:
+    """Whether ``run_dir`` holds the metrics of a finished run of exactly ``cfg`` (of every selection rule)."""
+    saved = run_dir / "config.yaml"
+    rules = cfg.eval.selection if TASKS[cfg.task].trains else ["frozen"]
+    written = all((run_dir / rule_file("metrics.json", rule, cfg)).is_file() for rule in rules)
+    return written and saved.is_file() and OmegaConf.load(saved) == cfg

@@ -270,11 +270,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.environ[DATA_ENV] = str(Path(args.data).resolve())
     try:
-        encoder = encoder_overrides(args.encoder)
         if args.job is not None:
             if not 0 <= args.job < len(todo):
                 raise ConfigError(f"--job {args.job}: the suite has jobs 0 to {len(todo) - 1} (--list)")
             todo = [todo[args.job]]
+        encoder = encoder_overrides(args.encoder)
         if not args.summary:
             for task, seed in todo:
                 run_job(task, seed, conf_dir=args.conf_dir, out=args.out, encoder=encoder, overrides=args.overrides)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from cvrl_pl.models.padding import PADDINGS, SameConv3d, SameMaxPool3d
+from cvrl_pl.models.resnet_init import init_resnet
 
 # The paper's R3D puts temporal kernels only in the last two stages (docs/recipe.md, "Encoder").
 TEMPORAL_KERNELS = (1, 1, 3, 3)
@@ -124,19 +125,7 @@ class R3D(nn.Module):
         self.stages = nn.Sequential(*stages)
         self.pool = nn.AdaptiveAvgPool3d(1)
         self.feature_dim = c_in
-        self._init_weights(zero_init_residual)
-
-    def _init_weights(self, zero_init_residual: bool) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm3d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        if zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, ResBlock):
-                    nn.init.zeros_(m.last_bn.weight)
+        init_resnet(self, zero_init_residual)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The last feature map before pooling, (B, feature_dim, T', H', W'): what a head that weighs time and space

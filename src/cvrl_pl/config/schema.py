@@ -12,9 +12,9 @@ from typing import Any
 
 from cvrl_pl.data.index.listing import REINDEX
 from cvrl_pl.data.layouts import LAYOUT_CHOICES
+from cvrl_pl.models.encoders import ENCODERS
 from cvrl_pl.models.heads import HEADS
 from cvrl_pl.models.padding import PADDINGS
-from cvrl_pl.models.r3d import SPECS
 from cvrl_pl.optim import OPTIMIZERS
 from cvrl_pl.tasks import TASKS
 from dali_pipelines.sampling import DISTRIBUTIONS
@@ -153,7 +153,7 @@ class AugConfig:
 
 @dataclass
 class ModelConfig:
-    encoder: str = _f("r3d50", "backbone: {choices}", tuple(SPECS))
+    encoder: str = _f("r3d50", "backbone: {choices}", tuple(ENCODERS))
     width: int = _f(1, "width multiplier of every stage (the paper's 2x and 4x models)")
     base_channels: int = _f(64, "channels of the stem and first stage (64 in the paper; 16 makes a CPU-sized model)")
     padding: str = _f(

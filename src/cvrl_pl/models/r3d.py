@@ -137,23 +137,3 @@ class R3D(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The pooled feature (B, feature_dim)."""
         return self.pool(self.forward_features(x)).flatten(1)
-
-
-def build_encoder(
-    name: str,
-    width: int = 1,
-    zero_init_residual: bool = False,
-    base_channels: int = 64,
-    *,
-    padding: str = "symmetric",
-) -> R3D:
-    """Build an R3D encoder by name (r3d18, r3d50, r3d101, r3d152) with a width multiplier.
-
-    ``base_channels`` (64 in the paper) sets the stem and first stage; small values make CPU-sized models.
-    ``padding="tf_same"`` pads as the official TensorFlow code does (models/padding.py), for its weights.
-    """
-    if name not in SPECS:
-        raise ValueError(f"unknown encoder '{name}'; choose one of {', '.join(SPECS)}")
-    return R3D(
-        SPECS[name], width=width, zero_init_residual=zero_init_residual, base_channels=base_channels, padding=padding
-    )

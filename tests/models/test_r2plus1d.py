@@ -1,5 +1,5 @@
 """R(2+1)D-18 against torchvision's r2plus1d_18 (torchvision/models/video/resnet.py): parameter counts, shapes,
-block widths and state-dict key names; one training step."""
+block widths and state-dict key names; SEVERE's checkpoint layout read by model.init; one training step."""
 
 import pytest
 import pytorch_lightning as pl
@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader
 
 from cvrl_pl.config import load_config
 from cvrl_pl.models import build_encoder
+from cvrl_pl.models.encoder_file import load_encoder_weights, read_encoder
 from cvrl_pl.models.r2plus1d import midplanes
 from cvrl_pl.module import CVRLModule
 
@@ -91,6 +92,27 @@ def test_state_dict_keys_are_torchvisions(full):
         keys
     )
     assert list(full.state_dict()) == keys
+
+
+def test_a_severe_checkpoint_loads_as_model_init(tmp_path, full):
+    """A plain torchvision-layout state dict, saved from DataParallel ("module.") with its classifier."""
+    source = build_encoder("r2plus1d18")
+    state = {f"module.{k}": v for k, v in source.state_dict().items()}
+    state["module.fc.weight"], state["module.fc.bias"] = torch.zeros(400, 512), torch.zeros(400)
+    torch.save({"model": state}, tmp_path / "severe.pth")
+    loaded, arch, _ = read_encoder(tmp_path / "severe.pth")
+    assert arch == {"name": "r2plus1d18", "width": 1, "base_channels": 64, "padding": "symmetric"}
+    target = build_encoder("r2plus1d18")
+    load_encoder_weights(target, tmp_path / "severe.pth", arch)
+    for k, v in source.state_dict().items():
+        assert torch.equal(target.state_dict()[k], v), k
+    del state["module.layer4.1.conv2.1.weight"]
+    torch.save(state, tmp_path / "cut.pth")
+    with pytest.raises(ValueError, match=r"prefix 'module.'\): missing \['layer4.1.conv2.1.weight'\]"):
+        read_encoder(tmp_path / "cut.pth")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pth")
+    with pytest.raises(ValueError, match="neither a cvrl-pl checkpoint, an exported encoder nor a torchvision"):
+        read_encoder(tmp_path / "other.pth")
 
 
 def test_base_channels_scales_every_stage_and_the_stem():

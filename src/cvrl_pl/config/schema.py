@@ -161,7 +161,9 @@ class ModelConfig:
     )
     zero_init_residual: bool = _f(False, "initialise the last BN of each residual block to zero")
     init: str | None = _f(
-        None, "encoder weights to start from: a pretraining checkpoint (.ckpt) or an exported encoder"
+        None,
+        "encoder weights to start from: a pretraining checkpoint (.ckpt), an exported encoder or a torchvision-layout "
+        "R(2+1)D-18 state dict (SEVERE's checkpoints)",
     )
     classifier_dropout: float = _f(0.5, "dropout before the classifier when fine-tuning")
     proj_hidden_dim: int = _f(2048, "width of the projection head's hidden layers")

@@ -15,7 +15,7 @@ from cvrl_pl.config import (
     markdown_reference,
 )
 from cvrl_pl.data.layouts import LAYOUTS
-from cvrl_pl.models.r3d import SPECS
+from cvrl_pl.models.encoders import ENCODERS
 from cvrl_pl.optim import OPTIMIZERS
 from dali_pipelines.sampling import DISTRIBUTIONS
 from tests.helpers import ROOT
@@ -102,7 +102,7 @@ def test_readme_config_reference_is_in_sync():
 
 def test_choices_come_from_the_registries_they_name():
     allowed = choices()
-    assert allowed["model.encoder"] == tuple(SPECS)
+    assert allowed["model.encoder"] == tuple(ENCODERS)
     assert allowed["optim.name"] == tuple(OPTIMIZERS)
     assert allowed["aug.temporal.distribution"] == tuple(DISTRIBUTIONS)
     for key in ("data.layout", "val.layout", "probe.train.layout"):
@@ -114,7 +114,8 @@ def test_choices_come_from_the_registries_they_name():
 
 
 def test_an_unknown_encoder_names_the_registrys_choices():
-    with pytest.raises(ConfigError, match=r"'model.encoder' is 'r3d34'; allowed values: r3d18, r3d50, r3d101, r3d152"):
+    allowed = r"'model.encoder' is 'r3d34'; allowed values: r3d18, r3d50, r3d101, r3d152, r2plus1d18"
+    with pytest.raises(ConfigError, match=allowed):
         load_config(None, ["model.encoder=r3d34"])
 
 

@@ -19,7 +19,7 @@ from cvrl_pl.eval.knn import topk_accuracy
 from cvrl_pl.eval.multilabel import mean_average_precision
 from cvrl_pl.eval.retrieval import recall_at_k
 from cvrl_pl.losses import NTXentLoss, positive_top1, update_scale
-from cvrl_pl.models import R3D, ProjectionHead, build_encoder
+from cvrl_pl.models import Encoder, ProjectionHead, build_encoder
 from cvrl_pl.models.encoder_file import arch_of, load_encoder_weights
 from cvrl_pl.models.heads import build_head
 from cvrl_pl.optim import build_optimizer, lr_at, multistep_lr, peak_lr
@@ -103,7 +103,7 @@ def optimizer_and_schedule(module: pl.LightningModule, cfg: DictConfig, *, decay
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
-def model_encoder(model_cfg: DictConfig) -> R3D:
+def model_encoder(model_cfg: DictConfig) -> Encoder:
     """The randomly initialised encoder that a ``model`` config section describes."""
     return build_encoder(**arch_of(model_cfg), zero_init_residual=model_cfg.zero_init_residual)
 

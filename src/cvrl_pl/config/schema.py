@@ -12,9 +12,9 @@ from typing import Any
 
 from cvrl_pl.data.index.listing import REINDEX
 from cvrl_pl.data.layouts import LAYOUT_CHOICES
+from cvrl_pl.models.encoders import ENCODERS
 from cvrl_pl.models.heads import HEADS
 from cvrl_pl.models.padding import PADDINGS
-from cvrl_pl.models.r3d import SPECS
 from cvrl_pl.optim import OPTIMIZERS, SCHEDULES
 from cvrl_pl.tasks import TASKS
 from dali_pipelines.sampling import DISTRIBUTIONS
@@ -154,7 +154,7 @@ class AugConfig:
 
 @dataclass
 class ModelConfig:
-    encoder: str = _f("r3d50", "backbone: {choices}", tuple(SPECS))
+    encoder: str = _f("r3d50", "backbone: {choices}", tuple(ENCODERS))
     width: int = _f(1, "width multiplier of every stage (the paper's 2x and 4x models)")
     base_channels: int = _f(64, "channels of the stem and first stage (64 in the paper; 16 makes a CPU-sized model)")
     padding: str = _f(
@@ -162,7 +162,9 @@ class ModelConfig:
     )
     zero_init_residual: bool = _f(False, "initialise the last BN of each residual block to zero")
     init: str | None = _f(
-        None, "encoder weights to start from: a pretraining checkpoint (.ckpt) or an exported encoder"
+        None,
+        "encoder weights to start from: a pretraining checkpoint (.ckpt), an exported encoder or a torchvision-layout "
+        "R(2+1)D-18 state dict (SEVERE's checkpoints)",
     )
     classifier_dropout: float = _f(0.5, "dropout before the classifier when fine-tuning")
     proj_hidden_dim: int = _f(2048, "width of the projection head's hidden layers")

@@ -7,6 +7,10 @@ An exported file (``python -m cvrl_pl.tools.export``) is a ``torch.save`` of ``{
     encoder = build_encoder(**blob["arch"])
     encoder.load_state_dict(blob["state_dict"])
 
+``model.init`` also reads a plain torchvision-layout R(2+1)D-18 state dict (SEVERE's published checkpoints): the
+tensors themselves or under a "state_dict" or "model" key, with a prefix such as ``module.`` stripped and the
+classifier ``fc.*`` dropped.
+
 Such files (exported, or converted from the official TensorFlow weights by tools/convert_official.py) hold
 tensors and plain data only, and every file is read with ``weights_only=True``: a downloaded file that would
 need to unpickle code (and could run it) is refused, not loaded. Lightning's checkpoints read the same way.
@@ -20,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from cvrl_pl.models.r2plus1d import R2Plus1D
 
 ARCH_KEYS = ("name", "width", "base_channels", "padding")  # what build_encoder needs to rebuild the same network
 
@@ -35,7 +41,8 @@ def arch_of(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def read_encoder(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
-    """(encoder state dict, architecture, the whole file) of a pretraining ``.ckpt`` or an exported encoder."""
+    """(encoder state dict, architecture, the whole file) of a pretraining ``.ckpt``, an exported encoder or a
+    torchvision-layout R(2+1)D-18 state dict."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"encoder weights not found: {path}")
@@ -50,15 +57,42 @@ def read_encoder(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
         ) from None
     except (RuntimeError, EOFError) as exc:  # a truncated or foreign file
         raise ValueError(f"{path}: not a readable torch file ({str(exc).strip().splitlines()[0]})") from None
+    unknown = f"{path}: neither a cvrl-pl checkpoint, an exported encoder nor a torchvision R(2+1)D-18 state dict"
     if not isinstance(blob, dict):
-        raise ValueError(f"{path}: neither a cvrl-pl checkpoint nor an exported encoder")
+        raise ValueError(unknown)
     if "arch" in blob:  # exported
         return blob["state_dict"], {"padding": "symmetric", **blob["arch"]}, blob  # files from before model.padding
     if "state_dict" not in blob or "hyper_parameters" not in blob:
-        raise ValueError(f"{path}: neither a cvrl-pl checkpoint nor an exported encoder")
+        state = torchvision_r2plus1d(blob, path)
+        if state is None:
+            raise ValueError(unknown)
+        width = state["stem.4.weight"].shape[0]  # base_channels x width: 64 for torchvision's
+        return state, {"name": "r2plus1d18", "width": 1, "base_channels": width, "padding": "symmetric"}, blob
     prefix = "encoder."
     state = {k.removeprefix(prefix): v for k, v in blob["state_dict"].items() if k.startswith(prefix)}
     return state, arch_of(blob["hyper_parameters"]["cfg"]["model"]), blob
+
+
+def torchvision_r2plus1d(blob: dict, path: str | Path) -> dict[str, torch.Tensor] | None:
+    """The R(2+1)D-18 state dict in a torchvision-layout ``blob`` (prefix stripped, ``fc.*`` dropped), or None
+    where it holds no ``stem.0.weight``; a mismatch past that point is a ValueError naming the keys at fault."""
+    tensors = next((blob[k] for k in ("state_dict", "model") if isinstance(blob.get(k), dict)), blob)
+    first = next((k for k in tensors if k.endswith("stem.0.weight")), None)
+    if first is None or not all(isinstance(v, torch.Tensor) for v in tensors.values()):
+        return None
+    prefix = first.removesuffix("stem.0.weight")
+    state = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    with torch.device("meta"):
+        expected = set(R2Plus1D().state_dict())
+    missing = expected - set(state) - {k for k in expected if k.endswith("num_batches_tracked")}
+    unexpected = set(state) - expected
+    if missing or unexpected:
+        raise ValueError(
+            f"{path}: not a torchvision R(2+1)D-18 state dict (after the prefix '{prefix}'): "
+            f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}"
+        )
+    return state
 
 
 def load_encoder_weights(encoder: torch.nn.Module, path: str | Path, expected: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from cvrl_pl.models.padding import PADDINGS, SameConv3d, SameMaxPool3d
+from cvrl_pl.models.resnet_init import init_resnet
 
 # The paper's R3D puts temporal kernels only in the last two stages (docs/recipe.md, "Encoder").
 TEMPORAL_KERNELS = (1, 1, 3, 3)
@@ -124,19 +125,7 @@ class R3D(nn.Module):
         self.stages = nn.Sequential(*stages)
         self.pool = nn.AdaptiveAvgPool3d(1)
         self.feature_dim = c_in
-        self._init_weights(zero_init_residual)
-
-    def _init_weights(self, zero_init_residual: bool) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm3d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        if zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, ResBlock):
-                    nn.init.zeros_(m.last_bn.weight)
+        init_resnet(self, zero_init_residual)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The last feature map before pooling, (B, feature_dim, T', H', W'): what a head that weighs time and space
@@ -148,23 +137,3 @@ class R3D(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The pooled feature (B, feature_dim)."""
         return self.pool(self.forward_features(x)).flatten(1)
-
-
-def build_encoder(
-    name: str,
-    width: int = 1,
-    zero_init_residual: bool = False,
-    base_channels: int = 64,
-    *,
-    padding: str = "symmetric",
-) -> R3D:
-    """Build an R3D encoder by name (r3d18, r3d50, r3d101, r3d152) with a width multiplier.
-
-    ``base_channels`` (64 in the paper) sets the stem and first stage; small values make CPU-sized models.
-    ``padding="tf_same"`` pads as the official TensorFlow code does (models/padding.py), for its weights.
-    """
-    if name not in SPECS:
-        raise ValueError(f"unknown encoder '{name}'; choose one of {', '.join(SPECS)}")
-    return R3D(
-        SPECS[name], width=width, zero_init_residual=zero_init_residual, base_channels=base_channels, padding=padding
-    )

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -285,15 +286,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("overrides", nargs="*", help="dotted.key=value overrides, applied after the file")
     args = parser.parse_args(argv)
-    try:
+
+    def start() -> None:
         cfg = load_config(args.config, args.overrides)
         if args.print_config:
             print(OmegaConf.to_yaml(cfg), end="")
-            return 0
-        if args.splits:
+        elif args.splits:
             run_splits(cfg, args.splits)
         else:
             run(cfg)
+
+    return exit_code(start, rerun="the same command")
+
+
+def exit_code(action: Callable[[], object], *, rerun: str) -> int:
+    """Run ``action``, turning the errors a user can act on into a message and the exit code: 2 for a bad config or
+    dataset, 1 for a non-finite loss, EXIT_PREEMPTED after a save on SIGUSR1 (``rerun`` resumes), else 0."""
+    try:
+        action()
     except (ConfigError, DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -301,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except Preempted as exc:
-        print(f"{exc}. Rerun the same command to resume.", file=sys.stderr)
+        print(f"{exc}. Rerun {rerun} to resume.", file=sys.stderr)
         return EXIT_PREEMPTED
     return 0
 

@@ -197,3 +197,14 @@ def test_list_prints_the_job_array_and_a_bad_job_is_an_error(capsys, tmp_path):
     assert "--job 4: the suite has jobs 0 to 3 (--list)" in capsys.readouterr().err
     assert main(common) == 2  # the encoder file is read before anything runs
     assert "--encoder: encoder weights not found" in capsys.readouterr().err
+
+
+def test_subset_prints_and_saves_the_draw_and_warns_of_missing_clips(severe_data, capsys, tmp_path):
+    out = tmp_path / "gym99_1000.txt"
+    args = ["subset", "--data", str(severe_data / "data"), "--task", "gym99_1000", "--out", str(out)]
+    assert main([*args, "--conf-dir", str(ROOT / "conf" / "severe")]) == 0
+    printed = capsys.readouterr()
+    # the generated Gym99 list: 2 training clips of each of 6 labels on disk, and one more of label 6 missing
+    assert "list: 13 clips, 12 found, 1 missing" in printed.out and "missing clips change which clips" in printed.err
+    drawn = out.read_text().split()
+    assert len(drawn) == 12 and all((severe_data / "data" / "gym" / "videos" / p).is_file() for p in drawn)

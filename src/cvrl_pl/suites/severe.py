@@ -22,15 +22,13 @@ from pathlib import Path
 from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_only
 
-from cvrl_pl.callbacks.finite_loss import NonFiniteLossError
-from cvrl_pl.callbacks.preemption import Preempted
 from cvrl_pl.config import load_config
 from cvrl_pl.data.few_shot import FewShotDraw, draw_few_shot
-from cvrl_pl.errors import ConfigError, DatasetError
+from cvrl_pl.errors import ConfigError
 from cvrl_pl.models.encoder_file import read_encoder
 from cvrl_pl.protocols import SELECTION_NAMES, finished
 from cvrl_pl.suites.severe_tasks import COLUMNS, PUBLISHED, PUBLISHED_ENCODER, TASKS
-from cvrl_pl.train import EXIT_PREEMPTED, run, split_numbers
+from cvrl_pl.train import exit_code, run, split_numbers
 
 DATA_ENV = "SEVERE_DATA"  # the configs' data tree: conf/severe/*.yaml read ${oc.env:SEVERE_DATA,data/severe}
 SUBSET_FILE = "subset.txt"  # a 1000-example task's draw, in <out>/<task>/
@@ -250,13 +248,12 @@ def subset_main(argv: list[str]) -> int:
     p.add_argument("--conf-dir", type=Path, default=Path("conf/severe"), help="the task configs (conf/severe)")
     args = p.parse_args(argv)
     os.environ[DATA_ENV] = str(Path(args.data).resolve())
-    try:
+
+    def draw() -> None:
         cfg = load_config(args.conf_dir / f"{args.task}.yaml")
         draw_subset(cfg, TASKS[args.task].examples, args.out or Path("runs/severe") / args.task / SUBSET_FILE)
-    except (ConfigError, DatasetError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+
+    return exit_code(draw, rerun="the same command")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,28 +266,22 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(f"{k} {task} {seed}" for k, (task, seed) in enumerate(todo)))
         return 0
     os.environ[DATA_ENV] = str(Path(args.data).resolve())
-    try:
+
+    def suite() -> None:
+        chosen = todo
         if args.job is not None:
             if not 0 <= args.job < len(todo):
                 raise ConfigError(f"--job {args.job}: the suite has jobs 0 to {len(todo) - 1} (--list)")
-            todo = [todo[args.job]]
+            chosen = [todo[args.job]]
         encoder = encoder_overrides(args.encoder)
         if not args.summary:
-            for task, seed in todo:
+            for task, seed in chosen:
                 run_job(task, seed, conf_dir=args.conf_dir, out=args.out, encoder=encoder, overrides=args.overrides)
         if args.job is None and rank_zero_only.rank == 0:
             summary = write_summary(args.out, args.tasks, args.seeds, encoder=args.encoder)
             print(markdown(summary), end="")
-    except (ConfigError, DatasetError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except NonFiniteLossError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except Preempted as exc:
-        print(f"{exc}. Rerun the same command to resume the suite.", file=sys.stderr)
-        return EXIT_PREEMPTED
-    return 0
+
+    return exit_code(suite, rerun="the same command")
 
 
 if __name__ == "__main__":

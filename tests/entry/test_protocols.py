@@ -69,7 +69,14 @@ def test_exported_encoder_loads_without_lightning(pretrained, tmp_path):
     assert "wrote" in proc.stdout and "'name': 'r3d18'" in proc.stdout and "step 2" in proc.stdout
     blob = torch.load(tmp_path / "encoder.pt", map_location="cpu", weights_only=True)
     # The architecture recorded is what build_encoder needs, the padding convention included (issue 13).
-    assert blob["arch"] == {"name": "r3d18", "width": 1, "base_channels": 8, "padding": "symmetric"}
+    assert blob["arch"] == {
+        "name": "r3d18",
+        "width": 1,
+        "base_channels": 8,
+        "padding": "symmetric",
+        "input_mean": [0.0, 0.0, 0.0],
+        "input_std": [1.0, 1.0, 1.0],
+    }
     assert blob["global_step"] == 2
     encoder = build_encoder(**blob["arch"])
     encoder.load_state_dict(blob["state_dict"])  # strict: every tensor present, nothing extra

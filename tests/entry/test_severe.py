@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from cvrl_pl.models import build_encoder
+from cvrl_pl.models.encoder_file import ARCH_DEFAULTS
 from cvrl_pl.suites.severe import jobs, main, markdown, summarise, task_overrides
 from cvrl_pl.suites.severe_tasks import COLUMNS, PUBLISHED
 from tests.helpers import ROOT
@@ -37,7 +38,7 @@ TINY = [
     "trainer.log_every_n_steps=1",
     "logger.wandb.mode=disabled",
 ]
-ARCH = {"name": "r3d18", "width": 1, "base_channels": 8, "padding": "symmetric"}
+ARCH = {"name": "r3d18", "width": 1, "base_channels": 8, **ARCH_DEFAULTS}
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +148,7 @@ def best_top1(out, task):
 
 
 def test_the_summary_is_the_mean_and_sample_std_of_the_seeds_metrics(tmp_path):
-    arch = {"name": "r2plus1d18", "width": 1, "base_channels": 64, "padding": "symmetric"}
+    arch = {"name": "r2plus1d18", "width": 1, "base_channels": 64, **ARCH_DEFAULTS}
     torch.save({"arch": arch, "state_dict": {}}, tmp_path / "enc.pt")
     values = {1: (80.0, 70.0), 2: (82.0, 71.0), 3: (84.0, 75.0)}  # seed: (top1, mean_class_top1)
     for seed, (top1, per_class) in values.items():

@@ -101,8 +101,15 @@ def test_a_severe_checkpoint_loads_as_model_init(tmp_path, full):
     state["module.fc.weight"], state["module.fc.bias"] = torch.zeros(400, 512), torch.zeros(400)
     torch.save({"model": state}, tmp_path / "severe.pth")
     loaded, arch, _ = read_encoder(tmp_path / "severe.pth")
-    assert arch == {"name": "r2plus1d18", "width": 1, "base_channels": 64, "padding": "symmetric"}
-    target = build_encoder("r2plus1d18")
+    assert arch == {
+        "name": "r2plus1d18",
+        "width": 1,
+        "base_channels": 64,
+        "padding": "symmetric",
+        "input_mean": [0.485, 0.456, 0.406],  # ImageNet's, as torchvision and SEVERE feed it
+        "input_std": [0.229, 0.224, 0.225],
+    }
+    target = build_encoder(**arch)
     load_encoder_weights(target, tmp_path / "severe.pth", arch)
     for k, v in source.state_dict().items():
         assert torch.equal(target.state_dict()[k], v), k

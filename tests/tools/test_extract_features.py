@@ -11,9 +11,10 @@ from cvrl_pl.config import load_config
 from cvrl_pl.data.datamodule import EvalClips, eval_loader, split_index
 from cvrl_pl.eval.features import extract_features
 from cvrl_pl.models import build_encoder
+from cvrl_pl.models.encoder_file import ARCH_DEFAULTS
 from tests.helpers.charades import write_charades
 
-ARCH = {"name": "r3d18", "width": 1, "base_channels": 8, "padding": "symmetric"}
+ARCH = {"name": "r3d18", "width": 1, "base_channels": 8, **ARCH_DEFAULTS}
 VIEWS = ["--views", "2,1", "--frames", "4", "--stride", "2", "--crop", "32", "--short-side", "32"]
 ARGS = [*VIEWS, "--batch", "4", "--workers", "1", "--device", "cpu"]
 

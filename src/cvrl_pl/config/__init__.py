@@ -72,8 +72,8 @@ def _check_choices(cfg: DictConfig) -> None:
 
 
 def _check_eval(cfg: DictConfig) -> None:
-    """The protocols' clip keys that no type check covers: counts, the sampling rate, the jitter's four values and
-    the schedule's milestones."""
+    """The keys that no type check covers: the protocols' counts, sampling rate, jitter and selection rules, the
+    schedule's milestones and the input normalisation's three channels."""
     e, o = cfg.eval, cfg.optim
     for key in ("train_clips", "select_clips"):
         if e[key] < 1:
@@ -84,6 +84,12 @@ def _check_eval(cfg: DictConfig) -> None:
         raise ConfigError(
             f"config key 'eval.jitter' is {list(e.jitter)}; allowed values: [] or four non-negative maxima "
             "[brightness, contrast, saturation, hue]"
+        )
+    m = cfg.model
+    if len(m.input_mean) != 3 or len(m.input_std) != 3 or min(m.input_std) <= 0:
+        raise ConfigError(
+            f"config keys 'model.input_mean' and 'model.input_std' are {list(m.input_mean)} and {list(m.input_std)}; "
+            "allowed values: three means and three positive standard deviations, one per RGB channel"
         )
     if len(set(e.selection)) != len(e.selection):
         raise ConfigError(f"config key 'eval.selection' is {list(e.selection)}: a rule is listed twice")

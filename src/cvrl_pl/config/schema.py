@@ -160,6 +160,13 @@ class ModelConfig:
     padding: str = _f(
         "symmetric", "{choices}: PyTorch's k // 2 padding, or TensorFlow's SAME (the official weights)", PADDINGS
     )
+    input_mean: list[float] = _f(
+        [0.0, 0.0, 0.0],
+        "the encoder's input is (x - input_mean) / input_std per RGB channel of pixels in [0, 1]: CVRL's is the pixels "
+        "as they are; SEVERE's R(2+1)D-18 checkpoints take ImageNet's [0.485, 0.456, 0.406] / [0.229, 0.224, 0.225] "
+        "(an encoder file records its own)",
+    )
+    input_std: list[float] = _f([1.0, 1.0, 1.0], "see model.input_mean")
     zero_init_residual: bool = _f(False, "initialise the last BN of each residual block to zero")
     init: str | None = _f(
         None,

@@ -25,19 +25,22 @@ from typing import Any
 
 import torch
 
+from cvrl_pl.models.input_norm import IDENTITY, IMAGENET
 from cvrl_pl.models.r2plus1d import R2Plus1D
 
-ARCH_KEYS = ("name", "width", "base_channels", "padding")  # what build_encoder needs to rebuild the same network
+# What build_encoder needs to rebuild the same network, its input normalisation included (models/input_norm.py).
+ARCH_KEYS = ("name", "width", "base_channels", "padding", "input_mean", "input_std")
+# Files and configs from before a key existed: what they were built with.
+ARCH_DEFAULTS = {"padding": "symmetric", "input_mean": list(IDENTITY[0]), "input_std": list(IDENTITY[1])}
 
 
 def arch_of(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
     """The architecture a ``model`` config section builds, as build_encoder keyword arguments."""
-    return {
-        "name": model_cfg["encoder"],
-        "width": model_cfg["width"],
-        "base_channels": model_cfg["base_channels"],
-        "padding": model_cfg.get("padding", "symmetric"),  # configs from before model.padding: PyTorch's
-    }
+    arch = {"name": model_cfg["encoder"], "width": model_cfg["width"], "base_channels": model_cfg["base_channels"]}
+    for key, default in ARCH_DEFAULTS.items():
+        value = model_cfg.get(key, default)
+        arch[key] = [float(v) for v in value] if isinstance(default, list) else value
+    return arch
 
 
 def read_encoder(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
@@ -61,13 +64,15 @@ def read_encoder(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     if not isinstance(blob, dict):
         raise ValueError(unknown)
     if "arch" in blob:  # exported
-        return blob["state_dict"], {"padding": "symmetric", **blob["arch"]}, blob  # files from before model.padding
+        return blob["state_dict"], {**ARCH_DEFAULTS, **blob["arch"]}, blob  # files from before a key existed
     if "state_dict" not in blob or "hyper_parameters" not in blob:
         state = torchvision_r2plus1d(blob, path)
         if state is None:
             raise ValueError(unknown)
         width = state["stem.4.weight"].shape[0]  # base_channels x width: 64 for torchvision's
-        return state, {"name": "r2plus1d18", "width": 1, "base_channels": width, "padding": "symmetric"}, blob
+        # Trained on ImageNet-normalised clips, as torchvision's video models and SEVERE's fine-tuning feed them.
+        norm = {"input_mean": list(IMAGENET[0]), "input_std": list(IMAGENET[1])}
+        return state, {"name": "r2plus1d18", "width": 1, "base_channels": width, "padding": "symmetric", **norm}, blob
     prefix = "encoder."
     state = {k.removeprefix(prefix): v for k, v in blob["state_dict"].items() if k.startswith(prefix)}
     return state, arch_of(blob["hyper_parameters"]["cfg"]["model"]), blob
@@ -98,10 +103,16 @@ def torchvision_r2plus1d(blob: dict, path: str | Path) -> dict[str, torch.Tensor
 def load_encoder_weights(encoder: torch.nn.Module, path: str | Path, expected: dict[str, Any]) -> None:
     """Load ``path`` into ``encoder``; an architecture other than ``expected`` (the config's) is a clear error."""
     state, arch, _ = read_encoder(path)
-    wrong = [f"model.{'encoder' if k == 'name' else k}" for k in ARCH_KEYS if arch.get(k) != expected[k]]
+    wrong = [setting(k, arch.get(k)) for k in ARCH_KEYS if arch.get(k) != expected[k]]
     if wrong:
         raise ValueError(f"{path} holds a {arch} encoder, but the config builds {expected}: set {', '.join(wrong)}")
     encoder.load_state_dict(state)
+
+
+def setting(key: str, value: Any) -> str:
+    """The override that sets an architecture key to ``value``: model.encoder=r3d50, model.input_std=[0.229,...]."""
+    shown = "[" + ",".join(f"{v:g}" for v in value) + "]" if isinstance(value, list) else value
+    return f"model.{'encoder' if key == 'name' else key}={shown}"
 
 
 def export_encoder(checkpoint: str | Path, out: str | Path) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from cvrl_pl.models.input_norm import InputNorm
 from cvrl_pl.models.padding import PADDINGS
 from cvrl_pl.models.resnet_init import init_resnet
 
@@ -85,6 +86,7 @@ class R2Plus1D(nn.Module):
             why = "it exists for the official R3D TensorFlow weights" if padding in PADDINGS else "unknown padding"
             raise ValueError(f"R(2+1)D supports model.padding=symmetric only, not '{padding}' ({why})")
         self.padding = padding
+        self.input_norm = InputNorm()  # the identity, CVRL's; build_encoder sets another
         c = base_channels * width
         mid = stem_mid(c)
         self.stem = nn.Sequential(
@@ -110,7 +112,7 @@ class R2Plus1D(nn.Module):
         (rounded up): what a head that weighs time and space (models.heads) sees."""
         if x.dim() != 5 or x.shape[1] != 3:
             raise ValueError(f"R(2+1)D expects clips of shape (B, 3, T, H, W), got {tuple(x.shape)}")
-        x = self.stem(x)
+        x = self.stem(self.input_norm(x))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from cvrl_pl.models.input_norm import InputNorm
 from cvrl_pl.models.padding import PADDINGS, SameConv3d, SameMaxPool3d
 from cvrl_pl.models.resnet_init import init_resnet
 
@@ -100,6 +101,7 @@ class R3D(nn.Module):
         if padding not in PADDINGS:
             raise ValueError(f"unknown padding '{padding}'; choose one of {', '.join(PADDINGS)}")
         self.padding = padding
+        self.input_norm = InputNorm()  # the identity, CVRL's; build_encoder sets another
         stem = base_channels * width
         pool = (
             SameMaxPool3d((1, 3, 3), (1, 2, 2))
@@ -132,7 +134,7 @@ class R3D(nn.Module):
         (models.heads) sees."""
         if x.dim() != 5 or x.shape[1] != 3:
             raise ValueError(f"R3D expects clips of shape (B, 3, T, H, W), got {tuple(x.shape)}")
-        return self.stages(self.stem(x))
+        return self.stages(self.stem(self.input_norm(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The pooled feature (B, feature_dim)."""

@@ -25,7 +25,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from cvrl_pl.config import load_config
 from cvrl_pl.data.few_shot import FewShotDraw, draw_few_shot
 from cvrl_pl.errors import ConfigError
-from cvrl_pl.models.encoder_file import read_encoder
+from cvrl_pl.models.encoder_file import ARCH_KEYS, read_encoder, setting
 from cvrl_pl.protocols import SELECTION_NAMES, finished
 from cvrl_pl.suites.severe_tasks import COLUMNS, PUBLISHED, PUBLISHED_ENCODER, TASKS
 from cvrl_pl.train import exit_code, run, split_numbers
@@ -47,8 +47,7 @@ def encoder_overrides(path: str) -> list[str]:
         _, arch, _ = read_encoder(path)
     except (FileNotFoundError, ValueError) as exc:
         raise ConfigError(f"--encoder: {exc}") from exc
-    keys = {"name": "encoder", "width": "width", "base_channels": "base_channels", "padding": "padding"}
-    return [f"model.{key}={arch[name]}" for name, key in keys.items()] + [f"model.init={Path(path).resolve()}"]
+    return [setting(key, arch[key]) for key in ARCH_KEYS] + [f"model.init={Path(path).resolve()}"]
 
 
 def task_overrides(overrides: Sequence[str], task: str) -> list[str]:

@@ -12,6 +12,13 @@ from tests.helpers import ROOT
 from tests.helpers.convert_env import ConvertEnv, ConvertEnvError, get_convert_env
 from tests.helpers.videos import write_class_videos
 
+# The xdist workers share the machine's cores: each worker, and every run it starts, gets its share of them as torch's
+# intra-op threads instead of all of them. Two workers on 2 cores that each ran 2 threads trained an R3D-18 step 2.7x
+# slower than with 1 thread each (docs/benchmarks.md, "The test suite").
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _share = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_share))
+
 
 def run_train(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
     """``python train.py ARGS`` as a user runs it; returns the finished process (text stdout/stderr)."""

@@ -48,7 +48,7 @@ def evaluate_protocol(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, ckpt:
         if trainer.is_global_zero:
             (run_dir / rule_file("metrics.json", rule, cfg)).write_text(json.dumps(metrics, indent=1))
             shown = ", ".join(f"{_label(k)} {results[k]:.2f}" for k in task.headline(results))
-            named = f" ({SELECTION_NAMES[rule]})" if task.trains else ""
+            named = f" ({SELECTION_NAMES[rule]})" if rule not in ("last", "frozen") else ""
             print(f"{cfg.task}{named}: {shown} over {len(splits[1].videos)} test videos")
         written.append(metrics)
     return written[0]

@@ -4,6 +4,7 @@ unlabelled split labels every video -1, which retrieval would count as a hit for
 
 import pytest
 
+from cvrl_pl import protocols
 from cvrl_pl import train as entry
 from cvrl_pl.callbacks import probes
 from cvrl_pl.data.index import load_or_build_index
@@ -43,7 +44,7 @@ def no_features(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("an evaluation loader was built before the labels were checked")
 
-    for module, name in ((entry, "eval_loader"), (probes, "eval_loader"), (probes, "extract_features")):
+    for module, name in ((protocols, "eval_loader"), (probes, "eval_loader"), (probes, "extract_features")):
         monkeypatch.setattr(module, name, fail)
 
 

@@ -119,6 +119,17 @@ def test_loss_benchmark_compares_clips_per_video_at_each_batch():
     assert rows[2]["ms_vs_2_clips"] == pytest.approx(rows[2]["ms"] / rows[0]["ms"], rel=0.02, abs=0.01)
 
 
+def test_threads_benchmark_times_processes_side_by_side_and_alone():
+    cmd = [sys.executable, "benchmarks/bench_threads.py", "--processes", "2", "--threads", "1", "--steps", "1"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (result["processes"], result["steps"]) == (2, 1)
+    assert set(result["side_by_side_s"]) == set(result["alone_s"]) == {"1"}
+    assert result["side_by_side_s"]["1"] > 0 and result["alone_s"]["1"] > 0
+    assert result["side_by_side_over_1_thread"] == {"1": 1.0}
+
+
 def _with_path(folder) -> dict[str, str]:
     """This process's environment with ``folder`` first on PYTHONPATH."""
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))}

@@ -183,7 +183,9 @@ def test_label_subset_keys_are_checked_against_the_task():
     assert load_config(None, ["task=finetune", "data.label_fraction=0.01"]).data.label_fraction == 0.01
     with pytest.raises(ConfigError, match=r"'data.label_fraction' is 0.0; allowed values: \(0, 1\]"):
         load_config(None, ["task=finetune", "data.label_fraction=0"])
-    with pytest.raises(ConfigError, match="data.label_fraction selects .* task=linear_eval or finetune, not task=pre"):
+    with pytest.raises(
+        ConfigError, match="data.label_fraction selects .* task=linear_eval, finetune or attentive_probe, not task=pre"
+    ):
         load_config(None, ["data.label_fraction=0.1"])
     with pytest.raises(ConfigError, match="data.label_subset selects .* not task=retrieval"):
         load_config(None, ["task=retrieval", "data.label_subset=l.txt"])

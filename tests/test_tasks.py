@@ -14,6 +14,7 @@ def test_each_task_runs_as_its_row_says():
         "pretrain": ("contrastive", False, False, True, False, False),
         "linear_eval": ("classifier", True, True, True, True, True),
         "finetune": ("classifier", True, False, True, True, True),
+        "attentive_probe": ("classifier", True, True, True, True, True),
         "retrieval": ("retrieval", True, True, False, False, False),
     }
     assert {t.module for t in TASKS.values()} <= set(MODULES)
@@ -28,7 +29,9 @@ def test_the_headline_metrics_are_the_rows_in_its_order():
 
 
 def test_the_label_fraction_applies_to_the_tasks_that_train_a_head():
-    with pytest.raises(ConfigError, match="applies to task=linear_eval or finetune, not task=retrieval"):
+    with pytest.raises(
+        ConfigError, match="applies to task=linear_eval, finetune or attentive_probe, not task=retrieval"
+    ):
         load_config(None, ["task=retrieval", "data.label_fraction=0.5"])
     assert load_config(None, ["task=finetune", "data.label_fraction=0.5"]).data.label_fraction == 0.5
 

@@ -20,8 +20,9 @@ from cvrl_pl.eval.multilabel import mean_average_precision
 from cvrl_pl.eval.retrieval import recall_at_k
 from cvrl_pl.losses import NTXentLoss, positive_top1, update_scale
 from cvrl_pl.models import Encoder, ProjectionHead, build_encoder
+from cvrl_pl.models.attentive import PoolerSpec
 from cvrl_pl.models.encoder_file import arch_of, load_encoder_weights
-from cvrl_pl.models.heads import build_head
+from cvrl_pl.models.heads import HEADS, build_head
 from cvrl_pl.optim import build_optimizer, lr_at, multistep_lr, peak_lr
 from cvrl_pl.runtime.lightning_private import is_logging_step
 from cvrl_pl.tasks import TASKS
@@ -121,6 +122,18 @@ def initial_encoder(cfg: DictConfig) -> torch.nn.Module:
     return encoder
 
 
+def head_options(cfg: DictConfig, name: str) -> dict:
+    """What a head with a ``config_section`` (models.heads.HEADS) is built with: the section's PoolerSpec and the
+    grid (T, H, W) of the training clips' feature map, where its position embeddings are learnt."""
+    section = getattr(HEADS[name], "config_section", None)
+    if section is None:
+        return {}
+    e = cfg.eval
+    with torch.device("meta"):  # shapes only
+        grid = model_encoder(cfg.model).forward_features(torch.empty(1, 3, e.num_frames, e.crop_size, e.crop_size))
+    return {"spec": PoolerSpec(**e[section]), "grid": tuple(grid.shape[2:])}
+
+
 SELECT_SCORE = "select/score"  # what eval.selection=best_on_test's checkpoint callback monitors
 
 
@@ -143,8 +156,10 @@ class ClassifierModule(pl.LightningModule):
         self.encoder = initial_encoder(cfg)
         self.encoder.requires_grad_(not self.frozen)
         dropout = 0.0 if self.frozen else cfg.model.classifier_dropout
+        name = TASKS[cfg.task].head_of(cfg.eval.head)
+        options = head_options(cfg, name)
         self.head = build_head(
-            cfg.eval.head, self.encoder.feature_dim, num_classes, normalize=self.frozen, dropout=dropout
+            name, self.encoder.feature_dim, num_classes, normalize=self.frozen, dropout=dropout, options=options
         )
         self.memory_format = memory_format(cfg)
         self.to(memory_format=self.memory_format)

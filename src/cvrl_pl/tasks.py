@@ -20,6 +20,11 @@ class Task:
     head: bool  # a head (eval.head: models.heads.HEADS) is trained on data.*'s labels (data.label_fraction applies)
     multilabel: bool  # scores a multi-label split (charades) too, by mAP
     metrics: tuple[str, ...] = ()  # its headline metrics: metrics.json keys (or patterns), in the order shown
+    head_name: str | None = None  # the head it trains whatever eval.head says (models.heads.HEADS)
+
+    def head_of(self, configured: str) -> str:
+        """The head this task trains: its own, or ``configured`` (eval.head)."""
+        return self.head_name or configured
 
     def headline(self, results: Iterable[str]) -> list[str]:
         """The keys of ``results`` that are headline metrics, in the order of ``metrics``."""
@@ -36,6 +41,17 @@ TASKS: dict[str, Task] = {
     ),
     "finetune": Task(
         "classifier", protocol=True, frozen=False, trains=True, head=True, multilabel=True, metrics=SCORES
+    ),
+    # V-JEPA's attentive probe on the frozen encoder's feature map (models/attentive.py)
+    "attentive_probe": Task(
+        "classifier",
+        protocol=True,
+        frozen=True,
+        trains=True,
+        head=True,
+        multilabel=True,
+        metrics=SCORES,
+        head_name="attentive",
     ),
     "retrieval": Task(
         "retrieval", protocol=True, frozen=True, trains=False, head=False, multilabel=False, metrics=("R@*",)

@@ -185,6 +185,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
         # DALI pipelines shard by global rank themselves; only the in-memory dataset uses a DataLoader sampler.
         use_distributed_sampler=cfg.data.source == "generated",
         num_sanity_val_steps=0,  # the only validation during fit is eval.selection=best_on_test's whole pass
+        gradient_clip_val=cfg.optim.grad_clip or None,
     )
     return trainer
 

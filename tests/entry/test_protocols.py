@@ -89,7 +89,9 @@ def test_exported_encoder_loads_without_lightning(pretrained, tmp_path):
     assert _export(tmp_path / "missing.ckpt", tmp_path / "x.pt").returncode == 2
 
 
-@pytest.mark.parametrize("task,init", [("linear_eval", "exported"), ("finetune", "checkpoint")])
+@pytest.mark.parametrize(
+    "task,init", [("linear_eval", "exported"), ("finetune", "checkpoint"), ("attentive_probe", "checkpoint")]
+)
 def test_protocol_trains_a_classifier_and_tests_every_view(train, pretrained, task, init, tmp_path):
     root, pretraining = pretrained
     ckpt = pretraining
@@ -122,11 +124,17 @@ def test_protocol_trains_a_classifier_and_tests_every_view(train, pretrained, ta
     assert targets.tolist() == [labels[i.split("/")[0]] for i in ids]  # the class of each video's folder
     recomputed = 100.0 * float(np.mean(scores.argmax(axis=1) == targets))
     assert recomputed == pytest.approx(metrics["top1"], abs=1e-4)  # the metric, from the file alone
+    hits = scores.argmax(axis=1) == targets
+    per_class = 100.0 * np.mean([hits[targets == c].mean() for c in np.unique(targets)])
+    assert metrics["mean_class_top1"] == pytest.approx(per_class, abs=1e-4) and metrics["classes_tested"] == 8
+    assert metrics["selection"] == "last" and metrics["seed"] == 0
 
     before, after = _encoder(pretraining), _encoder(root / task / "checkpoints" / "last.ckpt")
     assert before.keys() == after.keys()
     unchanged = all(torch.equal(before[k], after[k]) for k in before)
-    assert unchanged == (task == "linear_eval")  # frozen (BN statistics included) only in linear evaluation
+    assert unchanged == (task != "finetune")  # frozen (BN statistics included) but in fine-tuning
+    head = torch.load(root / task / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    assert any(k.startswith("head.pooler.cross.") for k in head) == (task == "attentive_probe")
 
 
 def test_semi_supervised_fine_tuning_draws_one_subset_in_one_or_two_processes_and_reuses_a_list(

@@ -21,6 +21,6 @@ def test_the_linear_head_pools_normalises_and_applies_one_layer():
 
 
 def test_an_unknown_head_is_named():
-    assert list(HEADS) == ["linear"]
-    with pytest.raises(ValueError, match="unknown head 'attentive'; choose one of linear"):
-        build_head("attentive", 16, 5, normalize=False, dropout=0.0)
+    assert list(HEADS) == ["linear", "attentive"]
+    with pytest.raises(ValueError, match="unknown head 'mlp'; choose one of linear, attentive"):
+        build_head("mlp", 16, 5, normalize=False, dropout=0.0)

@@ -127,7 +127,8 @@ def _check_labels(cfg: DictConfig) -> None:
         raise ConfigError(f"config key 'data.label_fraction' is {d.label_fraction}; allowed values: (0, 1]")
     if (d.label_fraction < 1.0 or d.label_subset) and not TASKS[cfg.task].head:
         key = "data.label_subset" if d.label_subset else "data.label_fraction"
-        trained = "task=" + " or ".join(name for name, task in TASKS.items() if task.head)
+        *others, last = (name for name, task in TASKS.items() if task.head)
+        trained = f"task={', '.join(others)} or {last}"
         raise ConfigError(f"{key} selects labelled training videos: it applies to {trained}, not task={cfg.task}")
 
 

@@ -205,6 +205,7 @@ class OptimConfig:
     milestones: list[int] = _f([], "optim.schedule=multistep: the epochs at which the LR is multiplied by optim.gamma")
     gamma: float = _f(0.1, "optim.schedule=multistep: the factor at each milestone")
     lars_eta: float = _f(0.001, "LARS trust coefficient")
+    grad_clip: float = _f(0.0, "clip the gradients' global norm to this (0: never; V-JEPA's attentive probe: 1.0)")
 
 
 @dataclass
@@ -261,6 +262,16 @@ class ProbeConfig:
 
 
 @dataclass
+class AttentiveConfig:
+    """The attentive probe's pooler (task=attentive_probe, eval.head=attentive; models/attentive.py)."""
+
+    width: int = _f(512, "width the feature map's channels are projected to (R3D-50: from 2048)")
+    self_blocks: int = _f(0, "self-attention blocks before the cross-attention (V-JEPA: 0, V-JEPA 2: 3)")
+    heads: int = _f(16, "attention heads, dividing the width (V-JEPA: 16)")
+    mlp_ratio: float = _f(4.0, "the blocks' MLP hidden width over the token width (V-JEPA: 4)")
+
+
+@dataclass
 class EvalConfig:
     """The protocols (task=linear_eval|finetune|retrieval): clips, test views, retrieval's k, multi-label targets."""
 
@@ -298,10 +309,12 @@ class EvalConfig:
     recall_at: list[int] = _f([1, 5, 10, 20, 50], "task=retrieval: the k of R@k")
     head: str = _f(
         "linear",
-        "the classifier linear_eval and finetune train on the encoder's feature map: {choices} (models.heads: pooled, "
-        "L2-normalised when frozen, one linear layer)",
+        "the classifier linear_eval and finetune train on the encoder's feature map: {choices} (models.heads: "
+        "linear: pooled, L2-normalised when frozen, one linear layer; attentive: eval.attentive's pooler, the head "
+        "task=attentive_probe always trains)",
         tuple(HEADS),
     )
+    attentive: AttentiveConfig = _section(AttentiveConfig, "the attentive probe's pooler")
     clip_targets: str = _f(
         "overlap",
         "multi-label datasets (charades), a training clip's targets: {choices}: the actions its time span overlaps, "
@@ -338,7 +351,8 @@ class LoggerConfig:
 class Config:
     task: str = _f(
         "pretrain",
-        "{choices}: CVRL pretraining, frozen encoder + linear layer, end-to-end fine-tuning, or video retrieval",
+        "{choices}: CVRL pretraining, frozen encoder + linear layer, end-to-end fine-tuning, frozen encoder + "
+        "attentive probe, or video retrieval",
         tuple(TASKS),
     )
     data: DataConfig = _section(DataConfig, "videos and clips")

@@ -4,11 +4,13 @@ feature map (``R3D.forward_features``: B, C, T, H, W)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from cvrl_pl.models.attentive import AttentiveHead
 
 
 class ProjectionHead(nn.Sequential):
@@ -41,12 +43,15 @@ class LinearHead(nn.Linear):
         return super().forward(self.dropout(features))
 
 
-# name -> head(in_dim, num_classes, *, normalize, dropout): a module from the feature map (B, C, T, H, W) to logits
-HEADS: dict[str, Callable[..., nn.Module]] = {"linear": LinearHead}
+# name -> head(in_dim, num_classes, *, normalize, dropout, **options): a module from the feature map (B, C, T, H, W)
+# to logits. A head with a ``config_section`` takes options built from eval.<section> (module.head_options).
+HEADS: dict[str, Callable[..., nn.Module]] = {"linear": LinearHead, "attentive": AttentiveHead}
 
 
-def build_head(name: str, in_dim: int, num_classes: int, *, normalize: bool, dropout: float) -> nn.Module:
-    """The classification head ``name`` of HEADS."""
+def build_head(
+    name: str, in_dim: int, num_classes: int, *, normalize: bool, dropout: float, options: Mapping | None = None
+) -> nn.Module:
+    """The classification head ``name`` of HEADS, with its ``options`` if it takes any."""
     if name not in HEADS:
         raise ValueError(f"unknown head '{name}'; choose one of {', '.join(HEADS)}")
-    return HEADS[name](in_dim, num_classes, normalize=normalize, dropout=dropout)
+    return HEADS[name](in_dim, num_classes, normalize=normalize, dropout=dropout, **(options or {}))

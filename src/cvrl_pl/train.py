@@ -241,32 +241,46 @@ def run(cfg: DictConfig) -> Path:
     return run_dir
 
 
-def run_splits(cfg: DictConfig, splits: list[int]) -> Path:
-    """The protocol of ``cfg`` on each official split N (data.split = val.split = N, run folder
-    <run_name>/split<N>), then <run_name>/metrics.json and report.md: per-split metrics, their mean and std.
-    A split whose folder already holds its metrics for the same config is not run again."""
+def _set_split(cfg: DictConfig, n: int) -> None:
+    cfg.data.split = cfg.val.split = n
+
+
+def _set_seed(cfg: DictConfig, n: int) -> None:
+    cfg.trainer.seed = n
+
+
+# What a protocol is repeated over: --splits (the official splits) or eval.seeds, and how a run's config takes one.
+REPEATS = {"splits": _set_split, "seeds": _set_seed}
+
+
+def run_splits(cfg: DictConfig, values: list[int], *, over: str = "splits") -> Path:
+    """The protocol of ``cfg`` once per official split N (``over="splits"``: data.split = val.split = N) or per seed
+    N (``"seeds"``: trainer.seed = N), each in the run folder <run_name>/split<N> or seed<N>, then
+    <run_name>/metrics.json and report.md: the runs' metrics, their mean and sample std. A run whose folder already
+    holds its metrics for the same config is not run again."""
     if not TASKS[cfg.task].protocol:
         *others, last = (name for name, task in TASKS.items() if task.protocol)
-        raise ConfigError(f"--splits runs a protocol: set task={', '.join(others)} or {last}")
+        raise ConfigError(f"--splits and eval.seeds repeat a protocol: set task={', '.join(others)} or {last}")
     out = Path(cfg.trainer.output_dir) / cfg.trainer.run_name
-    per_split = {}
-    for n in splits:
-        split_cfg = copy.deepcopy(cfg)
-        with read_write(split_cfg):  # a loaded config is read-only
-            split_cfg.data.split = split_cfg.val.split = n
-            split_cfg.trainer.run_name = f"{cfg.trainer.run_name}/split{n}"
-        done = out / f"split{n}"
-        if not finished(done, split_cfg):
-            done = run(split_cfg)
+    per_run, folder = {}, over[:-1]
+    for n in values:
+        run_cfg = copy.deepcopy(cfg)
+        with read_write(run_cfg):  # a loaded config is read-only
+            REPEATS[over](run_cfg, n)
+            run_cfg.trainer.run_name = f"{cfg.trainer.run_name}/{folder}{n}"
+        done = out / f"{folder}{n}"
+        if not finished(done, run_cfg):
+            done = run(run_cfg)
         if rank_zero_only.rank == 0:
-            per_split[n] = json.loads((done / "metrics.json").read_text())
+            per_run[n] = json.loads((done / "metrics.json").read_text())
     if rank_zero_only.rank == 0:
-        summary = {"task": cfg.task, "init": cfg.model.init, **summarise_splits(per_split)}
+        summary = {"task": cfg.task, "init": cfg.model.init, **summarise_splits(per_run, over=over)}
         (out / "metrics.json").write_text(json.dumps(summary, indent=1))
         metrics = TASKS[cfg.task].headline(summary["mean"])
-        title = f"# {cfg.task} on {cfg.data.layout} splits {', '.join(map(str, splits))}\n\n"
-        (out / "report.md").write_text(title + report_table(summary, metrics))
-        print(report_table(summary, metrics), end="")
+        table = report_table(summary, metrics, over=over)
+        title = f"# {cfg.task} on {cfg.data.layout} {over} {', '.join(map(str, values))}\n\n"
+        (out / "report.md").write_text(title + table)
+        print(table, end="")
     return out
 
 
@@ -292,8 +306,12 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, args.overrides)
         if args.print_config:
             print(OmegaConf.to_yaml(cfg), end="")
+        elif args.splits and cfg.eval.seeds:
+            raise ConfigError("--splits and eval.seeds: repeat over one of them at a time")
         elif args.splits:
             run_splits(cfg, args.splits)
+        elif cfg.eval.seeds:
+            run_splits(cfg, list(cfg.eval.seeds), over="seeds")
         else:
             run(cfg)
 

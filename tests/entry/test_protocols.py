@@ -180,3 +180,24 @@ def test_protocol_without_val_split_is_a_config_error(train, pretrained):
     root, _ = pretrained
     proc = train("--config", "conf/linear_eval.yaml", *SMALL, f"data.root={root}/demo/train", "val.root=null")
     assert proc.returncode == 2 and "needs val.root" in proc.stderr
+
+
+def test_eval_seeds_run_each_seed_in_its_folder_and_summarise_their_mean_and_sample_std(train, pretrained, tmp_path):
+    root, ckpt = pretrained
+    args = ["--config", "conf/linear_eval.yaml", *SMALL, *EVAL, "trainer.max_epochs=1", "eval.seeds=[1,2]"]
+    args += [f"data.root={root}/demo/train", f"val.root={root}/demo/val", f"model.init={ckpt}"]
+    args += [f"trainer.output_dir={tmp_path}", "trainer.run_name=seeds"]
+    proc = train(*args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "seeds"
+    runs = {n: json.loads((out / f"seed{n}" / "metrics.json").read_text()) for n in (1, 2)}
+    assert [runs[n]["seed"] for n in (1, 2)] == [1, 2]
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["seeds"] == {str(n): m for n, m in runs.items()}
+    for key in ("top1", "top5", "mean_class_top1"):
+        values = [runs[1][key], runs[2][key]]
+        assert summary["mean"][key] == pytest.approx(np.mean(values))
+        assert summary["std"][key] == pytest.approx(np.std(values, ddof=1))
+    assert (out / "report.md").read_text().splitlines()[2].startswith("| seed | top1 | top5 |")
+    again = train(*args)  # both seeds finished: summarised again, nothing rerun
+    assert again.returncode == 0 and not (out / "seed1" / "logs" / "version_1").exists()

@@ -299,6 +299,11 @@ class EvalConfig:
         "test-split score is best (SEVERE's rule: it sees the test split; reported under that name)",
         ("last", "best_on_test"),
     )
+    seeds: list[int] = _f(
+        [],
+        "run the protocol once per seed (trainer.seed), each in <run_name>/seed<N>, then metrics.json and report.md "
+        "with every seed's metrics, their mean and sample std; []: one run",
+    )
     select_clips: int = _f(
         3, "eval.selection=best_on_test: clips per test video (one centre crop each) scored after every epoch"
     )

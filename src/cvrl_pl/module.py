@@ -196,11 +196,13 @@ class ClassifierModule(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         rows = list(self._val)
         self._val.clear()
+        if self.trainer.state.fn == TrainerFn.FITTING and not self.multilabel:
+            # eval.selection=best_on_test's pass after an epoch: SEVERE scores each test clip alone.
+            self.log(SELECT_SCORE, clip_top1(rows), sync_dist=False)
+            return
         videos = video_features(rows, combine=self.combine)
-        if self.trainer.state.fn == TrainerFn.FITTING:
-            # eval.selection=best_on_test's pass after an epoch: SEVERE scores each test clip alone (single-label).
-            score = self._map(videos) if self.multilabel else clip_top1(rows)
-            self.log(SELECT_SCORE, score, sync_dist=False)
+        if self.trainer.state.fn == TrainerFn.FITTING:  # a multi-label split's pass: mAP over its videos
+            self.log(SELECT_SCORE, self._map(videos), sync_dist=False)
             return
         self.predictions = videos
         if self.multilabel:  # top-1 means nothing for multi-hot targets

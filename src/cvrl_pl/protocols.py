@@ -42,11 +42,10 @@ def evaluate_protocol(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, ckpt:
             "init": cfg.model.init,
             **({"selection": rule} if task.trains else {}),
             **results,
-            "protocol": view_protocol(cfg),
             "seed": cfg.trainer.seed,
         }
         if trainer.is_global_zero:
-            (run_dir / rule_file("metrics.json", rule, cfg)).write_text(json.dumps(metrics, indent=1))
+            (run_dir / rule_file("metrics.json", rule, first=first_rule(cfg))).write_text(json.dumps(metrics, indent=1))
             shown = ", ".join(f"{_label(k)} {results[k]:.2f}" for k in task.headline(results))
             named = f" ({SELECTION_NAMES[rule]})" if rule not in ("last", "frozen") else ""
             print(f"{cfg.task}{named}: {shown} over {len(splits[1].videos)} test videos")
@@ -61,28 +60,31 @@ SELECTION_NAMES = {
 }
 
 
-def rule_file(name: str, rule: str, cfg: DictConfig) -> str:
-    """The file a selection rule's results go to: ``name`` for eval.selection's first rule (or a protocol that
-    trains nothing), ``<stem>_<rule><suffix>`` for the others."""
-    if not TASKS[cfg.task].trains or rule == cfg.eval.selection[0]:
+def rule_file(name: str, rule: str, *, first: str) -> str:
+    """The file a selection rule's results go to: ``name`` for the ``first`` rule (eval.selection's first, or the
+    one rule of a protocol that trains nothing), ``<stem>_<rule><suffix>`` for the others."""
+    if rule == first:
         return name
     stem, dot, suffix = name.partition(".")
     return f"{stem}_{rule}{dot}{suffix}"
 
 
-def view_protocol(cfg: DictConfig) -> dict:
+def first_rule(cfg: DictConfig) -> str:
+    """The rule whose results take the plain file names: eval.selection's first, or ``frozen`` (retrieval)."""
+    return cfg.eval.selection[0] if TASKS[cfg.task].trains else "frozen"
+
+
+def view_protocol(clips: EvalClips) -> dict:
     """How the test views were cut, as metrics.json records it: clips x crops per video, frames and their spacing
     (a stride in stored frames, or a rate), the crop and the short side."""
-    e = cfg.eval
-    crops = 1 if cfg.task == "retrieval" else e.num_spatial
-    spacing = {"fps": e.fps} if e.fps else {"stride": e.stride}
+    spacing = {"fps": clips.fps} if clips.fps else {"stride": clips.stride}
     return {
-        "clips": e.num_temporal,
-        "crops": crops,
-        "frames": e.num_frames,
+        "clips": clips.num_temporal,
+        "crops": clips.num_spatial,
+        "frames": clips.num_frames,
         **spacing,
-        "crop_size": e.test_crop_size,
-        "short_side": e.short_side,
+        "crop_size": clips.crop_size,
+        "short_side": clips.short_side or clips.crop_size,
     }
 
 
@@ -118,18 +120,19 @@ def classify(cfg: DictConfig, trainer: pl.Trainer, splits: tuple, *, run_dir: Pa
         select = eval_loader(cfg, val_index, trainer, mode="test", batch_size=e.batch_size, clips=select_clips)
     module = MODULES["classifier"](cfg, len(train_index.classes), multilabel=is_multilabel(train_index))
     trainer.fit(module, train_dataloaders=train, val_dataloaders=select, ckpt_path=ckpt, weights_only=True)
-    last = {key: value.detach().clone() for key, value in module.state_dict().items()}
+    # The last epoch's weights, kept only where another rule's will replace them before they are tested.
+    last = {k: v.detach().clone() for k, v in module.state_dict().items()} if len(e.selection) > 1 else None
     outcome = {}
     for rule in e.selection:
         chosen = {}
         if rule == "best_on_test":
             chosen = load_best(module, run_dir)
-        else:
+        elif last is not None:
             module.load_state_dict(last)
         trainer.validate(module, dataloaders=test)
-        outcome[rule] = {**module.results, **chosen}
+        outcome[rule] = {**module.results, **chosen, "protocol": view_protocol(test_clips)}
         if trainer.is_global_zero:
-            path = run_dir / rule_file("predictions.npz", rule, cfg)
+            path = run_dir / rule_file("predictions.npz", rule, first=e.selection[0])
             save_predictions(path, module.predictions, val_index.videos.paths, val_index.classes)
     return outcome
 
@@ -155,7 +158,7 @@ def retrieve(cfg: DictConfig, trainer: pl.Trainer, splits: tuple, *, run_dir: Pa
     trainer.validate(
         module, [eval_loader(cfg, i, trainer, mode="test", batch_size=e.batch_size, clips=clips) for i in splits]
     )
-    return {"frozen": module.results}
+    return {"frozen": {**module.results, "protocol": view_protocol(clips)}}
 
 
 # How each kind of protocol module (cvrl_pl.tasks.Task.module) runs: (cfg, trainer, (train, test) indexes, *,
@@ -167,5 +170,5 @@ def finished(run_dir: Path, cfg: DictConfig) -> bool:
     """Whether ``run_dir`` holds the metrics of a finished run of exactly ``cfg`` (of every selection rule)."""
     saved = run_dir / "config.yaml"
     rules = cfg.eval.selection if TASKS[cfg.task].trains else ["frozen"]
-    written = all((run_dir / rule_file("metrics.json", rule, cfg)).is_file() for rule in rules)
+    written = all((run_dir / rule_file("metrics.json", rule, first=first_rule(cfg))).is_file() for rule in rules)
     return written and saved.is_file() and OmegaConf.load(saved) == cfg

@@ -12,6 +12,7 @@ from typing import Any
 
 from cvrl_pl.data.index.listing import REINDEX
 from cvrl_pl.data.layouts import LAYOUT_CHOICES
+from cvrl_pl.models.attentive import PoolerSpec
 from cvrl_pl.models.encoders import ENCODERS
 from cvrl_pl.models.heads import HEADS
 from cvrl_pl.models.padding import PADDINGS
@@ -265,10 +266,11 @@ class ProbeConfig:
 class AttentiveConfig:
     """The attentive probe's pooler (task=attentive_probe, eval.head=attentive; models/attentive.py)."""
 
-    width: int = _f(512, "width the feature map's channels are projected to (R3D-50: from 2048)")
-    self_blocks: int = _f(0, "self-attention blocks before the cross-attention (V-JEPA: 0, V-JEPA 2: 3)")
-    heads: int = _f(16, "attention heads, dividing the width (V-JEPA: 16)")
-    mlp_ratio: float = _f(4.0, "the blocks' MLP hidden width over the token width (V-JEPA: 4)")
+    # The defaults are the pooler's own (models.attentive.PoolerSpec), written once there.
+    width: int = _f(PoolerSpec.width, "width the feature map's channels are projected to (R3D-50: from 2048)")
+    self_blocks: int = _f(PoolerSpec.self_blocks, "self-attention blocks before the cross-attention (V-JEPA 2: 3)")
+    heads: int = _f(PoolerSpec.heads, "attention heads, dividing the width (V-JEPA: 16)")
+    mlp_ratio: float = _f(PoolerSpec.mlp_ratio, "the blocks' MLP hidden width over the token width (V-JEPA: 4)")
 
 
 @dataclass

@@ -62,6 +62,12 @@ class FewShotDraw:
             f"drawn: {len(self.drawn)} clips, up to {self.per_class} from each of {self.classes} classes"
         )
 
+    def report(self, out: str | Path) -> None:
+        """Print the summary and where the draw was written, and the warning (stderr) if clips are missing."""
+        print(f"{self.summary()}\nwritten to {out}")
+        if self.warning():
+            print(f"warning: {self.warning()}", file=sys.stderr)
+
     def warning(self) -> str | None:
         """Why the draw is not SEVERE's published one when clips are missing; None when every clip was found."""
         if not self.missing:
@@ -124,9 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     except DatasetError as exc:
         print(f"error: {exc.named('--' + exc.key) if isinstance(exc, DatasetKeyError) else exc}", file=sys.stderr)
         return 2
-    print(f"{draw.summary()}\nwritten to {args.out}")
-    if draw.warning():
-        print(f"warning: {draw.warning()}", file=sys.stderr)
+    draw.report(args.out)
     return 0
 
 

@@ -5,8 +5,9 @@ published rows (docs/recipe.md, "SEVERE")::
 
 One run folder per task and seed (``<out>/<task>/seed<N>``); a finished one is never run again and a killed one
 resumes, so rerunning the command continues the suite. ``--job K`` runs the K-th (task, seed) only (a Slurm job
-array: scripts/slurm/severe.sbatch), ``--list`` prints the jobs, ``--summary`` writes ``severe.json`` and
-``severe.md`` from the runs finished so far. ``subset`` prints and saves a 1000-example draw without decoding.
+array: scripts/slurm/severe.sbatch), ``--list`` prints the jobs, ``--summary`` writes the summary (SUMMARY_JSON
+and SUMMARY_TABLE, in ``--out``) from the runs finished so far. ``subset`` prints and saves a 1000-example draw
+without decoding.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from cvrl_pl.config import load_config
 from cvrl_pl.data.few_shot import FewShotDraw, draw_few_shot
 from cvrl_pl.errors import ConfigError
 from cvrl_pl.models.encoder_file import ARCH_KEYS, read_encoder, setting
-from cvrl_pl.protocols import SELECTION_NAMES, finished
+from cvrl_pl.protocols import SELECTION_NAMES, finished, rule_file
 from cvrl_pl.suites.severe_tasks import COLUMNS, PUBLISHED, PUBLISHED_ENCODER, TASKS
 from cvrl_pl.train import exit_code, run, split_numbers
 
 DATA_ENV = "SEVERE_DATA"  # the configs' data tree: conf/severe/*.yaml read ${oc.env:SEVERE_DATA,data/severe}
 SUBSET_FILE = "subset.txt"  # a 1000-example task's draw, in <out>/<task>/
+# The summary this command writes into --out: the numbers as JSON, and the table of our rows beside the published.
+SUMMARY_JSON, SUMMARY_TABLE = "severe.json", "severe.md"
 SUMMARY_RULES = ("last", "best_on_test")
 
 
@@ -92,9 +95,7 @@ def draw_subset(cfg: DictConfig, examples: int, target: Path) -> FewShotDraw:
     lists = {"layout": d.layout, "subset": d.subset, "split": d.split}
     draw = draw_few_shot(d.root, d.annotations, partial, **lists, examples=examples)
     os.replace(partial, target)
-    print(f"{draw.summary()}\nwritten to {target}")
-    if draw.warning():
-        print(f"warning: {draw.warning()}", file=sys.stderr)
+    draw.report(target)
     return draw
 
 
@@ -122,7 +123,7 @@ def _stats(values: list[float]) -> dict:
 
 
 def summarise(out: Path, tasks: Sequence[str], seeds: Sequence[int], *, encoder: str) -> dict:
-    """severe.json's content from the metrics of every finished run under ``out``: per task and selection rule,
+    """The JSON summary's content from the metrics of every finished run under ``out``: per task and selection rule,
     the task's metric and mean per-class top-1 over the seeds found, and which runs are missing."""
     _, arch, _ = read_encoder(encoder)
     summary: dict = {
@@ -138,7 +139,8 @@ def summarise(out: Path, tasks: Sequence[str], seeds: Sequence[int], *, encoder:
         for rule in SUMMARY_RULES:
             found = {}
             for seed in seeds:
-                path = out / task / f"seed{seed}" / ("metrics.json" if rule == "last" else f"metrics_{rule}.json")
+                # conf/severe lists last first: its results take the plain name (protocols.rule_file)
+                path = out / task / f"seed{seed}" / rule_file("metrics.json", rule, first="last")
                 if path.is_file():
                     found[seed] = json.loads(path.read_text())
             if not found:
@@ -161,7 +163,8 @@ def _cell(entry: dict | None, metric: str) -> str:
 
 
 def markdown(summary: dict) -> str:
-    """severe.md: our rows (one per selection rule) beside SEVERE's published rows, then mean per-class top-1."""
+    """The summary table: our rows (one per selection rule) beside SEVERE's published rows, then mean per-class
+    top-1."""
     arch = summary["encoder"]["arch"]
     by_column = {t["column"]: t for t in summary["tasks"].values()}
     lines = [
@@ -203,11 +206,11 @@ def markdown(summary: dict) -> str:
 
 
 def write_summary(out: Path, tasks: Sequence[str], seeds: Sequence[int], *, encoder: str) -> dict:
-    """Write <out>/severe.json and <out>/severe.md; returns the summary."""
+    """Write the JSON summary and the table into ``out``; returns the summary."""
     summary = summarise(out, tasks, seeds, encoder=encoder)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "severe.json").write_text(json.dumps(summary, indent=1))
-    (out / "severe.md").write_text(markdown(summary))
+    (out / SUMMARY_JSON).write_text(json.dumps(summary, indent=1))
+    (out / SUMMARY_TABLE).write_text(markdown(summary))
     return summary
 
 
@@ -231,7 +234,7 @@ def parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--job", type=int, metavar="K", help="run only the K-th (task, seed) of --list (job arrays)")
     mode.add_argument("--list", action="store_true", help="print the jobs, one per line: K task seed")
-    mode.add_argument("--summary", action="store_true", help="only write severe.json / severe.md from finished runs")
+    mode.add_argument("--summary", action="store_true", help="only write the summary from the finished runs")
     p.add_argument("overrides", nargs="*", help="key=value for every task, or task:key=value for one")
     return p
 

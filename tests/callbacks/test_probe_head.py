@@ -1,5 +1,6 @@
 """The probe callback's linear probe comes from the head registry (models.heads, ``probe.head``): the linear head
-fits as a plain linear layer does, and a head that is not one linear layer is refused by name."""
+fits as a plain linear layer does, and a head that is not one linear layer is refused by name. Each probe logs
+top-1, top-5 and mean per-class top-1."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from cvrl_pl.callbacks.probes import probe_head
+from cvrl_pl.callbacks.probes import probe_head, probe_metrics
 from cvrl_pl.errors import ConfigError
 from cvrl_pl.eval.knn import topk_accuracy
 from cvrl_pl.eval.linear import fit_linear_probe, probe_scores
@@ -41,3 +42,14 @@ def test_a_head_that_is_not_one_linear_layer_is_refused(monkeypatch):
         probe_head("mlp", 16, 4)
     with pytest.raises(ValueError, match="a probe of 16 features and 4 classes, given Linear"):
         fit_linear_probe(torch.randn(8, 16), torch.arange(8) % 4, 4, layer=nn.Linear(16, 5))
+
+
+def test_each_probe_logs_mean_per_class_top1_beside_top1():
+    # labels 0, 0, 0, 1, 2; the top scores say 0, 0, 1, 1, 0 and every label is among the top two
+    labels = torch.tensor([0, 0, 0, 1, 2])
+    scores = torch.tensor([[3.0, 1, 2], [3, 2, 1], [2, 3, 1], [1, 3, 2], [3, 1, 2]])
+    got = probe_metrics("knn", scores, labels)
+    assert got.keys() == {"knn_top1", "knn_top5", "knn_mean_class_top1"}
+    assert got["knn_top1"] == pytest.approx(60.0)  # 3 of 5 videos
+    assert got["knn_mean_class_top1"] == pytest.approx((200 / 3 + 100 + 0) / 3)  # classes: 2/3, 1/1, 0/1
+    assert got["knn_top5"] == pytest.approx(100.0)  # 3 classes: every label is in the top 5

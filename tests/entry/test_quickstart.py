@@ -4,6 +4,8 @@ The demo dataset's videos themselves are tested in tests/data/test_synthetic.py.
 
 import json
 
+import pytest
+
 from cvrl_pl.data.synthetic import SyntheticSpec
 
 # The demo (conf/quickstart.yaml) cut from 120 epochs to 20, probed at 0, 10 and 20 epochs: about 1.5 to 4 minutes
@@ -40,6 +42,8 @@ def test_quickstart_run_writes_metrics_and_report(train, tmp_path):
     assert metrics["linear_top1"] - random_init["linear_top1"] >= MIN_LINEAR_GAIN, metrics
     assert metrics["knn_top1"] - random_init["knn_top1"] >= MIN_KNN_GAIN, metrics
     assert metrics["knn_top1"] <= metrics["knn_top5"] and metrics["linear_top1"] <= metrics["linear_top5"]
+    for probe in ("knn", "linear"):  # the demo's val split holds as many videos of every class: the two agree
+        assert metrics[f"{probe}_mean_class_top1"] == pytest.approx(metrics[f"{probe}_top1"]), metrics
     assert [h["epoch"] for h in metrics["history"]] == [0.0, 10.0, 20.0]  # random init, then every 10 epochs
     assert random_init["linear_top1"] == metrics["history"][0]["linear_top1"]
     assert metrics["epochs"] == 20 and len(metrics["train_loss"]) == 20

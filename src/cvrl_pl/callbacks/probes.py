@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from cvrl_pl.data.datamodule import EvalClips, eval_loader
 from cvrl_pl.data.labelled import labelled_splits
 from cvrl_pl.errors import ConfigError
+from cvrl_pl.eval.accuracy import mean_class_top1
 from cvrl_pl.eval.features import extract_features
 from cvrl_pl.eval.knn import knn_scores, topk_accuracy
 from cvrl_pl.eval.linear import fit_linear_probe, probe_scores
@@ -32,8 +33,20 @@ def probe_head(name: str, in_dim: int, num_classes: int) -> torch.nn.Linear:
     return head
 
 
+def probe_metrics(name: str, scores: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """One probe's ``<name>_top1``, ``<name>_top5`` and ``<name>_mean_class_top1`` (the mean over the classes that
+    have val videos of each class's top-1: a frequent class weighs no more than a rare one), in percent."""
+    top = topk_accuracy(scores, labels)
+    return {
+        f"{name}_top1": top[1],
+        f"{name}_top5": top[5],
+        f"{name}_mean_class_top1": mean_class_top1(scores, labels)[0],
+    }
+
+
 class ProbeCallback(pl.Callback):
-    """kNN and linear-probe top-1/top-5 on the val split: before training, every N epochs, and at the end."""
+    """kNN and linear-probe top-1, top-5 and mean per-class top-1 on the val split: before training, every N epochs,
+    and at the end."""
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
@@ -64,11 +77,8 @@ class ProbeCallback(pl.Callback):
         """Probe the current backbone; log the results and append them to the history."""
         p = self.cfg.probe
         bank, queries = (extract_features(pl_module.encoder, loader, pl_module.device) for loader in self._loaders)
-        knn = topk_accuracy(
-            knn_scores(
-                bank.features, bank.labels, queries.features, self.num_classes, k=p.knn_k, temperature=p.knn_temperature
-            ),
-            queries.labels,
+        knn = knn_scores(
+            bank.features, bank.labels, queries.features, self.num_classes, k=p.knn_k, temperature=p.knn_temperature
         )
         head = probe_head(p.head, bank.features.shape[1], self.num_classes)
         with torch.enable_grad(), torch.inference_mode(False):
@@ -81,14 +91,11 @@ class ProbeCallback(pl.Callback):
                 seed=self.cfg.trainer.seed,
                 layer=head,
             )
-        linear = topk_accuracy(probe_scores(probe, queries.features.cpu()), queries.labels.cpu())
         result = {
             "epoch": round(trainer.global_step / max(1, trainer.num_training_batches), 2),  # epochs trained
             "step": trainer.global_step,
-            "knn_top1": knn[1],
-            "knn_top5": knn[5],
-            "linear_top1": linear[1],
-            "linear_top5": linear[5],
+            **probe_metrics("knn", knn, queries.labels),
+            **probe_metrics("linear", probe_scores(probe, queries.features.cpu()), queries.labels.cpu()),
         }
         self.history.append(result)
         metrics = {f"eval/{k}": float(v) for k, v in result.items() if k not in ("epoch", "step")}

@@ -46,15 +46,19 @@ class ReportCallback(pl.Callback):
         self.losses = list(state_dict["losses"])
 
 
+# The probes' results metrics.json carries (a checkpoint from before mean per-class top-1 was logged lacks those).
+PROBE_KEYS = tuple(f"{probe}_{m}" for probe in ("knn", "linear") for m in ("top1", "top5", "mean_class_top1"))
+
+
 def summarise(losses: list[float], history: list[dict], random_init: dict | None) -> dict[str, Any]:
     """metrics.json: the last evaluation's top-1/top-5 (percent), the random-init baseline, and the curves."""
     metrics: dict[str, Any] = {"epochs": len(losses), "train_loss": losses}
     if history:
         last = history[-1]
-        metrics.update({k: last[k] for k in ("knn_top1", "knn_top5", "linear_top1", "linear_top5")})
+        metrics.update({k: last[k] for k in PROBE_KEYS if k in last})
         metrics["history"] = history
     if random_init:
-        metrics["random_init"] = {k: random_init[k] for k in ("knn_top1", "knn_top5", "linear_top1", "linear_top5")}
+        metrics["random_init"] = {k: random_init[k] for k in PROBE_KEYS if k in random_init}
     return metrics
 
 
@@ -67,20 +71,22 @@ def write_report(run_dir: Path, losses: list[float], history: list[dict], random
     lines = ["# Run report", "", f"Epochs trained: {len(losses)}.", ""]
     if history:
         lines += [
-            "| encoder | kNN top-1 | kNN top-5 | linear top-1 | linear top-5 |",
-            "| --- | --- | --- | --- | --- |",
+            "| encoder | kNN top-1 | kNN top-5 | kNN per-class | linear top-1 | linear top-5 | linear per-class |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         rows = [("pretrained", history[-1])] + ([("random init", random_init)] if random_init else [])
-        lines += [
-            f"| {name} | {r['knn_top1']:.1f} | {r['knn_top5']:.1f} | {r['linear_top1']:.1f} | {r['linear_top5']:.1f} |"
-            for name, r in rows
-        ]
+        lines += [f"| {name} | " + " | ".join(_cell(r, k) for k in PROBE_KEYS) + " |" for name, r in rows]
         if random_init:
             gain = history[-1]["linear_top1"] - random_init["linear_top1"]
             lines += ["", f"Linear-probe top-1 gain over random init: {gain:+.1f} points."]
     lines += ["", "![loss and accuracy curves](report.png)", ""]
     (run_dir / "report.md").write_text("\n".join(lines))
     return metrics
+
+
+def _cell(result: dict, key: str) -> str:
+    """A probe's value in report.md: one decimal, or a dash where the evaluation did not log it."""
+    return f"{result[key]:.1f}" if key in result else "—"
 
 
 def _plot(path: Path, losses: list[float], history: list[dict], random_init: dict | None) -> None:

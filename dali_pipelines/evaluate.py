@@ -1,7 +1,8 @@
 """Evaluation graphs (linear evaluation and kNN): one augmented train clip, or N temporal x S spatial test views.
 
 Test views follow the paper's protocol: resize the short side to ``short_side``, then take ``num_spatial``
-square crops along the long side of each of the ``num_temporal`` clips (a sample is one clip of one video).
+square crops along the long side of each of the ``num_temporal`` clips (a sample is one clip of one video, or with
+``segments`` one clip from each part of it, frames concatenated).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def eval_pipeline(
         sample = read_samples(source, py_workers, prefetch)
         frames = decode(sample, device)
         if isinstance(source, TrainClipSource):
-            views = augment_clips(frames, sample, [source.view], device)
+            views = augment_clips(frames, sample, [source.view] * source.segments, device)  # one clip a part
         else:
             frames = fn.resize(frames, resize_shorter=short_side)
             pos = sample["crop_pos"]

@@ -141,6 +141,14 @@ def eval_clip_start(k: int, num_clips: int, last_start: int) -> int:
     return int(round(k * last_start / (num_clips - 1)))
 
 
+def video_part(j: int, parts: int, length: int) -> tuple[int, int]:
+    """(First frame, frames) of part ``j`` of a video of ``length`` frames cut into ``parts`` equal parts, the way
+    V-JEPA's multi-clip reader partitions a video (at least one frame a part: a clip drawn in a part too short for
+    it runs on into the next part, or loops)."""
+    lo, hi = j * length // parts, (j + 1) * length // parts
+    return lo, max(1, hi - lo)
+
+
 def clip_frame_indices(start: int, num_frames: int, stride: int, num_video_frames: int) -> np.ndarray:
     """Stored-frame indices of a clip; indices past the end wrap around (looping a short video)."""
     return (start + stride * np.arange(num_frames)) % num_video_frames

@@ -30,6 +30,7 @@ from dali_pipelines.sampling import (
     start_range,
     time_frame_indices,
     train_clip_start,
+    video_part,
 )
 from dali_pipelines.table import VideoTable
 from dali_pipelines.targets import ActionTargets
@@ -286,9 +287,15 @@ class LabelledSource(ClipSource):
     (num_classes,), by the policy's ``multi_hot``.
     """
 
-    def __init__(self, table: VideoTable, *, targets: ActionTargets | None = None, **kwargs):
+    def __init__(self, table: VideoTable, *, targets: ActionTargets | None = None, segments: int = 1, **kwargs):
         super().__init__(table, **kwargs)
-        self.targets = targets
+        self.targets, self.segments = targets, segments
+
+    def parts(self, vid: int) -> list[tuple[int, int]]:
+        """(First position, positions) of each of the ``segments`` equal parts of video ``vid`` (``length``'s
+        units): a sample holds one clip from each, their frames concatenated (V-JEPA's clips of one view)."""
+        length = self.length(vid)
+        return [video_part(j, self.segments, length) for j in range(self.segments)]
 
     def labelled(self, vid: int, k: int, frames: np.ndarray, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The outputs of clip ``k`` of video ``vid``, made of ``frames``, with its policy's ``params``."""
@@ -315,7 +322,8 @@ class LabelledSource(ClipSource):
 class TrainClipSource(LabelledSource):
     """The protocols' training clips: ``clips_per_video`` per video and epoch (SEVERE draws 10), each from a random
     start, shuffled each epoch, with its crop, flip and colour parameters (``view``, params.PARAM_NAMES); a
-    multi-label clip takes the actions its frames overlap."""
+    multi-label clip takes the actions its frames overlap. With ``segments`` > 1 a sample is one clip from a random
+    start in each part of the video, each with its own view parameters (V-JEPA draws each clip's crop alone)."""
 
     OUTPUTS = (*VIDEO_OUTPUTS, "frames", *PARAM_NAMES, "label", "video_id", "clip_idx")
 
@@ -326,9 +334,9 @@ class TrainClipSource(LabelledSource):
     def sample(self, item: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Clip ``k`` of video ``vid`` and its view's parameters, drawn with ``rng``."""
         vid, k = divmod(item, self.items_per_video)
-        start = train_clip_start(self.length(vid), self.num_frames, self.step, rng)
-        frames = self.clip(vid, start)
-        params = stack_clips([draw_view_params(rng, self.view, self.num_frames, self.size(vid))])
+        starts = [first + train_clip_start(n, self.num_frames, self.step, rng) for first, n in self.parts(vid)]
+        frames = np.concatenate([self.clip(vid, start) for start in starts])
+        params = stack_clips([draw_view_params(rng, self.view, self.num_frames, self.size(vid)) for _ in starts])
         return self.labelled(vid, k, frames, params)
 
     def multi_hot(self, vid: int, frames: np.ndarray) -> np.ndarray:
@@ -340,7 +348,8 @@ class TestViewSource(LabelledSource):
     """The test views: ``num_temporal`` clips per video with evenly spaced starts (sampling.eval_clip_start; by time,
     sampling.linspace_clip_start), one sample each, in plan order
     (not shuffled unless ``shuffle``), with the normalised positions of ``num_spatial`` crops along the long side
-    (``crop_pos`` (S, 2), after the graph's short-side resize); a multi-label view takes its whole video's actions."""
+    (``crop_pos`` (S, 2), after the graph's short-side resize); a multi-label view takes its whole video's actions.
+    With ``segments`` > 1, view k is the k-th of those clips placed in each part of the video, frames concatenated."""
 
     __test__ = False  # named Test...: pytest must not collect it from the test modules that import it
     OUTPUTS = (*VIDEO_OUTPUTS, "frames", "crop_pos", "label", "video_id", "clip_idx")
@@ -355,15 +364,18 @@ class TestViewSource(LabelledSource):
     def sample(self, item: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Test view ``item``: clip ``k`` of video ``vid`` (``rng`` unused: nothing is drawn)."""
         vid, k = divmod(item, self.items_per_video)
-        length, n = self.length(vid), self.items_per_video
-        if self.fps:  # SEVERE's dense test places its clips so
-            start = linspace_clip_start(k, n, length, self.num_frames)
-        else:
-            start = eval_clip_start(k, n, start_range(length, self.num_frames, self.stride) - 1)
+        n = self.items_per_video
+        frames = np.concatenate([self.clip(vid, first + self.start(k, n, length)) for first, length in self.parts(vid)])
         width, height = self.size(vid)
         centre = np.full(self.num_spatial, 0.5, np.float32)
         xy = (self._along, centre) if width >= height else (centre, self._along)
-        return self.labelled(vid, k, self.clip(vid, start), {"crop_pos": np.stack(xy, axis=1)})
+        return self.labelled(vid, k, frames, {"crop_pos": np.stack(xy, axis=1)})
+
+    def start(self, k: int, n: int, length: int) -> int:
+        """Where clip ``k`` of ``n`` starts in ``length`` positions (a whole video, or one part of it)."""
+        if self.fps:  # SEVERE's dense test places its clips so
+            return linspace_clip_start(k, n, length, self.num_frames)
+        return eval_clip_start(k, n, start_range(length, self.num_frames, self.stride) - 1)
 
     def multi_hot(self, vid: int, frames: np.ndarray) -> np.ndarray:
         """The whole video's actions (ActionTargets.video)."""

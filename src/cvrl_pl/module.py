@@ -5,6 +5,8 @@ RetrievalModule (the retrieval protocol: a frozen encoder's features, test video
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -22,8 +24,9 @@ from cvrl_pl.losses import NTXentLoss, positive_top1, update_scale
 from cvrl_pl.models import Encoder, ProjectionHead, build_encoder
 from cvrl_pl.models.attentive import PoolerSpec
 from cvrl_pl.models.encoder_file import arch_of, load_encoder_weights
-from cvrl_pl.models.heads import HEADS, build_head
-from cvrl_pl.optim import build_optimizer, lr_at, multistep_lr, peak_lr
+from cvrl_pl.models.heads import HEADS, HeadGrid, build_head
+from cvrl_pl.models.segments import encode_segments
+from cvrl_pl.optim import build_optimizer, grid_groups, lr_at, multistep_lr, peak_lr
 from cvrl_pl.runtime.lightning_private import is_logging_step
 from cvrl_pl.tasks import TASKS
 
@@ -80,13 +83,18 @@ def log_lr(module: pl.LightningModule, batch_size: int) -> None:
         module.log("train/lr", module.optimizers().param_groups[0]["lr"], prog_bar=True, batch_size=batch_size)
 
 
-def optimizer_and_schedule(module: pl.LightningModule, cfg: DictConfig, *, decay_factor: float = 1.0) -> dict:
-    """An optimiser of ``optim.name`` over the trainable parameters, LR scaled by the global batch, per-step warm-up
-    then ``optim.schedule``; ``decay_factor`` multiplies ``optim.weight_decay`` (``loss.update_scale=official``)."""
+def optimizer_and_schedule(
+    module: pl.LightningModule, cfg: DictConfig, *, decay_factor: float = 1.0, groups: list[dict] | None = None
+) -> dict:
+    """An optimiser of ``optim.name`` over the trainable parameters (or ``groups``, each at its own peak rate), LR
+    scaled by the global batch, per-step warm-up then ``optim.schedule``; ``decay_factor`` multiplies
+    ``optim.weight_decay`` (``loss.update_scale=official``)."""
     o = cfg.optim
     peak = peak_lr(o.base_lr, cfg.data.batch_size)
     decay = o.weight_decay * decay_factor
-    optimizer = build_optimizer(o.name, module, peak, momentum=o.momentum, weight_decay=decay, lars_eta=o.lars_eta)
+    optimizer = build_optimizer(
+        o.name, module, peak, momentum=o.momentum, weight_decay=decay, lars_eta=o.lars_eta, groups=groups
+    )
     total = int(module.trainer.estimated_stepping_batches)
     per_epoch = module.trainer.num_training_batches
     warmup = round(o.warmup_epochs * per_epoch)
@@ -100,6 +108,7 @@ def optimizer_and_schedule(module: pl.LightningModule, cfg: DictConfig, *, decay
         def at(step: int) -> float:
             return lr_at(step, total, warmup, peak)
 
+    # A factor on each group's own peak rate: at() is proportional to the peak it is given.
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: at(step) / peak)
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
@@ -124,14 +133,25 @@ def initial_encoder(cfg: DictConfig) -> torch.nn.Module:
 
 def head_options(cfg: DictConfig, name: str) -> dict:
     """What a head with a ``config_section`` (models.heads.HEADS) is built with: the section's PoolerSpec and the
-    grid (T, H, W) of the training clips' feature map, where its position embeddings are learnt."""
+    grid (T, H, W) of the training samples' feature map (eval.segments clips' maps joined along time), where its
+    position embeddings are learnt."""
     section = getattr(HEADS[name], "config_section", None)
     if section is None:
         return {}
     e = cfg.eval
     with torch.device("meta"):  # shapes only
         grid = model_encoder(cfg.model).forward_features(torch.empty(1, 3, e.num_frames, e.crop_size, e.crop_size))
-    return {"spec": PoolerSpec(**e[section]), "grid": tuple(grid.shape[2:])}
+    t, h, w = grid.shape[2:]
+    return {"spec": PoolerSpec(**e[section]), "grid": (t * e.segments, h, w)}
+
+
+def head_grid(cfg: DictConfig) -> list[tuple[float, float]]:
+    """The (base learning rate, weight decay) of each head of eval.heads' grid, every lr with every decay (an empty
+    list of either: optim's one value); [] when neither list is set (one head, optim's values)."""
+    h, o = cfg.eval.heads, cfg.optim
+    if not (h.lr or h.weight_decay):
+        return []
+    return [(lr, wd) for lr in (h.lr or [o.base_lr]) for wd in (h.weight_decay or [o.weight_decay])]
 
 
 SELECT_SCORE = "select/score"  # what eval.selection=best_on_test's checkpoint callback monitors
@@ -158,18 +178,30 @@ class ClassifierModule(pl.LightningModule):
         dropout = 0.0 if self.frozen else cfg.model.classifier_dropout
         name = TASKS[cfg.task].head_of(cfg.eval.head)
         options = head_options(cfg, name)
-        self.head = build_head(
-            name, self.encoder.feature_dim, num_classes, normalize=self.frozen, dropout=dropout, options=options
-        )
+        self.grid = head_grid(cfg)  # several heads on the same frozen features, one chosen on held-out videos
+
+        def head() -> torch.nn.Module:
+            return build_head(
+                name, self.encoder.feature_dim, num_classes, normalize=self.frozen, dropout=dropout, options=options
+            )
+
+        self.head = HeadGrid(head() for _ in self.grid) if self.grid else head()
+        self.chosen = 0  # the grid's head whose scores are the results and predictions (protocols.classify sets it)
+        self.log_prefix = "val"  # what the scores of a validation pass are logged under
         self.memory_format = memory_format(cfg)
         self.to(memory_format=self.memory_format)
         self._val: list[tuple[torch.Tensor, ...]] = []
         self.results: dict[str, float] = {}
+        self.head_results: list[dict[str, float]] = []  # the last validation's scores of every head of the grid
         self.predictions: Features | None = None  # the last validation's view-combined scores, every rank's videos
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        """Class logits of clips (B, 3, T, H, W)."""
-        return self.head(self.encoder.forward_features(clips.contiguous(memory_format=self.memory_format)))
+        """Class logits of samples (B, 3, T, H, W), each of eval.segments clips (their maps joined along time)."""
+
+        def encode(x: torch.Tensor) -> torch.Tensor:
+            return self.encoder.forward_features(x.contiguous(memory_format=self.memory_format))
+
+        return self.head(encode_segments(encode, clips, self.cfg.eval.segments))
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         if self.frozen:
@@ -177,19 +209,29 @@ class ClassifierModule(pl.LightningModule):
             # each submodule's train/eval mode around its loops, which would undo an override of train().
             self.encoder.eval()
         logits, labels = self(batch["views"]), batch["label"]
+        heads = logits if self.grid else logits[None]  # (heads, B, classes)
         if self.multilabel:
-            loss = F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+            losses = [F.binary_cross_entropy_with_logits(x.float(), labels.float()) for x in heads]
         else:
-            loss = F.cross_entropy(logits, labels.view(-1))
-        n = len(logits)
-        self.log("train/loss", loss, prog_bar=True, sync_dist=True, batch_size=n)
+            losses = [F.cross_entropy(x, labels.view(-1)) for x in heads]
+        loss = torch.stack(losses).sum()  # each head's gradient is its own loss's: they share no parameter
+        n = len(labels)
+        self.log("train/loss", loss / len(losses), prog_bar=True, sync_dist=True, batch_size=n)  # the heads' mean
         log_lr(self, n)
         return loss
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        if self.grid and gradient_clip_val:  # each head of a grid clipped alone, as if it were trained alone
+            for head in self.head:
+                torch.nn.utils.clip_grad_norm_(head.parameters(), gradient_clip_val)
+            return
+        super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         def scores(clips: torch.Tensor) -> torch.Tensor:
             logits = self(clips).float()
-            return logits.sigmoid() if self.multilabel else logits.softmax(dim=1)
+            probs = logits.sigmoid() if self.multilabel else logits.softmax(dim=-1)
+            return probs.transpose(0, 1).flatten(1) if self.grid else probs  # a grid's: (B, heads x classes)
 
         self._val.append(clip_rows(batch, scores, combine=self.combine))
 
@@ -202,30 +244,35 @@ class ClassifierModule(pl.LightningModule):
             return
         videos = video_features(rows, combine=self.combine)
         if self.trainer.state.fn == TrainerFn.FITTING:  # a multi-label split's pass: mAP over its videos
-            self.log(SELECT_SCORE, self._map(videos), sync_dist=False)
+            self.log(SELECT_SCORE, self._scores(videos.features, videos.labels)["mAP"], sync_dist=False)
             return
-        self.predictions = videos
-        if self.multilabel:  # top-1 means nothing for multi-hot targets
-            scores, counts = {"mAP": self._map(videos)}, {}
-        else:
-            acc = topk_accuracy(videos.features, videos.labels)
-            per_class, tested = mean_class_top1(videos.features, videos.labels)
-            scores = {"top1": acc[1], "top5": acc[5], "mean_class_top1": per_class}
-            counts = {"classes_tested": tested}
+        per_head = videos.features.unflatten(1, (max(1, len(self.grid)), -1))  # (videos, heads, classes)
+        self.head_results = [self._scores(per_head[:, g], videos.labels) for g in range(per_head.shape[1])]
+        self.predictions = replace(videos, features=per_head[:, self.chosen])
+        scores = self.head_results[self.chosen]
+        counts = {} if self.multilabel else {"classes_tested": len(torch.unique(videos.labels))}
         self.results = {
             **scores,
             **counts,
             "videos": len(videos.video_ids),
             "views_per_video": float(videos.views.float().mean()),
         }
-        self.log_dict({f"val/{k}": v for k, v in scores.items()}, sync_dist=False)
+        self.log_dict({f"{self.log_prefix}/{k}": v for k, v in scores.items()}, sync_dist=False)
 
-    @staticmethod
-    def _map(videos: Features) -> float:
-        return mean_average_precision(videos.features.cpu().numpy(), videos.labels.cpu().numpy())
+    def _scores(self, values: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        """One head's scores of its videos' combined ``values``: mAP (multi-label: top-1 means nothing for multi-hot
+        targets), else top-1, top-5 and mean per-class top-1."""
+        if self.multilabel:
+            return {"mAP": mean_average_precision(values.cpu().numpy(), labels.cpu().numpy())}
+        acc = topk_accuracy(values, labels)
+        return {"top1": acc[1], "top5": acc[5], "mean_class_top1": mean_class_top1(values, labels)[0]}
 
     def configure_optimizers(self):
-        return optimizer_and_schedule(self, self.cfg)
+        if not self.grid:
+            return optimizer_and_schedule(self, self.cfg)
+        batch = self.cfg.data.batch_size
+        parts = [(head, peak_lr(lr, batch), decay) for head, (lr, decay) in zip(self.head, self.grid, strict=True)]
+        return optimizer_and_schedule(self, self.cfg, groups=grid_groups(parts))
 
 
 class RetrievalModule(pl.LightningModule):

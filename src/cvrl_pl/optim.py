@@ -44,6 +44,12 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
+def grid_groups(parts: Sequence[tuple[nn.Module, float, float]]) -> list[dict]:
+    """The parameter groups of modules trained side by side, each (module, learning rate, weight decay) with its own
+    rate and decay (param_groups' split: no decay on BN parameters and biases)."""
+    return [{**group, "lr": lr} for module, lr, decay in parts for group in param_groups(module, decay)]
+
+
 def lars_trust_ratio(w_norm: torch.Tensor, g_norm: torch.Tensor, eta: float) -> torch.Tensor:
     """LARS local LR multiplier eta * ||w|| / ||g + wd w||; 1 where either norm is zero (You et al. 2017)."""
     ratio = eta * w_norm / g_norm
@@ -139,10 +145,17 @@ SCHEDULES = ("cosine", "multistep")  # after the warm-up: cosine decay to 0, or 
 
 
 def build_optimizer(
-    name: str, model: nn.Module, lr: float, *, momentum: float, weight_decay: float, lars_eta: float
+    name: str,
+    model: nn.Module,
+    lr: float,
+    *,
+    momentum: float,
+    weight_decay: float,
+    lars_eta: float,
+    groups: list[dict] | None = None,
 ) -> torch.optim.Optimizer:
     """An optimiser of ``OPTIMIZERS`` over ``model``'s trainable parameters, without weight decay on BN parameters
-    and biases."""
+    and biases; or over ``groups`` (grid_groups), each at its own rate and decay."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimiser '{name}'; choose one of {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[name](param_groups(model, weight_decay), lr, momentum, lars_eta)
+    return OPTIMIZERS[name](groups or param_groups(model, weight_decay), lr, momentum, lars_eta)

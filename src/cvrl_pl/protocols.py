@@ -13,12 +13,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from cvrl_pl.data.datamodule import EvalClips, eval_loader
+from cvrl_pl.data.holdout import HOLDOUT_FILE, hold_out
 from cvrl_pl.data.label_subset import training_subset
 from cvrl_pl.data.labelled import labelled_splits
 from cvrl_pl.data.multilabel import is_multilabel
 from cvrl_pl.errors import ConfigError
 from cvrl_pl.eval.features import save_predictions
-from cvrl_pl.module import MODULES, SELECT_SCORE
+from cvrl_pl.module import MODULES, SELECT_SCORE, head_grid
 from cvrl_pl.tasks import TASKS
 
 BEST_ON_TEST = "best_on_test"  # the checkpoint eval.selection=best_on_test keeps: checkpoints/best_on_test.ckpt
@@ -75,12 +76,13 @@ def first_rule(cfg: DictConfig) -> str:
 
 
 def view_protocol(clips: EvalClips) -> dict:
-    """How the test views were cut, as metrics.json records it: clips x crops per video, frames and their spacing
-    (a stride in stored frames, or a rate), the crop and the short side."""
+    """How the test views were cut, as metrics.json records it: clips x crops per video, the clips each view joins
+    (eval.segments), frames and their spacing (a stride in stored frames, or a rate), the crop and the short side."""
     spacing = {"fps": clips.fps} if clips.fps else {"stride": clips.stride}
     return {
         "clips": clips.num_temporal,
         "crops": clips.num_spatial,
+        "segments": clips.segments,
         "frames": clips.num_frames,
         **spacing,
         "crop_size": clips.crop_size,
@@ -97,10 +99,11 @@ def classify(cfg: DictConfig, trainer: pl.Trainer, splits: tuple, *, run_dir: Pa
     """Linear evaluation or fine-tuning: train a classifier head on data.*, then test val.* with eval.num_temporal x
     eval.num_spatial views per video, once per rule of eval.selection (with best_on_test, the test split's
     eval.select_clips centre crops are scored after every epoch and the best epoch kept); predictions.npz beside
-    metrics.json. Returns each rule's results."""
+    metrics.json. With a grid of heads (eval.heads), every head trains at once on the frozen features of data.* less
+    a held-out part (holdout.txt), and the one best on the held-out videos is tested. Returns each rule's results."""
     d, e = cfg.data, cfg.eval
     train_index, val_index = splits
-    clip = {"num_frames": e.num_frames, "stride": e.stride, "fps": e.fps}
+    clip = {"num_frames": e.num_frames, "stride": e.stride, "fps": e.fps, "segments": e.segments}
     train_clips = EvalClips(crop_size=e.crop_size, train_clips=e.train_clips, **clip)
     test_clips = EvalClips(
         crop_size=e.test_crop_size,
@@ -110,6 +113,10 @@ def classify(cfg: DictConfig, trainer: pl.Trainer, splits: tuple, *, run_dir: Pa
         **clip,
     )
     train_index = training_subset(d, train_index, run_dir, resuming=ckpt is not None, write=trainer.is_global_zero)
+    grid = head_grid(cfg)
+    if grid:  # the videos that choose the grid's head: none of them trains a head, and none is a test video
+        h = e.heads
+        train_index, held = hold_out(train_index, h.holdout, h.holdout_seed, run_dir, write=trainer.is_global_zero)
     train = eval_loader(cfg, train_index, trainer, mode="train", batch_size=d.batch_size, clips=train_clips)
     test = eval_loader(cfg, val_index, trainer, mode="test", batch_size=e.batch_size, clips=test_clips)
     select = None
@@ -129,12 +136,36 @@ def classify(cfg: DictConfig, trainer: pl.Trainer, splits: tuple, *, run_dir: Pa
             chosen = load_best(module, run_dir)
         elif last is not None:
             module.load_state_dict(last)
+        if grid:
+            holdout = eval_loader(cfg, held, trainer, mode="test", batch_size=e.batch_size, clips=test_clips)
+            chosen = choose_head(module, trainer, holdout, grid=grid)
+            drawn = {"fraction": e.heads.holdout, "seed": e.heads.holdout_seed, "list": HOLDOUT_FILE}
+            chosen["holdout"] = {**drawn, "videos": len(held.videos), "chosen_by": chosen.pop("chosen_by")}
         trainer.validate(module, dataloaders=test)
         outcome[rule] = {**module.results, **chosen, "protocol": view_protocol(test_clips)}
         if trainer.is_global_zero:
             path = run_dir / rule_file("predictions.npz", rule, first=e.selection[0])
             save_predictions(path, module.predictions, val_index.videos.paths, val_index.classes)
     return outcome
+
+
+def choose_head(
+    module: pl.LightningModule, trainer: pl.Trainer, holdout: object, *, grid: list[tuple[float, float]]
+) -> dict:
+    """Score every head of the grid on the held-out videos (the test views of each) and make the best the module's
+    chosen head (the first of equals); returns every head's held-out scores, the choice and the score it was
+    chosen by, for metrics.json."""
+    module.log_prefix = "holdout"
+    trainer.validate(module, dataloaders=holdout)
+    module.log_prefix = "val"
+    key = "mAP" if module.multilabel else "top1"
+    scores = [r[key] for r in module.head_results]
+    module.chosen = scores.index(max(scores))
+    heads = [
+        {"lr": lr, "weight_decay": wd, "holdout": result}
+        for (lr, wd), result in zip(grid, module.head_results, strict=True)
+    ]
+    return {"heads": heads, "chosen_head": module.chosen, "chosen_by": key}
 
 
 def load_best(module: pl.LightningModule, run_dir: Path) -> dict:

@@ -113,7 +113,15 @@ def test_the_suite_resumes_after_a_kill_and_reports_both_selection_rules(severe_
         last = json.loads((run_dir / "metrics.json").read_text())
         best = json.loads((run_dir / "metrics_best_on_test.json").read_text())
         assert (last["selection"], best["selection"]) == ("last", "best_on_test")
-        assert last["protocol"] == {"clips": 2, "crops": 1, "frames": 4, "fps": 16.0, "crop_size": 32, "short_side": 32}
+        assert last["protocol"] == {
+            "clips": 2,
+            "crops": 1,
+            "segments": 1,
+            "frames": 4,
+            "fps": 16.0,
+            "crop_size": 32,
+            "short_side": 32,
+        }
         assert last["seed"] == 1 and last["videos"] == (6 if task == "ucf101_1000" else 2)
         # best_on_test's epoch is the one whose per-epoch score (top-1 over the test clips) was the highest
         scores = [float(r["select/score"]) for r in _logged(run_dir, "select/score")]

@@ -75,7 +75,7 @@ def _check_eval(cfg: DictConfig) -> None:
     """The keys that no type check covers: the protocols' counts, sampling rate, jitter and selection rules, the
     schedule's milestones and the input normalisation's three channels."""
     e, o = cfg.eval, cfg.optim
-    for key in ("train_clips", "select_clips"):
+    for key in ("train_clips", "select_clips", "segments"):
         if e[key] < 1:
             raise ConfigError(f"config key 'eval.{key}' is {e[key]}; allowed values: a positive integer")
     if e.fps is not None and not e.fps > 0:
@@ -91,12 +91,38 @@ def _check_eval(cfg: DictConfig) -> None:
             f"config keys 'model.input_mean' and 'model.input_std' are {list(m.input_mean)} and {list(m.input_std)}; "
             "allowed values: three means and three positive standard deviations, one per RGB channel"
         )
+    if e.segments > 1 and not TASKS[cfg.task].head:
+        raise ConfigError(
+            f"config key 'eval.segments' is {e.segments}: several clips a view feed a trained head, not task={cfg.task}"
+        )
+    _check_grid(cfg)
     if len(set(e.selection)) != len(e.selection):
         raise ConfigError(f"config key 'eval.selection' is {list(e.selection)}: a rule is listed twice")
     if list(o.milestones) != sorted(set(o.milestones)) or any(m < 1 for m in o.milestones):
         raise ConfigError(
             f"config key 'optim.milestones' is {list(o.milestones)}; allowed values: ascending epochs >= 1"
         )
+
+
+def _check_grid(cfg: DictConfig) -> None:
+    """A grid of heads (eval.heads) trains on a frozen encoder, tests the last epoch's weights of the head chosen on
+    held-out videos, and holds out a fraction in (0, 1)."""
+    h = cfg.eval.heads
+    if not (h.lr or h.weight_decay):
+        return
+    task = TASKS[cfg.task]
+    if not (task.head and task.frozen):
+        raise ConfigError(
+            f"config key 'eval.heads': a grid of heads shares one frozen encoder's features; task={cfg.task} "
+            "trains no head on a frozen encoder (task=linear_eval or attentive_probe do)"
+        )
+    if list(cfg.eval.selection) != ["last"]:
+        raise ConfigError(
+            f"config keys 'eval.heads' and 'eval.selection' ({list(cfg.eval.selection)}): a grid's head is chosen on "
+            "held-out training videos and tested at its last epoch; set eval.selection=[last]"
+        )
+    if not 0.0 < h.holdout < 1.0:
+        raise ConfigError(f"config key 'eval.heads.holdout' is {h.holdout}; allowed values: (0, 1)")
 
 
 def _check_threads(cfg: DictConfig) -> None:

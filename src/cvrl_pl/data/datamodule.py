@@ -117,6 +117,7 @@ class EvalClips:
     short_side: int | None = None
     fps: float | None = None
     train_clips: int = 1
+    segments: int = 1  # clips a sample holds, one from each equal part of the video, frames concatenated
 
 
 def eval_loader(
@@ -165,6 +166,7 @@ def eval_loader(
         "decoders": decoders,
         "targets": action_targets(index, whole_video=cfg.eval.clip_targets == "video"),
         "fps": clips.fps,
+        "segments": clips.segments,
     }
     if mode == "train":
         source: TrainClipSource | TestViewSource = TrainClipSource(

@@ -43,6 +43,14 @@ class LinearHead(nn.Linear):
         return super().forward(self.dropout(features))
 
 
+class HeadGrid(nn.ModuleList):
+    """Heads trained side by side on the same feature map (a learning-rate x weight-decay grid, eval.heads): the
+    logits of every head, (heads, B, classes)."""
+
+    def forward(self, feature_map: torch.Tensor) -> torch.Tensor:
+        return torch.stack([head(feature_map) for head in self])
+
+
 # name -> head(in_dim, num_classes, *, normalize, dropout, **options): a module from the feature map (B, C, T, H, W)
 # to logits. A head with a ``config_section`` takes options built from eval.<section> (module.head_options).
 HEADS: dict[str, Callable[..., nn.Module]] = {"linear": LinearHead, "attentive": AttentiveHead}

@@ -220,3 +220,18 @@ def test_severe_configs_read_their_data_tree_from_the_environment(monkeypatch):
         10,
     )
     assert list(cfg.eval.selection) == ["last", "best_on_test"]
+
+
+def test_a_grid_of_heads_needs_a_frozen_encoder_the_last_epoch_and_a_held_out_fraction():
+    grid = ["eval.heads.lr=[1e-3,1e-2]"]
+    assert load_config(None, ["task=linear_eval", *grid]).eval.heads.holdout == 0.1
+    with pytest.raises(ConfigError, match="task=finetune trains no head on a frozen encoder"):
+        load_config(None, ["task=finetune", *grid])
+    with pytest.raises(ConfigError, match=r"selection' \(\[.last., .best_on_test.\]\).*eval.selection=\[last"):
+        load_config(None, ["task=attentive_probe", *grid, "eval.selection=[last,best_on_test]"])
+    with pytest.raises(ConfigError, match=r"'eval.heads.holdout' is 1.0; allowed values: \(0, 1\)"):
+        load_config(None, ["task=linear_eval", "eval.heads.weight_decay=[0.1]", "eval.heads.holdout=1.0"])
+    with pytest.raises(ConfigError, match="'eval.segments' is 2: several clips a view feed a trained head, not task=r"):
+        load_config(None, ["task=retrieval", "eval.segments=2"])
+    with pytest.raises(ConfigError, match="'eval.segments' is 0; allowed values: a positive integer"):
+        load_config(None, ["task=linear_eval", "eval.segments=0"])

@@ -1,11 +1,20 @@
-"""LR schedule (warm-up + cosine), linear scaling, parameter groups and LARS."""
+"""LR schedule (warm-up + cosine), linear scaling, parameter groups (a grid of heads' included) and LARS."""
 
 import math
 
 import pytest
 import torch
 
-from cvrl_pl.optim import LARS, build_optimizer, lars_trust_ratio, lr_at, multistep_lr, param_groups, peak_lr
+from cvrl_pl.optim import (
+    LARS,
+    build_optimizer,
+    grid_groups,
+    lars_trust_ratio,
+    lr_at,
+    multistep_lr,
+    param_groups,
+    peak_lr,
+)
 
 
 def test_linear_scaling_rule_gives_the_papers_rate():
@@ -101,3 +110,41 @@ def test_adam_is_torchs_adam_with_l2_decay_on_weights_only():
     opt = build_optimizer("adam", _model(), 1e-4, momentum=0.9, weight_decay=0.01, lars_eta=0.001)
     assert type(opt) is torch.optim.Adam
     assert [g["weight_decay"] for g in opt.param_groups] == [0.01, 0.0]
+
+
+def test_heads_of_a_grid_train_as_each_would_alone_at_its_own_rate_and_decay():
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+    settings = [(1e-2, 0.0), (1e-3, 0.4), (3e-2, 0.1)]
+    heads = [torch.nn.Linear(8, 3) for _ in settings]
+    alone = [torch.nn.Linear(8, 3) for _ in settings]
+    for a, h in zip(alone, heads, strict=True):
+        a.load_state_dict(h.state_dict())
+    groups = grid_groups([(h, lr, wd) for h, (lr, wd) in zip(heads, settings, strict=True)])
+    assert [(g["lr"], g["weight_decay"]) for g in groups] == [
+        (1e-2, 0.0),
+        (1e-2, 0.0),
+        (1e-3, 0.4),
+        (1e-3, 0.0),
+        (3e-2, 0.1),
+        (3e-2, 0.0),
+    ]  # biases never decayed
+    grid = build_optimizer(
+        "adamw", torch.nn.Linear(1, 1), 1.0, momentum=0.9, weight_decay=0.0, lars_eta=0.0, groups=groups
+    )
+    solo = [
+        build_optimizer("adamw", a, lr, momentum=0.9, weight_decay=wd, lars_eta=0.0)
+        for a, (lr, wd) in zip(alone, settings, strict=True)
+    ]
+    for _ in range(20):
+        grid.zero_grad()
+        sum(torch.nn.functional.cross_entropy(h(x), y) for h in heads).backward()  # one loss: the heads' sum
+        grid.step()
+        for a, opt in zip(alone, solo, strict=True):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(a(x), y).backward()
+            opt.step()
+    for h, a in zip(heads, alone, strict=True):
+        torch.testing.assert_close(h.weight, a.weight)
+        torch.testing.assert_close(h.bias, a.bias)
+    assert not torch.allclose(heads[0].weight, heads[1].weight)  # and the settings made them differ

@@ -111,3 +111,22 @@ def test_clips_by_time_count_starts_in_resampled_frames(tmp_path):
 def test_clips_by_time_need_the_frame_rates(tmp_path):
     with pytest.raises(ValueError, match="need the videos' frame rates"):
         TestViewSource(_table(tmp_path), fps=16.0, **CLIPS)
+
+
+def test_a_sample_of_several_segments_holds_one_clip_from_each_part_of_its_video(tmp_path):
+    table = _table(tmp_path)  # 40 frames: parts [0, 20) and [20, 40); clips of 4 frames every 2 span 7 frames
+    test = TestViewSource(table, num_temporal=3, num_spatial=1, segments=2, **CLIPS)
+    # view k takes the k-th of 3 evenly spaced clips of each part: starts 0, 6, 13 of a part's 14 starts
+    for k, start in enumerate([0, 6, 13]):
+        frames = test.sample(k, np.random.default_rng(0))["frames"]
+        np.testing.assert_array_equal(frames, np.r_[start + np.arange(0, 8, 2), 20 + start + np.arange(0, 8, 2)])
+    train = TrainClipSource(table, ViewAugConfig(crop_size=32, flip_prob=0.5), segments=2, **CLIPS)
+    for i in range(20):
+        sample = train.sample(i % 3, np.random.default_rng(i))
+        first, second = sample["frames"][:4], sample["frames"][4:]
+        assert 0 <= first[0] <= 13 and 20 <= second[0] <= 33  # each clip starts inside its own part
+        assert np.all(np.diff(first) == 2) and np.all(np.diff(second) == 2)
+        warp = sample["warp"]
+        assert len(warp) == 8 and (warp[:4] == warp[0]).all() and (warp[4:] == warp[4]).all()  # a view per clip
+    one = TrainClipSource(table, VIEW, segments=1, **CLIPS).sample(0, np.random.default_rng(5))
+    assert len(one["frames"]) == 4  # one segment: the plain clip, as before

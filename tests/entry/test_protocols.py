@@ -89,9 +89,8 @@ def test_exported_encoder_loads_without_lightning(pretrained, tmp_path):
     assert _export(tmp_path / "missing.ckpt", tmp_path / "x.pt").returncode == 2
 
 
-@pytest.mark.parametrize(
-    "task,init", [("linear_eval", "exported"), ("finetune", "checkpoint"), ("attentive_probe", "checkpoint")]
-)
+# task=attentive_probe runs end to end in the grid's test below.
+@pytest.mark.parametrize("task,init", [("linear_eval", "exported"), ("finetune", "checkpoint")])
 def test_protocol_trains_a_classifier_and_tests_every_view(train, pretrained, task, init, tmp_path):
     root, pretraining = pretrained
     ckpt = pretraining
@@ -133,8 +132,6 @@ def test_protocol_trains_a_classifier_and_tests_every_view(train, pretrained, ta
     assert before.keys() == after.keys()
     unchanged = all(torch.equal(before[k], after[k]) for k in before)
     assert unchanged == (task != "finetune")  # frozen (BN statistics included) but in fine-tuning
-    head = torch.load(root / task / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
-    assert any(k.startswith("head.pooler.cross.") for k in head) == (task == "attentive_probe")
 
 
 def test_semi_supervised_fine_tuning_draws_one_subset_in_one_or_two_processes_and_reuses_a_list(
@@ -201,3 +198,53 @@ def test_eval_seeds_run_each_seed_in_its_folder_and_summarise_their_mean_and_sam
     assert (out / "report.md").read_text().splitlines()[2].startswith("| seed | top1 | top5 |")
     again = train(*args)  # both seeds finished: summarised again, nothing rerun
     assert again.returncode == 0 and not (out / "seed1" / "logs" / "version_1").exists()
+
+
+def test_a_grid_of_attentive_heads_on_two_clips_a_view_is_chosen_on_held_out_training_videos_on_one_and_two_ranks(
+    train, pretrained, tmp_path
+):
+    root, ckpt = pretrained  # 8 classes of 4 training videos: a quarter held out is one video of each class
+    grid = ["eval.heads.lr=[1e-4,3e-2]", "eval.heads.weight_decay=[0.01]", "eval.heads.holdout=0.25"]
+    args = ["--config", "conf/attentive_probe.yaml", *SMALL, *EVAL, *grid, "eval.segments=2"]
+    args += ["eval.attentive.width=32", "eval.attentive.heads=4", "trainer.trace_batches=true"]
+    args += [f"data.root={root}/demo/train", f"val.root={root}/demo/val", f"model.init={ckpt}"]
+    args += [f"trainer.output_dir={tmp_path}", "trainer.run_name=grid", "trainer.accelerator=cpu"]
+    proc = train(*args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = tmp_path / "grid"
+    one = json.loads((run / "metrics.json").read_text())
+    held = (run / "holdout.txt").read_text().splitlines()
+    train_paths = {str(p.relative_to(root / "demo" / "train")) for p in (root / "demo" / "train").rglob("*.webm")}
+    assert len(held) == 8 and set(held) <= train_paths and len({h.split("/")[0] for h in held}) == 8
+    predictions = np.load(run / "predictions.npz")
+    tested = {(root / "demo" / "val" / i).resolve() for i in predictions["ids"].tolist()}
+    chosen_on = {(root / "demo" / "train" / h).resolve() for h in held}
+    assert all(p.is_file() for p in chosen_on) and chosen_on.isdisjoint(tested) and len(tested) == 16  # no test video
+    trace = [json.loads(line) for line in (run / "trace" / "rank0.jsonl").read_text().splitlines()]
+    # the heads trained on the 24 others (video ids of the training subset, sorted by path: the held-out ones gone)
+    assert sorted({v for step in trace for v in step["video_ids"]}) == list(range(24))
+
+    assert [(h["lr"], h["weight_decay"]) for h in one["heads"]] == [(1e-4, 0.01), (3e-2, 0.01)]
+    held_top1 = [h["holdout"]["top1"] for h in one["heads"]]
+    assert one["chosen_head"] == held_top1.index(max(held_top1))
+    assert one["holdout"] == {"fraction": 0.25, "seed": 0, "list": "holdout.txt", "videos": 8, "chosen_by": "top1"}
+    hits = predictions["scores"].argmax(axis=1) == predictions["targets"]
+    assert one["top1"] == pytest.approx(100.0 * hits.mean(), abs=1e-4)  # the chosen head's test score, from the file
+    assert one["protocol"]["segments"] == 2 and one["views_per_video"] == 2.0
+    per_class = 100.0 * np.mean([hits[predictions["targets"] == c].mean() for c in range(8)])
+    assert one["mean_class_top1"] == pytest.approx(per_class, abs=1e-4) and one["classes_tested"] == 8
+    before, after = _encoder(ckpt), _encoder(run / "checkpoints" / "last.ckpt")
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)  # frozen
+    state = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    assert {k.split(".")[1] for k in state if k.startswith("head.") and ".pooler.cross." in k} == {"0", "1"}  # 2 heads
+
+    # The same run on two ranks (the trained heads resumed from last.ckpt): the same draw, scores and choice.
+    proc = train(*args, "trainer.devices=2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    two = json.loads((run / "metrics.json").read_text())
+    assert (run / "holdout.txt").read_text().splitlines() == held
+    for key in ("top1", "top5", "mean_class_top1", "videos", "chosen_head", "holdout"):
+        assert two[key] == pytest.approx(one[key], abs=1e-4), key
+    for a, b in zip(one["heads"], two["heads"], strict=True):
+        assert a["holdout"] == pytest.approx(b["holdout"], abs=1e-4)
+    np.testing.assert_allclose(np.load(run / "predictions.npz")["scores"], predictions["scores"], atol=1e-5)

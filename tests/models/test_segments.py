@@ -58,3 +58,15 @@ def test_a_grid_trains_one_head_per_lr_and_weight_decay_on_the_same_features():
     assert rates == {(lr * 2, wd) for lr in (1e-3, 1e-2) for wd in (0.0, 0.1, 0.4)} | {(1e-3 * 2, 0.0), (1e-2 * 2, 0.0)}
     trained = {id(p) for g in optimizer.param_groups for p in g["params"]}
     assert trained == {id(p) for p in module.head.parameters()}  # the heads' parameters only: the encoder is frozen
+
+
+def test_each_head_of_a_grid_is_clipped_alone():
+    module = ClassifierModule(_cfg("eval.heads.lr=[1e-3,1e-2]"), 5)
+    big, small = (list(head.parameters()) for head in module.head)
+    for p in big:
+        p.grad = torch.full_like(p, 10.0)
+    for p in small:
+        p.grad = torch.full_like(p, 1e-4)
+    module.configure_gradient_clipping(None, gradient_clip_val=1.0)
+    assert torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in big])).item() == pytest.approx(1.0, rel=1e-4)
+    assert all(torch.all(p.grad == 1e-4) for p in small)  # below the bound: untouched by the other head's norm

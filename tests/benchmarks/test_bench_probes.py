@@ -12,6 +12,7 @@ from cvrl_pl.models.attentive import AttentiveHead, PoolerSpec
 from tests.helpers import ROOT
 
 
+@pytest.mark.slow
 def test_probes_benchmark_times_both_probes_on_the_r3d50_map():
     args = ["--videos", "4", "--classes", "5", "--batch", "2", "--linear-batch", "4", "--frames", "16"]
     args += ["--width", "32", "--heads", "4", "--threads", "1", "--seconds", "0"]

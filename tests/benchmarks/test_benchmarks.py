@@ -19,6 +19,7 @@ from tests.helpers.interpreter import python_on_path
 from tests.helpers.videos import read_index, write_video
 
 
+@pytest.mark.slow
 def test_gpu_check_in_cpu_mode_writes_every_figure(tmp_path, tmp_path_factory):
     # The script runs `python ...`: make that the interpreter running the tests.
     env = {**python_on_path(tmp_path_factory.mktemp("bin")), "GPU_CHECK_DEVICE": "cpu"}
@@ -229,6 +230,7 @@ def test_train_benchmark_sizes_the_batch_end_to_end_and_backs_off_on_out_of_memo
         bench_train.measure_backing_off(args, ROOT, "bf16", 64)
 
 
+@pytest.mark.slow
 def test_scale_benchmark_measures_the_columnar_index_beside_the_json_one(tmp_path):
     proc = subprocess.run(
         [sys.executable, "benchmarks/bench_scale.py", "--sizes", "20000", "--json-sizes", "20000", "--shards", "10"]

@@ -1,6 +1,7 @@
-"""Charades through train.py: linear evaluation and fine-tuning (one process and two DDP ranks) on generated files in
-the distributed format, mAP in metrics.json equal to one recomputed here from predictions.npz, and the protocols
-that need one label per video refusing the multi-label split by name."""
+"""Charades through train.py: fine-tuning (one process and two DDP ranks) and the attentive probe with a grid of
+heads chosen on held-out training videos, on generated files in the distributed format, mAP in metrics.json equal to
+one recomputed here from predictions.npz, and the protocols that need one label per video refusing the multi-label
+split by name."""
 
 from __future__ import annotations
 
@@ -63,14 +64,18 @@ def recomputed_map(scores: np.ndarray, targets: np.ndarray) -> float:
         (
             [
                 "--config",
-                "conf/linear_eval.yaml",
+                "conf/attentive_probe.yaml",
                 "data.layout=charades",
                 "data.subset=train",
                 "val.layout=charades",
                 "val.subset=test",
                 "eval.clip_targets=video",
+                "eval.attentive.width=16",
+                "eval.attentive.heads=4",
+                "eval.heads.lr=[1e-3,1e-2]",  # two heads, one chosen by mAP on half the training videos held out
+                "eval.heads.holdout=0.5",
             ],
-            "linear_eval",
+            "attentive_probe",
         ),  # fmt: skip
     ],
 )
@@ -93,6 +98,12 @@ def test_a_protocol_on_charades_writes_its_map_and_the_predictions_it_came_from(
     assert scores.shape == (3, 4) and ((scores > 0) & (scores < 1)).all()  # sigmoids, combined over the views
     assert metrics["mAP"] == pytest.approx(recomputed_map(scores, saved["targets"]), abs=1e-9)
     assert f"{task}: mAP {metrics['mAP']:.2f} over 3 test videos" in proc.stdout
+    assert ("heads" in metrics) == (task == "attentive_probe")
+    if task == "attentive_probe":  # no class to stratify by: half of the 4 training videos, drawn by the seed
+        assert metrics["holdout"]["chosen_by"] == "mAP" and metrics["holdout"]["videos"] == 2
+        held_map = [head["holdout"]["mAP"] for head in metrics["heads"]]
+        assert len(held_map) == 2 and metrics["chosen_head"] == held_map.index(max(held_map))
+        assert sorted((tmp_path / "c" / "holdout.txt").read_text().split()) == ["46GP8.mp4", "N11GT.mp4"]
 
 
 @pytest.mark.parametrize(

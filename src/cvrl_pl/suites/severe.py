@@ -7,7 +7,7 @@ One run folder per task and seed (``<out>/<task>/seed<N>``); a finished one is n
 resumes, so rerunning the command continues the suite. ``--job K`` runs the K-th (task, seed) only (a Slurm job
 array: scripts/slurm/severe.sbatch), ``--list`` prints the jobs, ``--summary`` writes the summary (SUMMARY_JSON
 and SUMMARY_TABLE, in ``--out``) from the runs finished so far. ``subset`` prints and saves a 1000-example draw
-without decoding.
+without decoding; ``ucfrep-counts`` prints UCFRep's annotated counts without touching a video.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from cvrl_pl.config import load_config
 from cvrl_pl.data.few_shot import FewShotDraw, draw_few_shot
+from cvrl_pl.data.ucfrep import read_annotations
 from cvrl_pl.errors import ConfigError
 from cvrl_pl.models.encoder_file import ARCH_KEYS, read_encoder, setting
 from cvrl_pl.protocols import SELECTION_NAMES, finished, rule_file
@@ -258,10 +259,29 @@ def subset_main(argv: list[str]) -> int:
     return exit_code(draw, rerun="the same command")
 
 
+def ucfrep_counts_main(argv: list[str]) -> int:
+    """``ucfrep-counts --annotations DIR|ZIP``: one line per annotated UCFRep video, ``name split count``, read from
+    the annotations alone."""
+    p = argparse.ArgumentParser(
+        prog="python -m cvrl_pl.suites.severe ucfrep-counts", description=ucfrep_counts_main.__doc__
+    )
+    p.add_argument("--annotations", required=True, type=Path, help="the annotation folder or ucf526_annotations.zip")
+    args = p.parse_args(argv)
+
+    def counts() -> None:
+        print("\n".join(f"{v.name} {v.split} {v.count}" for v in read_annotations(args.annotations)))
+
+    return exit_code(counts, rerun="the same command")
+
+
+# The subcommands beside the suite itself: their first argument names them.
+SUBCOMMANDS = {"subset": subset_main, "ucfrep-counts": ucfrep_counts_main}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["subset"]:
-        return subset_main(argv[1:])
+    if argv[:1] and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
     args = parser().parse_args(argv)
     todo = jobs(args.tasks, args.seeds)
     if args.list:

@@ -4,13 +4,13 @@ skipped, 50 x smooth L1 on positives only (the others take their own prediction,
 import torch
 import torch.nn.functional as F
 
-from cvrl_pl.counting.anchors import IGNORE
+from cvrl_pl.counting.anchors import ANCHORS, IGNORE
 from cvrl_pl.losses.counting import counting_loss, side_loss
 from cvrl_pl.models.counting_head import CountingHead
 
 
 def test_the_head_gives_two_classes_and_a_box_per_anchor_on_each_side():
-    head = CountingHead(64)
+    head = CountingHead(64, len(ANCHORS))
     before, box_before, after, box_after = head(torch.randn(3, 64))
     assert before.shape == after.shape == (3, 2, 7) and box_before.shape == box_after.shape == (3, 7)
     assert sum(p.numel() for p in head.parameters()) == 2 * (64 * 14 + 14) + 2 * (64 * 7 + 7)  # four linear layers

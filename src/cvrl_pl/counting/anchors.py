@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cvrl_pl.losses.counting import IGNORE
+
 ANCHORS = (0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0)  # SEVERE's opts.py: the scales of the current estimate
-IGNORE = -1  # a class target the loss skips (cross-entropy's ignore_index); a box target replaced by its prediction
 
 
 def anchor_targets(

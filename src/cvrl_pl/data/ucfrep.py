@@ -3,11 +3,12 @@ classes, each with the frames where its repetition cycles start and end, read fr
 or its zip (``ucf526_annotations.zip``: ``annotations/{train,val}/<video>.mat``).
 
 Each ``.mat`` holds a struct ``label``: ``start_frame`` and ``end_frame`` (1-based, the span the cycles cover, the
-span SEVERE counts in), ``duration`` (that span's frames), ``temporal_bound`` (K x 1: the cycles' boundaries, 1-based frames), ``temporal_bound_num`` (K),
-and per frame of the duration ``offset_next_estimate`` / ``offset_pre_estimate`` (the length, in frames, of the
-cycle after / before it, -1 where unknown). The count is K - 1. Train is groups g01-g20, val g21-g25: not one of
-UCF-101's splits. A video's file is UCF-101's ``<ClassFolder>/<name>.avi``, the folder matched without case
-(``v_HandStandPushups_*`` lies in ``HandstandPushups/``).
+span SEVERE counts in), ``duration`` (that span's frames), ``temporal_bound`` (K x 1: the cycles' boundaries,
+1-based frames), ``temporal_bound_num`` (K), and per frame of the span ``offset_next_estimate`` /
+``offset_pre_estimate`` (the length, in frames, less one, of the cycle after / before it; -1 where unknown). The
+count is K - 1. Train is groups g01-g20, val g21-g25: not one of UCF-101's splits. A video's file is UCF-101's
+``<ClassFolder>/<name>.avi``, the folder matched without case (``v_HandStandPushups_*`` lies in
+``HandstandPushups/``).
 """
 
 from __future__ import annotations

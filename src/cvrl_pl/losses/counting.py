@@ -7,8 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from cvrl_pl.counting.anchors import IGNORE
-
+IGNORE = -1  # a class target the loss skips (cross-entropy's ignore_index); a box target then takes its prediction
 BOX_WEIGHT = 50.0  # SEVERE's (from Faster R-CNN's implementation, its comment says)
 
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cvrl_pl.counting.anchors import ANCHORS
-
 
 class CountingHead(nn.Module):
-    """Pooled features (B, C) -> (class logits before (B, 2, A), boxes before (B, A), the same after)."""
+    """Pooled features (B, C) -> (class logits before (B, 2, A), boxes before (B, A), the same after), for
+    ``anchors`` scales (SEVERE's 7: cvrl_pl.counting.anchors.ANCHORS)."""
 
-    def __init__(self, in_dim: int, anchors: int = len(ANCHORS)):
+    def __init__(self, in_dim: int, anchors: int):
         super().__init__()
         self.anchors = anchors
         self.cls_before, self.box_before = nn.Linear(in_dim, 2 * anchors), nn.Linear(in_dim, anchors)

@@ -30,6 +30,7 @@ from tests.helpers.official import (
     write_ssv2,
     write_ucf101,
 )
+from tests.helpers.ucfrep import write_mat
 
 
 @pytest.fixture(scope="module")
@@ -336,3 +337,20 @@ def test_index_cli_reads_the_official_lists(hmdb, tmp_path):
     assert VideoIndex.load(out).split == 2
     proc = subprocess.run([*args, "--split", "5", "--subset", "test"], capture_output=True, text=True)
     assert proc.returncode == 2 and "error: --split=5: layout 'hmdb51' has split(s) 1, 2, 3" in proc.stderr
+
+
+def test_ucfrep_lists_the_annotated_ucf101_videos_in_any_case_and_reports_the_missing(ucf, tmp_path):
+    root, _ = ucf
+    notes = tmp_path / "ucfrep"
+    write_mat(notes / "val" / "v_HandStandPushups_g01_c01.mat", [1, 11, 21], 21)  # in UCF-101's HandstandPushups/
+    write_mat(notes / "val" / "v_JumpRope_g21_c01.mat", [1, 11, 21, 31], 31)  # no such class folder: missing
+    write_mat(notes / "train" / "v_YoYo_g02_c02.mat", [5, 15, 25], 21)
+    val = _index(root, notes, "val", layout="ucfrep")
+    train = _index(root, notes, "train", layout="ucfrep")
+    assert val.layout == train.layout == "ucfrep"
+    assert val.classes == train.classes == ["HandStandPushups", "JumpRope", "YoYo"]  # as the annotations spell them
+    assert [(v.path, v.label) for v in val.videos] == [("HandstandPushups/v_HandStandPushups_g01_c01.avi", 0)]
+    assert val.excluded == [("JumpRope/v_JumpRope_g21_c01.avi", "missing")]
+    assert [(v.path, v.label) for v in train.videos] == [("YoYo/v_YoYo_g02_c02.avi", 2)] and train.excluded == []
+    with pytest.raises(DatasetKeyError, match="layout 'ucfrep' reads the official lists: set annotations"):
+        _index(root, None, "val", layout="ucfrep")

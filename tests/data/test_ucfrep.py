@@ -6,13 +6,13 @@ import subprocess
 import sys
 import zipfile
 
-import numpy as np
 import pytest
 from scipy.io import savemat
 
-from cvrl_pl.data.ucfrep import Repetitions, read_annotations, video_path
+from cvrl_pl.data.ucfrep import Repetitions, read_annotations
 from cvrl_pl.errors import DatasetError
 from tests.helpers import ROOT
+from tests.helpers.ucfrep import write_mat
 
 ZIP = ROOT / "tests" / "data" / "ucfrep" / "ucf526_annotations.zip"
 
@@ -57,25 +57,9 @@ def test_every_annotated_video_of_the_zip_with_its_boundaries_and_count():
     assert sum(v.count for v in videos) == 3506 and max(v.count for v in videos) == 53
 
 
-def _write_mat(path, bounds, duration):
-    nxt = np.full(duration, -1)
-    nxt[: bounds[-2]] = 9
-    label = {
-        "duration": duration,
-        "start_frame": bounds[0],
-        "end_frame": bounds[-1],
-        "temporal_bound_num": len(bounds),
-        "temporal_bound": np.asarray(bounds)[:, None],  # K x 1, as the distributed files hold it
-        "offset_next_estimate": nxt,
-        "offset_pre_estimate": np.full(duration, 9),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    savemat(path, {"label": label})
-
-
 def test_mat_files_written_in_the_same_format_read_from_a_folder(tmp_path):
-    _write_mat(tmp_path / "annotations" / "val" / "v_JumpRope_g21_c01.mat", [1, 11, 21, 31], 40)
-    _write_mat(tmp_path / "annotations" / "train" / "v_HandStandPushups_g01_c02.mat", [3, 13, 23], 30)
+    write_mat(tmp_path / "annotations" / "val" / "v_JumpRope_g21_c01.mat", [1, 11, 21, 31], 40)
+    write_mat(tmp_path / "annotations" / "train" / "v_HandStandPushups_g01_c02.mat", [3, 13, 23], 30)
     (tmp_path / "annotations" / "train" / "notes.txt").write_text("not an annotation")
     videos = read_annotations(tmp_path)
     assert [(v.name, v.split, v.count) for v in videos] == [
@@ -86,10 +70,6 @@ def test_mat_files_written_in_the_same_format_read_from_a_folder(tmp_path):
     assert isinstance(jump, Repetitions) and jump.duration == 40 and (jump.start_frame, jump.end_frame) == (1, 31)
     assert jump.offset_next[:21].tolist() == [9] * 21 and jump.offset_next[21:].tolist() == [-1] * 19
     assert read_annotations(tmp_path / "annotations")[0].bounds.tolist() == [3, 13, 23]
-    folders = ["HandstandPushups", "JumpRope", "Biking"]
-    assert video_path(videos[0], folders) == "HandstandPushups/v_HandStandPushups_g01_c02.avi"  # any case
-    with pytest.raises(DatasetError, match="v_JumpRope_g21_c01: no UCF-101 class folder named JumpRope"):
-        video_path(jump, ["Biking"])
 
 
 def test_a_missing_or_empty_source_and_a_broken_file_are_errors_naming_them(tmp_path):

@@ -100,13 +100,3 @@ def read_annotations(source: str | Path) -> list[Repetitions]:
     if not videos:
         raise DatasetError(f"UCFRep annotations: no train/*.mat or val/*.mat under {source}")
     return sorted(videos, key=lambda v: (SPLITS.index(v.split), v.name))
-
-
-def video_path(video: Repetitions, class_folders: list[str]) -> str:
-    """The UCF-101 file of ``video`` relative to UCF-101's root: ``<folder>/<name>.avi``, the class folder matched
-    without case; DatasetError naming the video where no folder matches."""
-    folders = {folder.lower(): folder for folder in class_folders}
-    folder = folders.get(video.class_name.lower())
-    if folder is None:
-        raise DatasetError(f"{video.name}: no UCF-101 class folder named {video.class_name} (any case)")
-    return f"{folder}/{video.name}.avi"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from cvrl_pl.data.layouts import charades, gym99, hmdb51, ssv2, ucf101
+from cvrl_pl.data.layouts import charades, gym99, hmdb51, ssv2, ucf101, ucfrep
 from cvrl_pl.data.layouts.csv_list import csv_candidates
 from cvrl_pl.data.layouts.files import Candidate, ListSpec, annotation_folder, is_pattern, some_names, video_ref
 from cvrl_pl.data.layouts.folder import folder_candidates, log_ignored, root_entries
@@ -78,6 +78,9 @@ LAYOUTS: dict[str, Layout] = {
     "gym99": _gym99(range(gym99.NUM_CLASSES), recognises=gym99.is_gym99_folder),
     "finegym_fx_s1": _gym99(gym99.FX_S1),  # SEVERE's sets of Gym99 classes; auto takes the whole of Gym99
     "finegym_ub_s1": _gym99(gym99.UB_S1),
+    # UCFRep's repetition-annotated UCF-101 videos (SEVERE's UCF-RC); named, never recognised: UCF-101's own lists
+    # are ucf101's
+    "ucfrep": Layout(ucfrep.ucfrep_candidates, subsets=ucfrep.SUBSETS),
 }
 # auto: recognised from the annotation files, the CSV's header or the folder structure
 LAYOUT_CHOICES = ("auto", *LAYOUTS)

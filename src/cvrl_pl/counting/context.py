@@ -1,11 +1,13 @@
 """The network's input around a position (SEVERE's ``utils/myutils.py``, ``update_inputs_2stream``): for a state
 (l, m, r) where the cycle before m spans l..m and the one after it m + 1..r, ``half`` frames sampled evenly over the
 context before m (the cycle before, and ``left`` times its length before that) and ``half`` over the context after
-it (``right`` times the cycle after). Positions outside the sample are -1: SEVERE feeds the mean frame there."""
+it (``right`` times the cycle after). Positions outside the sample are -1: SEVERE feeds a constant frame there
+(``severe_fill``), which ``context_clip`` puts in."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
 def _spread(lo: int, hi: int, n: int) -> list[int]:
@@ -27,3 +29,20 @@ def context_positions(
     positions = np.asarray(before + after, np.int64)
     positions[(positions < 0) | (positions >= length)] = -1
     return positions
+
+
+def severe_fill(mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[float, ...]:
+    """The pixel value (in [0, 1], before the encoder's input normalisation) of SEVERE's padding frame: it fills the
+    normalised input with the mean's values themselves (``opt.mean``), i.e. pixels of mean + std x mean."""
+    return tuple(m + s * m for m, s in zip(mean, std, strict=True))
+
+
+def context_clip(frames: torch.Tensor, positions: np.ndarray, fill: tuple[float, ...]) -> torch.Tensor:
+    """The network's input (C, len(positions), H, W) from a sample's frames (C, T, H, W): the frame at each
+    position, and ``fill`` (one value a channel) where the position is -1 (outside the sample)."""
+    index = torch.as_tensor(positions, device=frames.device)
+    clip = frames[:, index.clamp(min=0)]
+    outside = index < 0
+    if outside.any():
+        clip[:, outside] = torch.as_tensor(fill, dtype=frames.dtype, device=frames.device)[:, None, None, None]
+    return clip

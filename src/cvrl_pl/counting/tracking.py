@@ -32,6 +32,9 @@ class TrackSpec:
     box_clamp: float = 2.0  # the boxes that move a state are clamped to +-2
 
 
+SEVERE_WALK = TrackSpec()  # SEVERE's values
+
+
 def initial_state(segment: Segment, rng: random.Random, spec: TrackSpec = TrackSpec()) -> tuple[int, int, int]:
     """A state to start a walk of ``segment`` at (SEVERE's state_init, redrawn until r lies inside): m's cycle
     before starts in the first cycle; its length is, with probability 1/4 each, the first cycle's scaled by 2^u

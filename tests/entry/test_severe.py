@@ -1,6 +1,7 @@
 """The SEVERE suite in one command (python -m cvrl_pl.suites.severe) on generated data in SEVERE's data tree: a
 1000-example task (its draw) and a FineGym set, killed mid-run and rerun, a finished run never rerun, both
-selection rules in every metrics file, and severe.json / severe.md beside the published rows."""
+selection rules in every metrics file, and the suite's outputs <out>/severe.json and <out>/severe.md beside the
+published rows."""
 
 import csv
 import json

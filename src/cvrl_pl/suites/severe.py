@@ -34,7 +34,8 @@ from cvrl_pl.train import exit_code, run, split_numbers
 
 DATA_ENV = "SEVERE_DATA"  # the configs' data tree: conf/severe/*.yaml read ${oc.env:SEVERE_DATA,data/severe}
 SUBSET_FILE = "subset.txt"  # a 1000-example task's draw, in <out>/<task>/
-# The summary this command writes into --out: the numbers as JSON, and the table of our rows beside the published.
+# The run outputs this command writes into --out (files of a run, not documents of this repository): the numbers as
+# JSON, and the Markdown table of our rows beside the published ones.
 SUMMARY_JSON, SUMMARY_TABLE = "severe.json", "severe.md"
 SUMMARY_RULES = ("last", "best_on_test")
 

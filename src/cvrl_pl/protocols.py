@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cvrl_pl.data.datamodule import EvalClips, eval_loader
 from cvrl_pl.data.holdout import HOLDOUT_FILE, hold_out
+from cvrl_pl.data.index import VideoIndex
 from cvrl_pl.data.label_subset import training_subset
 from cvrl_pl.data.labelled import labelled_splits
 from cvrl_pl.data.multilabel import is_multilabel
@@ -127,20 +128,17 @@ def classify(cfg: DictConfig, trainer: pl.Trainer, splits: tuple, *, run_dir: Pa
         select = eval_loader(cfg, val_index, trainer, mode="test", batch_size=e.batch_size, clips=select_clips)
     module = MODULES["classifier"](cfg, len(train_index.classes), multilabel=is_multilabel(train_index))
     trainer.fit(module, train_dataloaders=train, val_dataloaders=select, ckpt_path=ckpt, weights_only=True)
+    # A grid tests its last epoch only (config check): its head is chosen once, on the held-out videos.
+    choice = choose_head(cfg, module, trainer, held, clips=test_clips) if grid else {}
     # The last epoch's weights, kept only where another rule's will replace them before they are tested.
     last = {k: v.detach().clone() for k, v in module.state_dict().items()} if len(e.selection) > 1 else None
     outcome = {}
     for rule in e.selection:
-        chosen = {}
+        chosen = choice
         if rule == "best_on_test":
             chosen = load_best(module, run_dir)
         elif last is not None:
             module.load_state_dict(last)
-        if grid:
-            holdout = eval_loader(cfg, held, trainer, mode="test", batch_size=e.batch_size, clips=test_clips)
-            chosen = choose_head(module, trainer, holdout, grid=grid)
-            drawn = {"fraction": e.heads.holdout, "seed": e.heads.holdout_seed, "list": HOLDOUT_FILE}
-            chosen["holdout"] = {**drawn, "videos": len(held.videos), "chosen_by": chosen.pop("chosen_by")}
         trainer.validate(module, dataloaders=test)
         outcome[rule] = {**module.results, **chosen, "protocol": view_protocol(test_clips)}
         if trainer.is_global_zero:
@@ -150,22 +148,25 @@ def classify(cfg: DictConfig, trainer: pl.Trainer, splits: tuple, *, run_dir: Pa
 
 
 def choose_head(
-    module: pl.LightningModule, trainer: pl.Trainer, holdout: object, *, grid: list[tuple[float, float]]
+    cfg: DictConfig, module: pl.LightningModule, trainer: pl.Trainer, held: VideoIndex, *, clips: EvalClips
 ) -> dict:
-    """Score every head of the grid on the held-out videos (the test views of each) and make the best the module's
-    chosen head (the first of equals); returns every head's held-out scores, the choice and the score it was
-    chosen by, for metrics.json."""
+    """Score every head of eval.heads' grid on the ``held`` out videos (their test views ``clips``) and make the best
+    the module's chosen head (the first of equals); returns, for metrics.json, every head's held-out scores, the
+    choice, and what the held-out part was."""
+    h = cfg.eval.heads
+    loader = eval_loader(cfg, held, trainer, mode="test", batch_size=cfg.eval.batch_size, clips=clips)
     module.log_prefix = "holdout"
-    trainer.validate(module, dataloaders=holdout)
+    trainer.validate(module, dataloaders=loader)
     module.log_prefix = "val"
     key = "mAP" if module.multilabel else "top1"
     scores = [r[key] for r in module.head_results]
     module.chosen = scores.index(max(scores))
     heads = [
         {"lr": lr, "weight_decay": wd, "holdout": result}
-        for (lr, wd), result in zip(grid, module.head_results, strict=True)
+        for (lr, wd), result in zip(head_grid(cfg), module.head_results, strict=True)
     ]
-    return {"heads": heads, "chosen_head": module.chosen, "chosen_by": key}
+    drawn = {"fraction": h.holdout, "seed": h.holdout_seed, "list": HOLDOUT_FILE, "videos": len(held.videos)}
+    return {"heads": heads, "chosen_head": module.chosen, "holdout": {**drawn, "chosen_by": key}}
 
 
 def load_best(module: pl.LightningModule, run_dir: Path) -> dict:

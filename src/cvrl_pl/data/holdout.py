@@ -11,7 +11,7 @@ import numpy as np
 from pytorch_lightning.utilities import rank_zero_info
 
 from cvrl_pl.data.index import VideoIndex
-from cvrl_pl.data.label_subset import write_label_subset
+from cvrl_pl.data.label_subset import draw_per_class, rounded_share, write_label_subset
 from cvrl_pl.data.multilabel import is_multilabel
 
 HOLDOUT_FILE = "holdout.txt"
@@ -22,15 +22,9 @@ def draw_holdout(labels: np.ndarray | None, count: int, fraction: float, seed: i
     half up, at least one and at most all but one (every class keeps a training video; a class of one keeps it),
     drawn by ``seed`` from the class's own stream. ``labels`` None (multi-hot targets): ``fraction`` of all videos."""
     if labels is None:
-        k = int(np.floor(fraction * count + 0.5))
+        k = rounded_share(fraction, count)
         return np.sort(np.random.default_rng([seed, count]).choice(count, size=k, replace=False))
-    labels = np.asarray(labels)
-    rows = [np.empty(0, np.int64)]
-    for c in np.unique(labels):
-        members = np.flatnonzero(labels == c)  # in index order: sorted by path
-        k = min(max(1, int(np.floor(fraction * len(members) + 0.5))), len(members) - 1)
-        rows.append(np.random.default_rng([seed, int(c)]).choice(members, size=k, replace=False))
-    return np.sort(np.concatenate(rows))
+    return draw_per_class(labels, seed, lambda n: min(max(1, rounded_share(fraction, n)), n - 1))
 
 
 def hold_out(

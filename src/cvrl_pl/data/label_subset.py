@@ -6,7 +6,7 @@ run folder as ``label_subset.txt`` (one path per line, relative to the split's r
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,16 +22,26 @@ from cvrl_pl.errors import ConfigError, DatasetError
 SUBSET_FILE = "label_subset.txt"
 
 
-def draw_label_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Ascending rows of a class-balanced subset: in each class, ``fraction`` of its videos rounded half up, at least
-    one, drawn by ``seed`` from that class's own random stream (a class's draw depends on no other class)."""
+def draw_per_class(labels: np.ndarray, seed: int, size: Callable[[int], int]) -> np.ndarray:
+    """Ascending rows drawn in each class: ``size(videos of the class)`` of them (at most all), by ``seed`` from that
+    class's own random stream, so that a class's draw depends on no other class."""
     labels = np.asarray(labels)
-    rows = []
+    rows = [np.empty(0, np.int64)]
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)  # in index order: sorted by path
-        k = max(1, int(np.floor(fraction * len(members) + 0.5)))
-        rows.append(np.random.default_rng([seed, int(c)]).choice(members, size=k, replace=False))  # k <= members
-    return np.sort(np.concatenate(rows)) if rows else np.empty(0, np.int64)
+        rows.append(np.random.default_rng([seed, int(c)]).choice(members, size=size(len(members)), replace=False))
+    return np.sort(np.concatenate(rows))
+
+
+def rounded_share(fraction: float, count: int) -> int:
+    """``fraction`` of ``count``, rounded half up."""
+    return int(np.floor(fraction * count + 0.5))
+
+
+def draw_label_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Ascending rows of a class-balanced subset: in each class, ``fraction`` of its videos rounded half up, at least
+    one (draw_per_class)."""
+    return draw_per_class(labels, seed, lambda n: max(1, rounded_share(fraction, n)))
 
 
 def write_label_subset(path: str | os.PathLike, index: VideoIndex, rows: np.ndarray) -> None:
